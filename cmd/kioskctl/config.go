@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"eidkiosk/kiosk/cli"
+	"eidkiosk/kiosk/config"
+)
+
+func init() {
+	var path string
+	app.Register(&cli.Command{
+		Name:    "config example",
+		Summary: "print the default configuration as TOML, every key with its default",
+		Run: func(ctx context.Context, args []string) error {
+			fmt.Fprint(app.Stdout, config.Example())
+			return nil
+		},
+	}, &cli.Command{
+		Name:    "config check",
+		Summary: "validate a configuration file; prints the reason and exits 1 when it is refused",
+		Flags:   func(fs *flag.FlagSet) { fs.StringVar(&path, "config", config.DefaultPath, "configuration file") },
+		Run: func(ctx context.Context, args []string) error {
+			if _, err := config.Load(path); err != nil {
+				return err
+			}
+			fmt.Fprintf(app.Stdout, "%s: ok\n", path)
+			return nil
+		},
+	})
+}

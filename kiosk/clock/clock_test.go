@@ -1,0 +1,35 @@
+package clock
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestFakeFiresInOrderAndStops(t *testing.T) {
+	c := NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	var a, b atomic.Int32
+	c.AfterFunc(2*time.Second, func() { a.Add(1) })
+	tb := c.AfterFunc(5*time.Second, func() { b.Add(1) })
+	c.Advance(time.Second)
+	if a.Load() != 0 {
+		t.Fatal("fired early")
+	}
+	c.Advance(time.Second)
+	if a.Load() != 1 {
+		t.Fatal("did not fire at deadline")
+	}
+	if !tb.Stop() {
+		t.Fatal("Stop of armed timer returned false")
+	}
+	c.Advance(time.Hour)
+	if b.Load() != 0 {
+		t.Fatal("stopped timer fired")
+	}
+	if c.Pending() != 0 {
+		t.Fatalf("pending = %d", c.Pending())
+	}
+	if got := c.Now(); !got.Equal(time.Date(2026, 1, 1, 1, 0, 2, 0, time.UTC)) {
+		t.Fatalf("now = %v", got)
+	}
+}

@@ -1,0 +1,30 @@
+package config
+
+// UIConfig is the touch UI (ui/).
+type UIConfig struct {
+	Language      string `toml:"language"`       // "zh-CN" or "en": the language a visit starts in
+	Voice         bool   `toml:"voice"`          // spoken prompts through espeak-ng
+	Fullscreen    bool   `toml:"fullscreen"`     // false only for development
+	HighContrast  bool   `toml:"high_contrast"`  // high-contrast theme
+	Font          string `toml:"font"`           // a single-face TTF/OTF with Simplified Chinese; empty: find one at start
+	TechnicianPIN string `toml:"technician_pin"` // PIN of technician mode, 4-12 digits
+}
+
+func defaultUI() UIConfig {
+	return UIConfig{Language: "zh-CN", Voice: true, Fullscreen: true, TechnicianPIN: "246810"}
+}
+
+func (c *UIConfig) validate() error {
+	if err := oneOf("ui.language", c.Language, "zh-CN", "en"); err != nil {
+		return err
+	}
+	if n := len(c.TechnicianPIN); n < 4 || n > 12 {
+		return bad("ui.technician_pin", "must be 4 to 12 digits")
+	}
+	for _, r := range c.TechnicianPIN {
+		if r < '0' || r > '9' {
+			return bad("ui.technician_pin", "must be digits only")
+		}
+	}
+	return nil
+}
