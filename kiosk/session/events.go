@@ -92,7 +92,7 @@ func (Recheck) event()        {}
 // internal events carry the visit generation so that late results of a
 // cancelled visit are dropped.
 type timeout struct {
-	gen   uint64
+	seq   uint64
 	state State
 }
 type faceProgress struct {
@@ -153,4 +153,7 @@ type View struct {
 	Present  bool // someone stands in front of the kiosk
 	Tampered bool
 	Visits   uint64 // visits completed since start (for technician mode)
+	// Notice is a message key for a passing note on Attract or Unavailable,
+	// e.g. "technician.pin_wrong", "technician.locked"; empty when none.
+	Notice string
 }
