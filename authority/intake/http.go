@@ -1,0 +1,131 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"eidkiosk/kiosk/enroll"
+)
+
+// HTTP API (all under mTLS with the device certificate):
+//
+//	POST /v1/enrollments/{id}   body: the sealed package (application/cbor)
+//	                            Idempotency-Key: {id}
+//	  201 Created  body: signed receipt (application/cbor)   new
+//	  200 OK       body: the same receipt                    repeat
+//	  4xx          body: {"code": "...", "message": "..."}   refused
+//	  503          Retry-After: seconds                      busy
+//	GET  /v1/enrollments/{id}   status for the terminal that sent it (JSON)
+const (
+	PathEnrollments = "/v1/enrollments/"
+	ContentType     = "application/cbor"
+	// RetryAfter is the Retry-After the intake sends when busy.
+	RetryAfter = 2 * time.Second
+)
+
+// ErrorBody is the JSON body of a refusal.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// StatusBody is the JSON answer of the status endpoint.
+type StatusBody struct {
+	EnrollmentID string   `json:"enrollment_id"`
+	State        string   `json:"state"` // "stored"
+	Short        string   `json:"short"`
+	Received     string   `json:"received"` // RFC 3339
+	Flags        []string `json:"flags"`
+	Receipt      []byte   `json:"receipt"` // the signed receipt, base64
+}
+
+// Routes implements authority.Module.
+func (in *Intake) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+PathEnrollments+"{id}", in.handlePost)
+	mux.HandleFunc("GET "+PathEnrollments+"{id}", in.handleStatus)
+}
+
+func writeRefusal(w http.ResponseWriter, ref *Refusal) {
+	if ref.Code == CodeBusy {
+		w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(ref.Status())
+	json.NewEncoder(w).Encode(ErrorBody{Code: ref.Code, Message: ref.Message})
+}
+
+func (in *Intake) handlePost(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		writeRefusal(w, refuse(CodeNoClientCert, "a device certificate is required"))
+		return
+	}
+	id := r.PathValue("id")
+	if k := r.Header.Get("Idempotency-Key"); k != "" && k != id {
+		writeRefusal(w, refuse(CodeIDMismatch, "Idempotency-Key differs from the URL"))
+		return
+	}
+	select {
+	case in.sem <- struct{}{}:
+		defer func() { <-in.sem }()
+	case <-time.After(RetryAfter):
+		writeRefusal(w, refuse(CodeBusy, "intake busy"))
+		return
+	case <-r.Context().Done():
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, enroll.MaxPackageSize))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeRefusal(w, refuse(CodeTooLarge, "package above %d bytes", enroll.MaxPackageSize))
+		}
+		return
+	}
+	res, err := in.Submit(r.Context(), body, id, r.TLS.PeerCertificates[0], FromUplink)
+	if err != nil {
+		var ref *Refusal
+		if errors.As(err, &ref) {
+			in.log.Info("intake: refused", "code", ref.Code, "enrollment", id)
+			writeRefusal(w, ref)
+			return
+		}
+		in.log.Error("intake: store failed", "enrollment", id, "err", err)
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		writeRefusal(w, refuse(CodeBusy, "store failed, retry"))
+		return
+	}
+	w.Header().Set("Content-Type", ContentType)
+	if res.Repeat {
+		w.WriteHeader(http.StatusOK)
+	} else {
+		w.WriteHeader(http.StatusCreated)
+	}
+	w.Write(res.Receipt)
+}
+
+func (in *Intake) handleStatus(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		writeRefusal(w, refuse(CodeNoClientCert, "a device certificate is required"))
+		return
+	}
+	deviceID, _, err := in.devices.Authorize(r.Context(), r.TLS.PeerCertificates[0])
+	if err != nil {
+		writeRefusal(w, fromDevices(err))
+		return
+	}
+	st, err := in.Status(r.Context(), r.PathValue("id"))
+	if err != nil || st.device != deviceID {
+		// Another terminal's enrollment is reported as absent.
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st.StatusBody)
+}

@@ -1,0 +1,19 @@
+// Package enroll builds the versioned enrollment record from a finished visit
+// and seals it into a package only the central authority can open:
+//
+//   - the record is encoded as deterministic CBOR (RFC 8949 §4.2.1, "core
+//     deterministic"), so equal records give equal bytes;
+//   - it is encrypted with HPKE (RFC 9180; crypto/hpke) to the authority's
+//     intake key, suite MLKEM768-X25519 / HKDF-SHA256 / AES-256-GCM
+//     (draft-ietf-hpke-pq), with the clear Header as associated data;
+//   - the header and a digest of the ciphertext are signed with the device
+//     key (ECDSA P-256, SHA-256), and the device certificate travels along.
+//
+// docs/package-format.md describes the bytes. Submitter ties sealing to the
+// durable outbox and is the session.Submitter of the kiosk.
+//
+// The package does not hold or load keys (provisioning does), does not send
+// anything (kiosk/uplink does) and keeps nothing that could open a sealed
+// package: the kiosk cannot read its own outbox. Parse, Verify and Open are
+// here too because the format is one thing; only the authority calls Open.
+package enroll

@@ -1,0 +1,184 @@
+package enroll
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"eidkiosk/kiosk/pii"
+	"eidkiosk/kiosk/session"
+)
+
+// SchemaVersion is the version of Record this package writes.
+const SchemaVersion = 1
+
+// Record is one enrollment as the authority receives it: what the authority
+// needs and nothing more (no fingerprint templates, no raw video). Times are
+// Unix milliseconds. It holds personal data in clear and therefore prints as
+// redacted; it is only ever encoded inside a sealed package.
+type Record struct {
+	Version      int      `cbor:"1,keyasint"`
+	EnrollmentID string   `cbor:"2,keyasint"`
+	DeviceID     string   `cbor:"3,keyasint"`
+	StationID    string   `cbor:"4,keyasint"`
+	Software     string   `cbor:"5,keyasint"`
+	Started      int64    `cbor:"6,keyasint"`
+	Finished     int64    `cbor:"7,keyasint"`
+	Sealed       int64    `cbor:"8,keyasint"`
+	Card         Card     `cbor:"9,keyasint"`
+	Portrait     []byte   `cbor:"10,keyasint"` // live portrait, JPEG
+	Quality      []Metric `cbor:"11,keyasint"`
+	Liveness     Liveness `cbor:"12,keyasint"`
+	Consent      Consent  `cbor:"13,keyasint"`
+	// BindingCode is the secret half of the receipt's QR code: the citizen's
+	// phone proves it saw the receipt by presenting it to the authority.
+	BindingCode string `cbor:"14,keyasint"`
+}
+
+// Card is the card's data as read from the chip. Dates are "YYYYMMDD" as on
+// the chip; empty when absent.
+type Card struct {
+	Kind         int    `cbor:"1,keyasint"` // idcard.Kind
+	Name         string `cbor:"2,keyasint"`
+	NameEN       string `cbor:"3,keyasint,omitempty"`
+	Gender       string `cbor:"4,keyasint"`
+	Ethnic       string `cbor:"5,keyasint,omitempty"`
+	Nationality  string `cbor:"6,keyasint,omitempty"`
+	BirthDate    string `cbor:"7,keyasint"`
+	Address      string `cbor:"8,keyasint,omitempty"`
+	Number       string `cbor:"9,keyasint"`
+	Authority    string `cbor:"10,keyasint,omitempty"`
+	ValidFrom    string `cbor:"11,keyasint,omitempty"`
+	ValidTo      string `cbor:"12,keyasint,omitempty"`
+	NoExpiry     bool   `cbor:"13,keyasint,omitempty"`
+	PassNumber   string `cbor:"14,keyasint,omitempty"`
+	IssueCount   string `cbor:"15,keyasint,omitempty"`
+	RenewalCount string `cbor:"16,keyasint,omitempty"`
+	CardVersion  string `cbor:"17,keyasint,omitempty"`
+	PrevLink     string `cbor:"18,keyasint,omitempty"`
+	Text         []byte `cbor:"19,keyasint"`           // raw 256-byte text block
+	Photo        []byte `cbor:"20,keyasint,omitempty"` // raw 1024-byte WLT photo
+}
+
+// Metric is one quality value of the chosen portrait frame.
+type Metric struct {
+	Name      string  `cbor:"1,keyasint"`
+	Value     float64 `cbor:"2,keyasint"`
+	Threshold float64 `cbor:"3,keyasint"`
+	Pass      bool    `cbor:"4,keyasint"`
+}
+
+// Liveness is the kiosk's verdict with its evidence; the authority decides.
+type Liveness struct {
+	Live       bool               `cbor:"1,keyasint"`
+	Challenges []string           `cbor:"2,keyasint"`
+	Passed     []bool             `cbor:"3,keyasint"`
+	Scores     map[string]float64 `cbor:"4,keyasint"`
+	Evidence   [][]byte           `cbor:"5,keyasint"` // down-scaled JPEG frames
+	TimingsMS  []int64            `cbor:"6,keyasint"`
+	Nonce      []byte             `cbor:"7,keyasint"`
+}
+
+// Consent is what the citizen agreed to.
+type Consent struct {
+	TextVersion string `cbor:"1,keyasint"`
+	Language    string `cbor:"2,keyasint"`
+	At          int64  `cbor:"3,keyasint"`
+}
+
+// Format implements fmt.Formatter: a Record prints only its IDs.
+func (r Record) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "enroll.Record{id=%s device=%s station=%s %s}", r.EnrollmentID, r.DeviceID, r.StationID, pii.Redacted)
+}
+
+// LogValue implements slog.LogValuer.
+func (r Record) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("enrollment", r.EnrollmentID), slog.String("device", r.DeviceID),
+		slog.String("fields", pii.Redacted))
+}
+
+// Format implements fmt.Formatter: a Card prints as redacted.
+func (c Card) Format(f fmt.State, verb rune) { fmt.Fprint(f, "enroll.Card{"+pii.Redacted+"}") }
+
+// LogValue implements slog.LogValuer.
+func (c Card) LogValue() slog.Value { return slog.StringValue(pii.Redacted) }
+
+// Wipe zeroes every byte slice of r (photos, evidence, raw chip data) and
+// clears the record.
+func (r *Record) Wipe() {
+	pii.Zero(r.Portrait)
+	pii.Zero(r.Card.Text)
+	pii.Zero(r.Card.Photo)
+	for _, e := range r.Liveness.Evidence {
+		pii.Zero(e)
+	}
+	pii.Zero(r.Liveness.Nonce)
+	*r = Record{}
+}
+
+// Millis is t as Unix milliseconds; 0 for the zero time.
+func Millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func chipDate(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format("20060102")
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// FromEnrollment copies a visit's result into a new record. Every byte slice
+// is copied, so the record holds no reference into e; the caller wipes the
+// record when done.
+func FromEnrollment(e *session.Enrollment, id, deviceID, stationID, software string, sealed time.Time, bindingCode string) *Record {
+	c := &e.Card
+	r := &Record{
+		Version: SchemaVersion, EnrollmentID: id, DeviceID: deviceID, StationID: stationID,
+		Software: software, Started: Millis(e.Started), Finished: Millis(e.Finished), Sealed: Millis(sealed),
+		Card: Card{
+			Kind: int(c.Kind), Name: c.Name.Reveal(), NameEN: c.NameEN.Reveal(), Gender: c.Gender,
+			Ethnic: c.Ethnic, Nationality: c.Nationality, BirthDate: chipDate(c.BirthDate),
+			Address: c.Address.Reveal(), Number: c.Number.Reveal(), Authority: c.Authority,
+			ValidFrom: chipDate(c.ValidFrom), ValidTo: chipDate(c.ValidTo), NoExpiry: c.NoExpiry,
+			PassNumber: c.PassNumber.Reveal(), IssueCount: c.IssueCount, RenewalCount: c.RenewalCount,
+			CardVersion: c.CardVersion, PrevLink: c.PrevLink,
+			Text: clone(c.Text), Photo: clone(c.Photo),
+		},
+		Portrait: clone(e.Face.Portrait),
+		Consent: Consent{TextVersion: e.Consent.TextVersion, Language: e.Consent.Language,
+			At: Millis(e.Consent.At)},
+		BindingCode: bindingCode,
+	}
+	for _, m := range e.Face.Quality {
+		r.Quality = append(r.Quality, Metric{Name: m.Name, Value: m.Value, Threshold: m.Threshold, Pass: m.Pass})
+	}
+	l := &e.Face.Liveness
+	r.Liveness = Liveness{
+		Live: l.Live, Challenges: append([]string(nil), l.Challenges...),
+		Passed: append([]bool(nil), l.Passed...), Nonce: clone(l.Nonce),
+	}
+	if len(l.Scores) > 0 {
+		r.Liveness.Scores = make(map[string]float64, len(l.Scores))
+		for k, v := range l.Scores {
+			r.Liveness.Scores[k] = v
+		}
+	}
+	for _, ev := range l.Evidence {
+		r.Liveness.Evidence = append(r.Liveness.Evidence, clone(ev))
+	}
+	for _, d := range l.Timings {
+		r.Liveness.TimingsMS = append(r.Liveness.TimingsMS, d.Milliseconds())
+	}
+	return r
+}
