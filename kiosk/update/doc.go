@@ -1,0 +1,43 @@
+// Package update is the kiosk's update agent: it fetches signed releases
+// from a TUF repository (https://theupdateframework.github.io/specification/latest/)
+// through github.com/theupdateframework/go-tuf/v2, installs them into the
+// inactive slot of an A/B layout under the state directory, switches only
+// when no citizen holds the visit lease, starts the new slot on trial and
+// commits it when its health checks pass within the health window, or
+// restores the previous slot by itself.
+//
+// # On-disk layout
+//
+//	<state>/update/
+//	  state.json        which slot is committed, which is on trial, attempt counters,
+//	                    version floor, trusted-time floor (written temp+fsync+rename)
+//	  lock              flock(2) serialising the launcher and the agent
+//	  tuf/              TUF metadata cache (root.json rotates here)
+//	  download/         <sha256>.partial: resumable downloads, verified before use
+//	  slots/a/          one complete release: manifest.json, kiosk (entry binary), assets
+//	  slots/b/          the other slot
+//	  config/           kiosk.toml received as a signed TUF target, with its version
+//
+// A slot directory is written as slots/.x-tmp-*, fsynced, then renamed: it is
+// either complete or absent. state.json is the only switch: the launcher runs
+// Trial when one is set, else Active. Commit moves Trial to Active and raises
+// the version floor; a rollback only clears Trial, so the committed slot is
+// never touched while another is on probation.
+//
+// # Trial start
+//
+// The launcher (Launch, used by `kioskctl update launch` as the systemd
+// ExecStart, and by Relaunch when not under systemd) counts Attempts before
+// it executes a trial slot; the slot counts Starts once it runs (Agent.Run).
+// Attempts-Starts are launches that never reached the agent (power cut on
+// first boot, a binary that does not start): retried up to MaxUnstarted.
+// Starts without a commit are crashes: after MaxStarts the trial is
+// abandoned ("crash-loop"). A trial whose checks fail, or do not pass within
+// the health window, is abandoned at once ("unhealthy").
+//
+// # What it does not do
+//
+// It does not decide what "healthy" means (the kiosk gives it Checks), does
+// not hold keys (kiosk/update/repo and `kioskctl release` do, on city IT's
+// machines), and does not apply remote configuration itself (OnConfig does).
+package update

@@ -1,0 +1,208 @@
+package update
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Limits of the trial start.
+const (
+	// MaxStarts is how many times a trial slot may start without committing
+	// (crashes, power cuts after start) before it is abandoned.
+	MaxStarts = 3
+	// MaxUnstarted is how many launches may fail to reach the agent (power
+	// cut on first boot, a binary that cannot start) before it is abandoned.
+	MaxUnstarted = 5
+)
+
+// Trial outcomes recorded in State.LastTrial.
+const (
+	OutcomeCommitted    = "committed"
+	OutcomeUnhealthy    = "unhealthy"     // started, checks failed or timed out
+	OutcomeCrashLoop    = "crash-loop"    // started MaxStarts times, never committed
+	OutcomeNeverStarted = "never-started" // launched MaxUnstarted times, never reached the agent
+	OutcomeCorrupt      = "corrupt"       // the slot's files do not match its manifest
+)
+
+// Slot names.
+const (
+	SlotA = "a"
+	SlotB = "b"
+)
+
+// Other returns the other slot.
+func Other(slot string) string {
+	if slot == SlotA {
+		return SlotB
+	}
+	return SlotA
+}
+
+// Trial is a slot on probation.
+type Trial struct {
+	Slot     string    `json:"slot"`
+	Version  string    `json:"version"`
+	Attempts int       `json:"attempts"` // launches counted by the launcher
+	Starts   int       `json:"starts"`   // starts counted by the slot itself
+	Since    time.Time `json:"since"`    // when the switch was made
+}
+
+// TrialResult is how the last trial ended.
+type TrialResult struct {
+	Version string    `json:"version"`
+	Outcome string    `json:"outcome"`
+	Detail  string    `json:"detail,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// State is the durable state of the update agent, in <state>/update/state.json.
+type State struct {
+	Active    string       `json:"active"`          // the committed slot
+	Trial     *Trial       `json:"trial,omitempty"` // a slot on probation, started instead of Active
+	Floor     string       `json:"floor"`           // version floor: never install below
+	LastTrial *TrialResult `json:"last_trial,omitempty"`
+	// Failed lists versions abandoned on trial; they are not offered again.
+	Failed []string `json:"failed,omitempty"`
+	// ConfigVersion is the version of the last applied remote configuration.
+	ConfigVersion int64 `json:"config_version"`
+	// LastFresh is when signed metadata was last verified fresh.
+	LastFresh time.Time `json:"last_fresh"`
+	// TimeFloor is the latest time this kiosk has trusted; a clock behind it is wrong.
+	TimeFloor time.Time `json:"time_floor"`
+}
+
+func (s *State) failed(version string) bool {
+	for _, v := range s.Failed {
+		if v == version {
+			return true
+		}
+	}
+	return false
+}
+
+// Layout names the files under <state>/update.
+type Layout struct{ Root string }
+
+// NewLayout returns the layout under stateDir (the kiosk's state.dir).
+func NewLayout(stateDir string) Layout { return Layout{Root: filepath.Join(stateDir, "update")} }
+
+func (l Layout) StatePath() string          { return filepath.Join(l.Root, "state.json") }
+func (l Layout) LockPath() string           { return filepath.Join(l.Root, "lock") }
+func (l Layout) TUFDir() string             { return filepath.Join(l.Root, "tuf") }
+func (l Layout) DownloadDir() string        { return filepath.Join(l.Root, "download") }
+func (l Layout) SlotsDir() string           { return filepath.Join(l.Root, "slots") }
+func (l Layout) SlotDir(slot string) string { return filepath.Join(l.Root, "slots", slot) }
+func (l Layout) ConfigDir() string          { return filepath.Join(l.Root, "config") }
+
+// Entry is the file name of the kiosk binary inside a slot.
+const Entry = "kiosk"
+
+// EntryPath is the kiosk binary of slot.
+func (l Layout) EntryPath(slot string) string { return filepath.Join(l.SlotDir(slot), Entry) }
+
+func (l Layout) ensure() error {
+	for _, d := range []string{l.Root, l.TUFDir(), l.DownloadDir(), l.SlotsDir(), l.ConfigDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("update: %w", err)
+		}
+	}
+	return nil
+}
+
+// lock takes the exclusive lock that serialises state changes between the
+// launcher and the agent (separate processes). unlock releases it.
+func (l Layout) lock() (unlock func(), err error) {
+	if err := l.ensure(); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(l.LockPath(), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("update: lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("update: lock: %w", err)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// errNoState: state.json does not exist (nothing installed yet).
+var errNoState = errors.New("update: no state (nothing installed)")
+
+func (l Layout) load() (State, error) {
+	b, err := os.ReadFile(l.StatePath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, errNoState
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("update: read state: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return State{}, fmt.Errorf("update: state.json is damaged: %w", err)
+	}
+	if s.Active != SlotA && s.Active != SlotB {
+		return State{}, fmt.Errorf("update: state.json names no active slot")
+	}
+	return s, nil
+}
+
+func (l Layout) save(s State) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	return writeFileAtomic(l.StatePath(), b, 0o600)
+}
+
+// ReadState returns the durable state, for status displays.
+func ReadState(stateDir string) (State, error) { return NewLayout(stateDir).load() }
+
+// writeFileAtomic writes data to path durably: temp file, fsync, rename,
+// fsync of the directory.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("update: write %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("update: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("update: sync %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("update: sync %s: %w", dir, err)
+	}
+	return nil
+}
