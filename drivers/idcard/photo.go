@@ -1,0 +1,101 @@
+package idcard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/png" // decoders may answer PNG
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	_ "golang.org/x/image/bmp" // vendor decoders answer BMP (reference §8)
+)
+
+// PhotoDecoder turns the card's 1,024-byte WLT photo into a picture. WLT is
+// a proprietary wavelet format that only licensed vendor libraries decode
+// (reference §8); without one the kiosk keeps the raw WLT (sealed into the
+// enrollment) and shows a neutral silhouette.
+type PhotoDecoder interface {
+	DecodePhoto(ctx context.Context, wlt []byte) (image.Image, error)
+}
+
+// ErrPhotoDecoder is wrapped by every failure of a configured decoder.
+var ErrPhotoDecoder = errors.New("idcard: photo decoder failed")
+
+// ExecDecoder runs a vendor decoder as a sidecar executable: it writes the
+// WLT bytes on the program's standard input and reads a BMP or PNG picture
+// from its standard output. A non-zero exit status is a failure, described
+// by the first line of its standard error (which must not contain personal
+// data). Nothing touches the disk: no temporary WLT or BMP files. A wrapper
+// for a vendor shared library (libwlt2bmp.so, WltRS) is a few lines of C or
+// a script around the vendor's command-line tool.
+type ExecDecoder struct {
+	Path    string
+	Args    []string
+	Timeout time.Duration // 0: 5s
+	Env     []string      // extra environment (licence file locations)
+}
+
+// NewPhotoDecoder returns the decoder configured by path (reader.photo_decoder):
+// nil, nil for "" (no decoder); an ExecDecoder for an executable file.
+func NewPhotoDecoder(path string) (PhotoDecoder, error) {
+	if path == "" {
+		return nil, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("idcard: photo decoder: %w", err)
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return nil, fmt.Errorf("idcard: photo decoder %s: not an executable (wrap a vendor shared library in a small program that reads WLT on stdin and writes BMP on stdout)", path)
+	}
+	return &ExecDecoder{Path: path}, nil
+}
+
+// DecodePhoto runs the program on wlt.
+func (d *ExecDecoder) DecodePhoto(ctx context.Context, wlt []byte) (image.Image, error) {
+	if len(wlt) != PhotoLen {
+		return nil, fmt.Errorf("%w: %d WLT bytes, want %d", ErrPhotoDecoder, len(wlt), PhotoLen)
+	}
+	t := d.Timeout
+	if t <= 0 {
+		t = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, t)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, d.Path, d.Args...)
+	cmd.Env = append(os.Environ(), d.Env...)
+	cmd.Stdin = bytes.NewReader(wlt)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	defer zeroBuffer(&out)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrPhotoDecoder, d.Path, ctx.Err())
+		}
+		msg := strings.TrimSpace(errb.String())
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		if len(msg) > 200 {
+			msg = msg[:200]
+		}
+		return nil, fmt.Errorf("%w: %s: %w (%s)", ErrPhotoDecoder, d.Path, err, msg)
+	}
+	img, format, err := image.Decode(bytes.NewReader(out.Bytes()))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: output is not a BMP or PNG picture: %w", ErrPhotoDecoder, d.Path, err)
+	}
+	_ = format
+	return img, nil
+}
+
+func zeroBuffer(b *bytes.Buffer) {
+	p := b.Bytes()
+	clear(p[:cap(p)])
+}
