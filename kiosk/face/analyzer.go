@@ -1,0 +1,704 @@
+package face
+
+import (
+	"fmt"
+	"hash/maphash"
+	"image"
+	"math"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"eidkiosk/kiosk/face/measure"
+)
+
+// AnalyzerOptions tunes detection. Zero values take the defaults.
+type AnalyzerOptions struct {
+	// DetectWidth is the width of the grey image the face is searched in
+	// (default 320). Larger frames are down-scaled to it.
+	DetectWidth int
+	// MinFaceFrac is the smallest face searched for on a full search, as a
+	// fraction of the frame width (default 0.18).
+	MinFaceFrac float64
+	// RecountEvery: a full search (to count faces while tracking) every
+	// this many frames (default 15).
+	RecountEvery int
+	// RepeatWindow: how many earlier frame hashes are kept to find replayed
+	// frames (default 1000).
+	RepeatWindow int
+}
+
+func (o *AnalyzerOptions) defaults() {
+	if o.DetectWidth <= 0 {
+		o.DetectWidth = 320
+	}
+	if o.MinFaceFrac <= 0 {
+		o.MinFaceFrac = 0.18
+	}
+	if o.RecountEvery <= 0 {
+		o.RecountEvery = 15
+	}
+	if o.RepeatWindow <= 0 {
+		o.RepeatWindow = 1000
+	}
+}
+
+// Cascade file names under the cascade directory (opencv-data).
+const (
+	cascadeFace    = "haarcascades/haarcascade_frontalface_default.xml"
+	cascadeEye     = "haarcascades/haarcascade_eye.xml"
+	cascadeProfile = "haarcascades/haarcascade_profileface.xml"
+)
+
+const (
+	normW  = 128 // face crop width for the statistics
+	flowW  = 96  // face crop width for the non-rigid motion fit
+	moireN = 64  // side of the native-resolution patch for the spectrum
+)
+
+// Analyzer measures frames: it finds and tracks the face and fills a
+// measure.Frame. It owns all its Mats (reused between frames) and is used by
+// one goroutine. Close it.
+type Analyzer struct {
+	o                    AnalyzerOptions
+	faceC, eyeC, profC   gocv.CascadeClassifier
+	grey, small, tmp     gocv.Mat
+	norm, eyeCrop        gocv.Mat
+	prevFlow, curFlow    gocv.Mat
+	lap, mean, std       gocv.Mat
+	patch, patchF, spec  gocv.Mat
+	hann                 []float32
+	last                 image.Rectangle // last face, frame coordinates
+	faces                int             // faces at the last full search
+	sinceFull            int
+	prevBox              image.Rectangle
+	hasPrev              bool
+	seed                 maphash.Seed
+	prevHash             uint64
+	hashes               map[uint64]int // hash → frame index
+	ring                 []uint64
+	n                    int
+	lk                   lkBufs
+	lastProfile          int
+}
+
+type lkBufs struct{ pts, next, status, errs, mask gocv.Mat }
+
+// NewAnalyzer loads the cascades from dir (e.g. /usr/share/opencv4).
+func NewAnalyzer(dir string, o AnalyzerOptions) (*Analyzer, error) {
+	o.defaults()
+	a := &Analyzer{o: o, seed: maphash.MakeSeed(), hashes: map[uint64]int{}}
+	a.faceC, a.eyeC, a.profC = gocv.NewCascadeClassifier(), gocv.NewCascadeClassifier(), gocv.NewCascadeClassifier()
+	for _, c := range []struct {
+		cc   *gocv.CascadeClassifier
+		name string
+	}{{&a.faceC, cascadeFace}, {&a.eyeC, cascadeEye}, {&a.profC, cascadeProfile}} {
+		if !c.cc.Load(filepath.Join(dir, c.name)) {
+			a.faceC.Close()
+			a.eyeC.Close()
+			a.profC.Close()
+			return nil, fmt.Errorf("face: cannot load cascade %s from %s (is opencv-data installed?)", filepath.Base(c.name), dir)
+		}
+	}
+	for _, m := range []*gocv.Mat{&a.grey, &a.small, &a.tmp, &a.norm, &a.eyeCrop, &a.prevFlow, &a.curFlow,
+		&a.lap, &a.mean, &a.std, &a.patch, &a.patchF, &a.spec,
+		&a.lk.pts, &a.lk.next, &a.lk.status, &a.lk.errs, &a.lk.mask} {
+		*m = gocv.NewMat()
+	}
+	a.hann = make([]float32, moireN*moireN)
+	for y := 0; y < moireN; y++ {
+		wy := 0.5 - 0.5*math.Cos(2*math.Pi*float64(y)/float64(moireN-1))
+		for x := 0; x < moireN; x++ {
+			wx := 0.5 - 0.5*math.Cos(2*math.Pi*float64(x)/float64(moireN-1))
+			a.hann[y*moireN+x] = float32(wx * wy)
+		}
+	}
+	return a, nil
+}
+
+// Close frees the cascades and buffers.
+func (a *Analyzer) Close() error {
+	a.faceC.Close()
+	a.eyeC.Close()
+	a.profC.Close()
+	for _, m := range []*gocv.Mat{&a.grey, &a.small, &a.tmp, &a.norm, &a.eyeCrop, &a.prevFlow, &a.curFlow,
+		&a.lap, &a.mean, &a.std, &a.patch, &a.patchF, &a.spec,
+		&a.lk.pts, &a.lk.next, &a.lk.status, &a.lk.errs, &a.lk.mask} {
+		m.Close()
+	}
+	return nil
+}
+
+// Reset forgets the track and the frame history (a new visit).
+func (a *Analyzer) Reset() {
+	a.last = image.Rectangle{}
+	a.faces = 0
+	a.sinceFull = 0
+	a.hasPrev = false
+	a.prevHash = 0
+	clear(a.hashes)
+	a.ring = a.ring[:0]
+	a.n = 0
+}
+
+// Analyze measures one BGR frame taken at t.
+func (a *Analyzer) Analyze(bgr gocv.Mat, t time.Time) measure.Frame {
+	start := time.Now()
+	f := measure.Frame{T: t, Size: image.Pt(bgr.Cols(), bgr.Rows()), NonRigid: -1}
+	if bgr.Empty() || bgr.Channels() != 3 {
+		return f
+	}
+	a.hashFrame(bgr, &f)
+	gocv.CvtColor(bgr, &a.grey, gocv.ColorBGRToGray)
+	box, faces, full := a.detect(f.Size)
+	f.DetectMS = msSince(start)
+	f.FullSearch = full
+	f.Faces = faces
+	if box.Empty() {
+		a.hasPrev = false
+		f.TotalMS = msSince(start)
+		return f
+	}
+	f.Box = box
+	f.Tracked = !full
+	a.eyes(&f)
+	a.stats(&f)
+	a.motion(&f)
+	a.moire(&f)
+	f.TotalMS = msSince(start)
+	return f
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+// hashFrame marks bit-identical frames: the same as the previous one
+// (frozen) or as an earlier one in the window (a replayed loop).
+func (a *Analyzer) hashFrame(bgr gocv.Mat, f *measure.Frame) {
+	b, err := bgr.DataPtrUint8()
+	if err != nil {
+		return
+	}
+	h := maphash.Bytes(a.seed, b)
+	if a.n > 0 && h == a.prevHash {
+		f.Identical = true
+	} else if _, seen := a.hashes[h]; seen {
+		f.Repeat = true
+	}
+	if h != a.prevHash {
+		a.hashes[h] = a.n
+		a.ring = append(a.ring, h)
+		if len(a.ring) > a.o.RepeatWindow {
+			old := a.ring[0]
+			a.ring = a.ring[1:]
+			if a.hashes[old] <= a.n-a.o.RepeatWindow {
+				delete(a.hashes, old)
+			}
+		}
+	}
+	a.prevHash = h
+	a.n++
+}
+
+// detect finds the face: in the region around the last face when there is
+// one, else (or every RecountEvery frames, to count faces) on the whole
+// down-scaled image.
+func (a *Analyzer) detect(size image.Point) (box image.Rectangle, faces int, full bool) {
+	s := 1.0
+	if size.X > a.o.DetectWidth {
+		s = float64(a.o.DetectWidth) / float64(size.X)
+		gocv.Resize(a.grey, &a.small, image.Pt(a.o.DetectWidth, int(math.Round(float64(size.Y)*s))), 0, 0, gocv.InterpolationArea)
+	} else {
+		a.grey.CopyTo(&a.small)
+	}
+	a.sinceFull++
+	if !a.last.Empty() && a.sinceFull < a.o.RecountEvery {
+		last := scaleRect(a.last, s)
+		lw := last.Dx()
+		roi := last.Inset(-lw * 2 / 5).Intersect(image.Rect(0, 0, a.small.Cols(), a.small.Rows()))
+		if roi.Dx() >= 24 && roi.Dy() >= 24 {
+			r := a.small.Region(roi)
+			hits := a.faceC.DetectMultiScaleWithParams(r, 1.08, 3, 0,
+				image.Pt(lw*3/4, lw*3/4), image.Pt(lw*7/5, lw*7/5))
+			r.Close()
+			if b, ok := nearest(hits, last.Sub(roi.Min)); ok {
+				box = scaleRect(b.Add(roi.Min), 1/s)
+				a.last = box
+				return box, max(a.faces, 1), false
+			}
+			if p := a.profile(roi, s, last); !p.Empty() {
+				a.last = p
+				return p, max(a.faces, 1), false
+			}
+		}
+	}
+	// Full search.
+	a.sinceFull = 0
+	minW := int(a.o.MinFaceFrac * float64(a.small.Cols()))
+	hits := a.faceC.DetectMultiScaleWithParams(a.small, 1.1, 3, 0, image.Pt(minW, minW), image.Point{})
+	clusters := cluster(hits)
+	a.faces = len(clusters)
+	if len(clusters) == 0 {
+		a.last = image.Rectangle{}
+		return image.Rectangle{}, 0, true
+	}
+	var pick image.Rectangle
+	if !a.last.Empty() {
+		pick, _ = nearest(flattenSmallest(clusters), scaleRect(a.last, s))
+	} else {
+		// The largest face (the one at the kiosk); inside a cluster the
+		// smallest box (Haar adds larger duplicates shifted up).
+		best := 0
+		for i, c := range clusters {
+			if area(c[0]) > area(clusters[best][0]) {
+				best = i
+			}
+		}
+		pick = clusters[best][0]
+	}
+	box = scaleRect(pick, 1/s)
+	a.last = box
+	return box, len(clusters), true
+}
+
+// profile looks for a turned face in roi (small-image coordinates) with
+// the profile cascade, as is and mirrored, and returns it in frame
+// coordinates. The sign of the turn is kept in a.lastProfile.
+func (a *Analyzer) profile(roi image.Rectangle, s float64, last image.Rectangle) image.Rectangle {
+	a.lastProfile = 0
+	lw := last.Dx()
+	r := a.small.Region(roi)
+	defer r.Close()
+	minS, maxS := image.Pt(lw*3/5, lw*3/5), image.Pt(lw*3/2, lw*3/2)
+	if b, ok := nearest(a.profC.DetectMultiScaleWithParams(r, 1.1, 3, 0, minS, maxS), last.Sub(roi.Min)); ok {
+		a.lastProfile = -1
+		return scaleRect(b.Add(roi.Min), 1/s)
+	}
+	gocv.Flip(r, &a.tmp, 1)
+	w := roi.Dx()
+	mlast := image.Rect(w-(last.Max.X-roi.Min.X), last.Min.Y-roi.Min.Y, w-(last.Min.X-roi.Min.X), last.Max.Y-roi.Min.Y)
+	if b, ok := nearest(a.profC.DetectMultiScaleWithParams(a.tmp, 1.1, 3, 0, minS, maxS), mlast); ok {
+		a.lastProfile = 1
+		b = image.Rect(w-b.Max.X, b.Min.Y, w-b.Min.X, b.Max.Y)
+		return scaleRect(b.Add(roi.Min), 1/s)
+	}
+	return image.Rectangle{}
+}
+
+// eyes runs the eye cascade in the upper face and estimates roll and yaw.
+func (a *Analyzer) eyes(f *measure.Frame) {
+	b := f.Box
+	w, h := float64(b.Dx()), float64(b.Dy())
+	// Geometric estimate for a Haar frontal box.
+	f.LeftEye = image.Pt(b.Min.X+int(0.31*w), b.Min.Y+int(0.40*h))
+	f.RightEye = image.Pt(b.Min.X+int(0.69*w), b.Min.Y+int(0.40*h))
+	f.EyeDist = 0.38 * w
+	f.Profile = a.lastProfile
+	if f.Profile != 0 {
+		f.Yaw = float64(f.Profile)
+		return
+	}
+	up := image.Rect(b.Min.X, b.Min.Y+int(0.15*h), b.Max.X, b.Min.Y+int(0.62*h)).Intersect(image.Rect(0, 0, f.Size.X, f.Size.Y))
+	if up.Dx() < 20 || up.Dy() < 10 {
+		return
+	}
+	r := a.grey.Region(up)
+	sc := 1.0
+	if up.Dx() > 160 {
+		sc = 160 / float64(up.Dx())
+		gocv.Resize(r, &a.eyeCrop, image.Pt(160, int(float64(up.Dy())*sc)), 0, 0, gocv.InterpolationArea)
+	} else {
+		r.CopyTo(&a.eyeCrop)
+	}
+	r.Close()
+	cw := float64(a.eyeCrop.Cols())
+	hits := a.eyeC.DetectMultiScaleWithParams(a.eyeCrop, 1.1, 3, 0,
+		image.Pt(int(0.12*cw), int(0.12*cw)), image.Pt(int(0.45*cw), int(0.45*cw)))
+	var l, rr image.Rectangle
+	el := image.Pt(int(0.31*cw), int(0.25*h*sc))
+	er := image.Pt(int(0.69*cw), int(0.25*h*sc))
+	for _, e := range hits {
+		c := centre(e)
+		if float64(c.X) < cw/2 {
+			if l.Empty() || dist2(c, el) < dist2(centre(l), el) {
+				l = e
+			}
+		} else if rr.Empty() || dist2(c, er) < dist2(centre(rr), er) {
+			rr = e
+		}
+	}
+	n := 0
+	if !l.Empty() {
+		n++
+	}
+	if !rr.Empty() {
+		n++
+	}
+	f.Eyes = n
+	if n < 2 {
+		return
+	}
+	toFrame := func(p image.Point) image.Point {
+		return image.Pt(up.Min.X+int(float64(p.X)/sc), up.Min.Y+int(float64(p.Y)/sc))
+	}
+	f.LeftEye, f.RightEye = toFrame(centre(l)), toFrame(centre(rr))
+	dx := float64(f.RightEye.X - f.LeftEye.X)
+	dy := float64(f.LeftEye.Y - f.RightEye.Y)
+	f.EyeDist = math.Hypot(dx, dy)
+	f.Roll = math.Atan2(dy, dx) * 180 / math.Pi
+	mid := float64(f.LeftEye.X+f.RightEye.X) / 2
+	cx := float64(b.Min.X+b.Max.X) / 2
+	f.Yaw = clamp((mid-cx)/w*4, -1, 1)
+}
+
+// stats computes sharpness, exposure, uniformity, eye and mouth openness
+// on the face resized to normW pixels wide.
+func (a *Analyzer) stats(f *measure.Frame) {
+	b := f.Box.Intersect(image.Rect(0, 0, f.Size.X, f.Size.Y))
+	r := a.grey.Region(b)
+	nh := int(float64(normW) * float64(b.Dy()) / float64(b.Dx()))
+	gocv.Resize(r, &a.norm, image.Pt(normW, nh), 0, 0, gocv.InterpolationArea)
+	r.Close()
+	gocv.Laplacian(a.norm, &a.lap, gocv.MatTypeCV64F, 1, 1, 0, gocv.BorderDefault)
+	gocv.MeanStdDev(a.lap, &a.mean, &a.std)
+	sd := a.std.GetDoubleAt(0, 0)
+	f.Sharpness = sd * sd
+	px, err := a.norm.DataPtrUint8()
+	if err != nil {
+		return
+	}
+	W, H := a.norm.Cols(), a.norm.Rows()
+	var sum, sumL, sumR float64
+	var clipped int
+	// Central face only (skin, eyes, mouth; not the hair or background at
+	// the box's edges).
+	x0, x1, y0, y1 := W/8, W-W/8, H/8, H-H/16
+	for y := y0; y < y1; y++ {
+		row := px[y*W : (y+1)*W]
+		for x := x0; x < x1; x++ {
+			v := float64(row[x])
+			sum += v
+			if x < W/2 {
+				sumL += v
+			} else {
+				sumR += v
+			}
+			if row[x] <= 5 || row[x] >= 250 {
+				clipped++
+			}
+		}
+	}
+	n := float64((x1 - x0) * (y1 - y0))
+	f.Brightness = sum / n
+	f.Clipped = float64(clipped) / n
+	if sumL > 0 && sumR > 0 {
+		f.Uniformity = math.Min(sumL, sumR) / math.Max(sumL, sumR)
+	}
+	// Eye patches around the (measured or estimated) eye centres, in the
+	// normalised crop.
+	sx := float64(W) / float64(b.Dx())
+	sy := float64(H) / float64(b.Dy())
+	pw, ph := int(0.22*float64(W)), int(0.11*float64(H))
+	var open float64
+	for _, e := range []image.Point{f.LeftEye, f.RightEye} {
+		cx := int(float64(e.X-b.Min.X) * sx)
+		cy := int(float64(e.Y-b.Min.Y) * sy)
+		open += patchContrast(px, W, H, image.Rect(cx-pw/2, cy-ph/2, cx+pw/2, cy+ph/2))
+	}
+	f.EyeOpen = open / 2
+	// Mouth: lower middle of the box; an open mouth is a dark cavity.
+	mr := image.Rect(W*3/10, H*70/100, W*7/10, H*95/100)
+	f.Mouth = darkFraction(px, W, H, mr)
+}
+
+// patchContrast is the eye-opening measure: the mean absolute vertical
+// gradient of the patch (lid edges, iris and sclera) over its mean grey.
+// A closed eye is a smooth lid with a single lash line.
+func patchContrast(px []byte, W, H int, r image.Rectangle) float64 {
+	r = r.Intersect(image.Rect(0, 0, W, H))
+	if r.Dx() < 4 || r.Dy() < 3 {
+		return 0
+	}
+	var g, s float64
+	for y := r.Min.Y; y < r.Max.Y-1; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			v := float64(px[y*W+x])
+			d := float64(px[(y+1)*W+x]) - v
+			g += math.Abs(d)
+			s += v
+		}
+	}
+	if s == 0 {
+		return 0
+	}
+	return g / s
+}
+
+// darkFraction is the fraction of pixels of r darker than 60 % of the
+// median of the whole crop.
+func darkFraction(px []byte, W, H int, r image.Rectangle) float64 {
+	r = r.Intersect(image.Rect(0, 0, W, H))
+	if r.Empty() {
+		return 0
+	}
+	var hist [256]int
+	for _, v := range px[:W*H] {
+		hist[v]++
+	}
+	half, acc, med := W*H/2, 0, 0
+	for i, c := range hist {
+		acc += c
+		if acc >= half {
+			med = i
+			break
+		}
+	}
+	thr := byte(float64(med) * 0.6)
+	dark := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if px[y*W+x] < thr {
+				dark++
+			}
+		}
+	}
+	return float64(dark) / float64(r.Dx()*r.Dy())
+}
+
+// motion measures, in the region of the previous face, how much the face
+// changed and how much of that change no single homography explains (a
+// photo, flat, moves by a homography; a face that talks or blinks, or a
+// head that turns in 3D, does not).
+func (a *Analyzer) motion(f *measure.Frame) {
+	full := image.Rect(0, 0, f.Size.X, f.Size.Y)
+	defer func() {
+		// Keep the current face crop for the next frame.
+		r := a.grey.Region(f.Box.Intersect(full))
+		gocv.Resize(r, &a.prevFlow, image.Pt(flowW, flowW), 0, 0, gocv.InterpolationArea)
+		r.Close()
+		a.prevBox = f.Box
+		a.hasPrev = true
+	}()
+	if !a.hasPrev {
+		return
+	}
+	pb := a.prevBox.Intersect(full)
+	if pb.Dx() < 16 || pb.Dy() < 16 {
+		return
+	}
+	r := a.grey.Region(pb)
+	gocv.Resize(r, &a.curFlow, image.Pt(flowW, flowW), 0, 0, gocv.InterpolationArea)
+	r.Close()
+	gocv.AbsDiff(a.prevFlow, a.curFlow, &a.tmp)
+	f.Motion = a.tmp.Mean().Val1
+	gocv.GoodFeaturesToTrack(a.prevFlow, &a.lk.pts, 60, 0.01, 5)
+	n := a.lk.pts.Rows()
+	if n < 8 {
+		return
+	}
+	gocv.CalcOpticalFlowPyrLK(a.prevFlow, a.curFlow, a.lk.pts, a.lk.next, &a.lk.status, &a.lk.errs)
+	p0, err0 := a.lk.pts.DataPtrFloat32()
+	p1, err1 := a.lk.next.DataPtrFloat32()
+	st, err2 := a.lk.status.DataPtrUint8()
+	if err0 != nil || err1 != nil || err2 != nil || len(st) < n {
+		return
+	}
+	src := gocv.NewMatWithSize(n, 1, gocv.MatTypeCV32FC2)
+	dst := gocv.NewMatWithSize(n, 1, gocv.MatTypeCV32FC2)
+	defer src.Close()
+	defer dst.Close()
+	s, _ := src.DataPtrFloat32()
+	d, _ := dst.DataPtrFloat32()
+	k := 0
+	for i := 0; i < n; i++ {
+		if st[i] == 0 {
+			continue
+		}
+		s[2*k], s[2*k+1] = p0[2*i], p0[2*i+1]
+		d[2*k], d[2*k+1] = p1[2*i], p1[2*i+1]
+		k++
+	}
+	if k < 8 {
+		return
+	}
+	sv := src.RowRange(0, k)
+	dv := dst.RowRange(0, k)
+	defer sv.Close()
+	defer dv.Close()
+	H := gocv.FindHomography(sv, &dv, gocv.HomograpyMethodRANSAC, 1.0, &a.lk.mask, 500, 0.995)
+	defer H.Close()
+	if H.Empty() || H.Rows() != 3 || H.Cols() != 3 {
+		return
+	}
+	var h [9]float64
+	for i := 0; i < 9; i++ {
+		h[i] = H.GetDoubleAt(i/3, i%3)
+	}
+	res := make([]float64, 0, k)
+	for i := 0; i < k; i++ {
+		x, y := float64(s[2*i]), float64(s[2*i+1])
+		w := h[6]*x + h[7]*y + h[8]
+		if w == 0 {
+			continue
+		}
+		px := (h[0]*x + h[1]*y + h[2]) / w
+		py := (h[3]*x + h[4]*y + h[5]) / w
+		res = append(res, math.Hypot(px-float64(d[2*i]), py-float64(d[2*i+1])))
+	}
+	if len(res) < 8 {
+		return
+	}
+	sort.Float64s(res)
+	f.NonRigid = res[len(res)*9/10]
+	f.Points = len(res)
+}
+
+// moire scores periodic high-frequency structure (a screen's pixel grid and
+// the moiré it makes with the camera's sensor) in a moireN×moireN patch of
+// the face at native resolution: the strongest spectral peak in the upper
+// frequency band over the band's median magnitude.
+func (a *Analyzer) moire(f *measure.Frame) {
+	b := f.Box
+	c := centre(b)
+	side := min(b.Dx()*3/5, b.Dy()*3/5)
+	if side < moireN/2 {
+		return
+	}
+	side = min(side, moireN*2) // large faces: a 2:1 decimation keeps the patch small
+	pr := image.Rect(c.X-side/2, c.Y-side/3, c.X-side/2+side, c.Y-side/3+side).Intersect(image.Rect(0, 0, f.Size.X, f.Size.Y))
+	if pr.Dx() < moireN/2 || pr.Dy() < moireN/2 {
+		return
+	}
+	r := a.grey.Region(pr)
+	if pr.Dx() == moireN && pr.Dy() == moireN {
+		r.ConvertTo(&a.patchF, gocv.MatTypeCV32F)
+	} else {
+		gocv.Resize(r, &a.patch, image.Pt(moireN, moireN), 0, 0, gocv.InterpolationNearestNeighbor)
+		a.patch.ConvertTo(&a.patchF, gocv.MatTypeCV32F)
+	}
+	r.Close()
+	p, err := a.patchF.DataPtrFloat32()
+	if err != nil {
+		return
+	}
+	var mean float32
+	for _, v := range p {
+		mean += v
+	}
+	mean /= float32(len(p))
+	for i := range p {
+		p[i] = (p[i] - mean) * a.hann[i]
+	}
+	gocv.DFT(a.patchF, &a.spec, gocv.DftComplexOutput)
+	s, err := a.spec.DataPtrFloat32()
+	if err != nil {
+		return
+	}
+	mags := make([]float64, 0, moireN*moireN/2)
+	var peak float64
+	for v := 0; v < moireN; v++ {
+		fv := v
+		if fv > moireN/2 {
+			fv -= moireN
+		}
+		for u := 0; u <= moireN/2; u++ {
+			r2 := u*u + fv*fv
+			if r2 < (moireN/6)*(moireN/6) || r2 > (moireN/2)*(moireN/2) {
+				continue
+			}
+			i := (v*moireN + u) * 2
+			m := math.Hypot(float64(s[i]), float64(s[i+1]))
+			mags = append(mags, m)
+			peak = math.Max(peak, m)
+		}
+	}
+	if len(mags) == 0 {
+		return
+	}
+	sort.Float64s(mags)
+	med := mags[len(mags)/2]
+	if med > 0 {
+		f.Moire = peak / med
+	}
+}
+
+// ---- geometry helpers ----
+
+func scaleRect(r image.Rectangle, s float64) image.Rectangle {
+	return image.Rect(int(math.Round(float64(r.Min.X)*s)), int(math.Round(float64(r.Min.Y)*s)),
+		int(math.Round(float64(r.Max.X)*s)), int(math.Round(float64(r.Max.Y)*s)))
+}
+
+func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
+
+func centre(r image.Rectangle) image.Point {
+	return image.Pt((r.Min.X+r.Max.X)/2, (r.Min.Y+r.Max.Y)/2)
+}
+
+func dist2(a, b image.Point) int {
+	d := a.Sub(b)
+	return d.X*d.X + d.Y*d.Y
+}
+
+func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+
+// IoU is the intersection over union of two rectangles.
+func IoU(a, b image.Rectangle) float64 {
+	i := area(a.Intersect(b))
+	u := area(a) + area(b) - i
+	if u == 0 {
+		return 0
+	}
+	return float64(i) / float64(u)
+}
+
+// nearest returns the hit overlapping ref most (IoU > 0.2).
+func nearest(hits []image.Rectangle, ref image.Rectangle) (image.Rectangle, bool) {
+	best, bi := 0.2, -1
+	for i, h := range hits {
+		if v := IoU(h, ref); v > best {
+			best, bi = v, i
+		}
+	}
+	if bi < 0 {
+		return image.Rectangle{}, false
+	}
+	return hits[bi], true
+}
+
+// cluster groups detections of the same face: boxes that overlap or whose
+// centre lies in the other. Each cluster is sorted smallest first.
+func cluster(hits []image.Rectangle) [][]image.Rectangle {
+	var out [][]image.Rectangle
+	for _, h := range hits {
+		placed := false
+		for i, c := range out {
+			for _, o := range c {
+				if IoU(h, o) > 0.15 || centre(h).In(o) || centre(o).In(h) {
+					out[i] = append(out[i], h)
+					placed = true
+					break
+				}
+			}
+			if placed {
+				break
+			}
+		}
+		if !placed {
+			out = append(out, []image.Rectangle{h})
+		}
+	}
+	for _, c := range out {
+		sort.Slice(c, func(i, j int) bool { return area(c[i]) < area(c[j]) })
+	}
+	return out
+}
+
+func flattenSmallest(cs [][]image.Rectangle) []image.Rectangle {
+	var out []image.Rectangle
+	for _, c := range cs {
+		out = append(out, c...)
+	}
+	return out
+}
