@@ -282,7 +282,7 @@ func (s *Sim) Plugged() bool {
 }
 
 // Unplug makes the reader disappear: the pty is closed (an open driver's
-// reads and writes fail) and the tty path is removed.
+// reads and writes fail) and the tty path is removed. The card stays.
 func (s *Sim) Unplug() {
 	s.mu.Lock()
 	m, sl, done := s.unplugLocked()
@@ -331,6 +331,7 @@ func (s *Sim) Replug() error {
 		sl.Close()
 		return fmt.Errorf("sim: link: %w", err)
 	}
+	sl.Fd() // blocking mode now, not while serve reads the rate
 	s.master, s.slave, s.pts, s.plugged = m, sl, sl.Name(), true
 	s.stats.Plugs++
 	s.served = make(chan struct{})
@@ -404,14 +405,18 @@ func (s *Sim) serve(m, sl *os.File, done chan struct{}) {
 			return
 		}
 		// A receiver at another rate sees framing errors, not the bytes sent.
-		if rate := lineRate(sl); rate != s.Baud() {
-			s.mu.Lock()
+		s.mu.Lock()
+		if s.slave != sl {
+			s.mu.Unlock()
+			return // unplugged
+		}
+		rate, want := lineRate(sl), s.baud
+		if rate != want {
 			s.stats.Ignored += n
 			s.mu.Unlock()
-			s.trace("%d bytes at %d baud ignored (SAM at %d)", n, rate, s.Baud())
+			s.trace("%d bytes at %d baud ignored (SAM at %d)", n, rate, want)
 			continue
 		}
-		s.mu.Lock()
 		s.stats.BytesIn += n
 		s.mu.Unlock()
 		dec.Write(buf[:n])
