@@ -2,6 +2,7 @@ package update
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"eidkiosk/kiosk/clock"
+	"eidkiosk/kiosk/heartbeat"
 )
 
 // Check is one health check of a freshly started slot (drivers up, UI up,
@@ -120,8 +122,9 @@ type Agent struct {
 	kick chan struct{}
 	busy sync.Mutex // one cycle at a time
 
-	mu sync.Mutex
-	st Status
+	mu    sync.Mutex
+	st    Status
+	wrote time.Time
 }
 
 // New checks the options and returns an agent; Run starts it.
@@ -203,12 +206,39 @@ func (a *Agent) CheckNow() {
 
 func (a *Agent) set(f func(*Status)) {
 	a.mu.Lock()
+	prev := a.st.Phase
 	f(&a.st)
 	s := a.st
+	write := s.Phase != prev || time.Since(a.wrote) > time.Second
+	if write {
+		a.wrote = time.Now()
+	}
 	a.mu.Unlock()
+	if write {
+		// For `kioskctl update status` and tests: atomic, not fsynced.
+		if b, err := json.Marshal(s); err == nil {
+			p := a.l.StatusPath()
+			if os.WriteFile(p+".tmp", b, 0o644) == nil {
+				os.Rename(p+".tmp", p)
+			}
+		}
+	}
 	if a.o.OnStatus != nil {
 		a.o.OnStatus(s)
 	}
+}
+
+// ReadStatus reads the status the running agent last wrote.
+func ReadStatus(stateDir string) (Status, error) {
+	var s Status
+	b, err := os.ReadFile(NewLayout(stateDir).StatusPath())
+	if err != nil {
+		return s, fmt.Errorf("update: no status from a running agent: %w", err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("update: status: %w", err)
+	}
+	return s, nil
 }
 
 func (a *Agent) absorb(st State) {
@@ -625,4 +655,17 @@ func (s Status) Describe() string {
 		fmt.Fprintf(&b, "last error: %s\n", s.LastError)
 	}
 	return b.String()
+}
+
+// Heartbeat returns the part of the heartbeat that describes updates.
+func (s Status) Heartbeat() heartbeat.Update {
+	u := heartbeat.Update{Phase: string(s.Phase), Floor: s.Floor, Available: s.Available,
+		LastRefusal: s.LastRefusal, LastError: s.LastError, LastFresh: s.LastFresh, Stale: s.Stale, Config: s.Config}
+	if s.Trial != nil {
+		u.Trial = s.Trial.Version
+	}
+	if s.LastTrial != nil {
+		u.LastTrial = s.LastTrial.Version + " " + s.LastTrial.Outcome
+	}
+	return u
 }

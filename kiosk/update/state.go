@@ -98,6 +98,7 @@ func (l Layout) TUFDir() string             { return filepath.Join(l.Root, "tuf"
 func (l Layout) DownloadDir() string        { return filepath.Join(l.Root, "download") }
 func (l Layout) SlotsDir() string           { return filepath.Join(l.Root, "slots") }
 func (l Layout) SlotDir(slot string) string { return filepath.Join(l.Root, "slots", slot) }
+func (l Layout) StatusPath() string         { return filepath.Join(l.Root, "status.json") }
 func (l Layout) ConfigDir() string          { return filepath.Join(l.Root, "config") }
 
 // Entry is the file name of the kiosk binary inside a slot.

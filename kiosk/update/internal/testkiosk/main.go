@@ -1,0 +1,140 @@
+// Command testkiosk is a tiny stand-in for the kiosk binary, used by the
+// update tests: it runs the real update agent, lease and heartbeat, with
+// its version (and whether its self-test passes) set at link time:
+//
+//	go build -ldflags "-X main.version=2.0.0 -X main.healthy=no"
+//
+// With -launch it acts as the launcher (update.Exec), as `kioskctl update
+// launch` does under systemd. A file named "visit" in the state directory
+// stands for a citizen at the terminal: the visit lease is held while it
+// exists.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"eidkiosk/kiosk/clock"
+	"eidkiosk/kiosk/heartbeat"
+	"eidkiosk/kiosk/lease"
+	"eidkiosk/kiosk/update"
+)
+
+var (
+	version = "0.0.0"
+	healthy = "yes"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "testkiosk:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		state, repo, root, ca, cert, key, authority, device string
+		launch, showVersion                                 bool
+		poll, window                                        time.Duration
+	)
+	flag.StringVar(&state, "state", "", "state directory")
+	flag.StringVar(&repo, "repo", "", "TUF repository URL or directory")
+	flag.StringVar(&root, "root", "", "trusted root.json")
+	flag.StringVar(&ca, "ca", "", "CA certificate (PEM) of the authority")
+	flag.StringVar(&cert, "cert", "", "client certificate (PEM)")
+	flag.StringVar(&key, "key", "", "client key (PEM)")
+	flag.StringVar(&authority, "authority", "", "authority URL for heartbeats")
+	flag.StringVar(&device, "device", "DEV-1", "device ID (rollout cohort)")
+	flag.BoolVar(&launch, "launch", false, "act as the launcher")
+	flag.BoolVar(&showVersion, "version", false, "print the version and exit")
+	flag.DurationVar(&poll, "poll", 200*time.Millisecond, "poll interval")
+	flag.DurationVar(&window, "window", 3*time.Second, "health window")
+	flag.Parse()
+	if showVersion {
+		fmt.Println(version)
+		return nil
+	}
+	if launch {
+		return update.Exec(state, flag.Args())
+	}
+	f, err := os.OpenFile(filepath.Join(state, "starts.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f, "%s %s %d\n", version, update.RunningSlot(state), os.Getpid())
+	f.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	rootJSON, err := os.ReadFile(root)
+	if err != nil {
+		return err
+	}
+	client := http.DefaultClient
+	if ca != "" {
+		pool := x509.NewCertPool()
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return err
+		}
+		pool.AppendCertsFromPEM(pem)
+		kp, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return err
+		}
+		client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{kp}}}}
+	}
+	ls := lease.New(clock.Real{}, 30*time.Second)
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := os.Stat(filepath.Join(state, "visit")); err == nil {
+				ls.TryAcquire(lease.Visit)
+			} else {
+				ls.Release(lease.Visit)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	selftest := func(context.Context) error {
+		if healthy != "yes" {
+			return errors.New("self-test failed")
+		}
+		return nil
+	}
+	agent, err := update.New(update.Options{
+		StateDir: state, TrustedRoot: rootJSON, RepoURL: repo, Client: client,
+		Version: version, DeviceID: device, Channel: "stable",
+		PollInterval: poll, HealthWindow: window, CheckEvery: 50 * time.Millisecond,
+		Lease: ls, Checks: []update.Check{{Name: "selftest", Run: selftest}},
+	})
+	if err != nil {
+		return err
+	}
+	if authority != "" {
+		hb := &heartbeat.Sender{Authority: authority, Client: client, Interval: 100 * time.Millisecond,
+			Collect: func() heartbeat.Report {
+				s := agent.Status()
+				ln := ls.Snapshot()
+				return heartbeat.Report{Version: version, Slot: s.Slot, Channel: s.Channel, Healthy: s.Healthy,
+					Update: s.Heartbeat(), Lease: heartbeat.Lease{Holder: ln.Holder, Expiry: ln.Expiry}}
+			}}
+		go hb.Run(ctx)
+	}
+	err = agent.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
