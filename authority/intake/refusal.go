@@ -83,20 +83,31 @@ func fromEnroll(err error) *Refusal {
 	return &Refusal{Code: code, Message: strings.TrimPrefix(err.Error(), "enroll: ")}
 }
 
-// fromDevices maps an error of Devices.Authorize. An error with a
-// Code() string method keeps its code (device_unknown or device_revoked);
-// otherwise a message naming revocation gives device_revoked and anything
-// else device_unknown.
+// fromDevices maps an error of Devices.Authorize to a refusal. An error with
+// a Code() string method keeps its code when it is one of ours; otherwise the
+// registry's reason, written "refused (REASON)" in its message, is mapped:
+// revoked and deprovisioned give device_revoked, internal gives busy (the
+// terminal retries), anything else device_unknown.
 func fromDevices(err error) *Refusal {
+	msg := err.Error()
 	var c interface{ Code() string }
 	if errors.As(err, &c) {
 		switch c.Code() {
-		case CodeDeviceRevoked, CodeDeviceUnknown:
-			return &Refusal{Code: c.Code(), Message: err.Error()}
+		case CodeDeviceRevoked, CodeDeviceUnknown, CodeBusy:
+			return &Refusal{Code: c.Code(), Message: msg}
 		}
 	}
-	if strings.Contains(strings.ToLower(err.Error()), "revoked") {
-		return &Refusal{Code: CodeDeviceRevoked, Message: err.Error()}
+	reason := ""
+	if _, after, ok := strings.Cut(msg, "refused ("); ok {
+		reason, _, _ = strings.Cut(after, ")")
 	}
-	return &Refusal{Code: CodeDeviceUnknown, Message: err.Error()}
+	switch {
+	case reason == "revoked" || reason == "deprovisioned":
+		return &Refusal{Code: CodeDeviceRevoked, Message: msg}
+	case reason == "internal":
+		return &Refusal{Code: CodeBusy, Message: "device registry unavailable"}
+	case reason == "" && strings.Contains(strings.ToLower(msg), "revoked"):
+		return &Refusal{Code: CodeDeviceRevoked, Message: msg}
+	}
+	return &Refusal{Code: CodeDeviceUnknown, Message: msg}
 }

@@ -1,0 +1,235 @@
+package intaketest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"eidkiosk/drivers/idcard"
+	"eidkiosk/kiosk/pii"
+	"eidkiosk/kiosk/session"
+)
+
+// The fictional citizen of the protocol reference (§10).
+const (
+	CitizenName    = "张三"
+	CitizenNumber  = "990101199003071237"
+	CitizenAddress = "北京市东城区示例路1号"
+)
+
+// SharedDir finds the shared material: the directory holding go.mod, walking
+// up from the working directory, then ../shared.
+func SharedDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "..", "shared"), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("intaketest: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+var (
+	faceOnce sync.Once
+	portrait []byte
+	evidence [][]byte
+	faceErr  error
+)
+
+// Portrait returns a typical live portrait: a 3:4 crop of a real face
+// (testdata/faces/frontal-kphotoalbum-jesper.jpg), 480×640, JPEG, about
+// 40-60 KB; and three down-scaled evidence frames.
+func Portrait() ([]byte, [][]byte, error) {
+	faceOnce.Do(func() {
+		shared, err := SharedDir()
+		if err != nil {
+			faceErr = err
+			return
+		}
+		f, err := os.Open(filepath.Join(shared, "testdata", "faces", "frontal-kphotoalbum-jesper.jpg"))
+		if err != nil {
+			faceErr = err
+			return
+		}
+		defer f.Close()
+		img, err := jpeg.Decode(f)
+		if err != nil {
+			faceErr = err
+			return
+		}
+		// Face box 219,89,317,317: a 3:4 crop around it.
+		crop := image.Rect(180, 6, 180+396, 6+526).Intersect(img.Bounds())
+		big := scale(img, crop, 480, 640)
+		portrait = encodeNear(big, 52<<10)
+		for i, w := range []int{160, 150, 140} {
+			small := scale(img, crop.Inset(i*4), w, w*4/3)
+			var b bytes.Buffer
+			jpeg.Encode(&b, small, &jpeg.Options{Quality: 70})
+			evidence = append(evidence, b.Bytes())
+		}
+	})
+	return portrait, evidence, faceErr
+}
+
+// encodeNear encodes img at the highest JPEG quality whose size stays at or
+// below target.
+func encodeNear(img image.Image, target int) []byte {
+	var best []byte
+	for q := 95; q >= 30; q -= 5 {
+		var b bytes.Buffer
+		jpeg.Encode(&b, img, &jpeg.Options{Quality: q})
+		best = b.Bytes()
+		if b.Len() <= target {
+			break
+		}
+	}
+	return best
+}
+
+// scale resizes the crop r of src to w×h by bilinear interpolation.
+func scale(src image.Image, r image.Rectangle, w, h int) *image.RGBA {
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	fx := float64(r.Dx()-1) / float64(w)
+	fy := float64(r.Dy()-1) / float64(h)
+	at := func(x, y int) (float64, float64, float64) {
+		c := color.RGBAModel.Convert(src.At(x, y)).(color.RGBA)
+		return float64(c.R), float64(c.G), float64(c.B)
+	}
+	for y := 0; y < h; y++ {
+		sy := float64(r.Min.Y) + float64(y)*fy
+		y0 := int(sy)
+		ty := sy - float64(y0)
+		for x := 0; x < w; x++ {
+			sx := float64(r.Min.X) + float64(x)*fx
+			x0 := int(sx)
+			tx := sx - float64(x0)
+			r00, g00, b00 := at(x0, y0)
+			r10, g10, b10 := at(x0+1, y0)
+			r01, g01, b01 := at(x0, y0+1)
+			r11, g11, b11 := at(x0+1, y0+1)
+			mix := func(a, b, c, d float64) uint8 {
+				return uint8((a*(1-tx)+b*tx)*(1-ty) + (c*(1-tx)+d*tx)*ty + 0.5)
+			}
+			dst.SetRGBA(x, y, color.RGBA{mix(r00, r10, r01, r11), mix(g00, g10, g01, g11), mix(b00, b10, b01, b11), 255})
+		}
+	}
+	return dst
+}
+
+// ucs2 writes s as UCS-2LE padded with spaces to n characters.
+func ucs2(w io.Writer, s string, n int) {
+	u := utf16.Encode([]rune(s))
+	for len(u) < n {
+		u = append(u, ' ')
+	}
+	binary.Write(w, binary.LittleEndian, u[:n])
+}
+
+// TextBlock builds the 256-byte UCS-2LE text block of a resident card (GA/T
+// layout: name 15, gender 1, ethnic 2, birth 8, address 35, number 18,
+// authority 15, valid from 8, valid to 8, reserved 18 characters).
+func TextBlock(name, number, address string) []byte {
+	var b bytes.Buffer
+	ucs2(&b, name, 15)
+	ucs2(&b, "1", 1)
+	ucs2(&b, "01", 2)
+	ucs2(&b, number[6:14], 8)
+	ucs2(&b, address, 35)
+	ucs2(&b, number, 18)
+	ucs2(&b, "北京市公安局东城分局", 15)
+	ucs2(&b, "20200101", 8)
+	ucs2(&b, "20400101", 8)
+	ucs2(&b, "", 18)
+	return b.Bytes()
+}
+
+// UCS2 is s in UCS-2LE, for greps of raw blocks.
+func UCS2(s string) []byte {
+	var b bytes.Buffer
+	ucs2(&b, s, len([]rune(s)))
+	return b.Bytes()
+}
+
+// Enrollment returns a complete synthetic visit of a fictional resident with
+// the given name and number, a real JPEG portrait, liveness with evidence
+// frames and a random 1024-byte WLT block.
+func Enrollment(name, number string, rnd *rand.Rand) (*session.Enrollment, error) {
+	p, ev, err := Portrait()
+	if err != nil {
+		return nil, err
+	}
+	birth, err := time.Parse("20060102", number[6:14])
+	if err != nil {
+		return nil, fmt.Errorf("intaketest: number %q has no birth date", number)
+	}
+	cst := time.FixedZone("CST", 8*3600)
+	photo := make([]byte, 1024)
+	for i := range photo {
+		photo[i] = byte(rnd.UintN(256))
+	}
+	started := time.Now().Add(-2 * time.Minute)
+	e := &session.Enrollment{
+		Card: idcard.Card{
+			Kind: idcard.KindResident, Name: pii.Text(name), Gender: "1", Ethnic: "01",
+			BirthDate: birth, Address: pii.Text(CitizenAddress), Number: pii.Text(number),
+			Authority: "北京市公安局东城分局",
+			ValidFrom: time.Date(2020, 1, 1, 0, 0, 0, 0, cst), ValidTo: time.Date(2040, 1, 1, 0, 0, 0, 0, cst),
+			Text: TextBlock(name, number, CitizenAddress), Photo: photo,
+		},
+		Face: session.FaceResult{
+			Portrait: bytes.Clone(p),
+			Quality: []session.Measure{
+				{Name: "sharpness", Value: 182.5, Threshold: 80, Pass: true},
+				{Name: "brightness", Value: 121, Threshold: 60, Pass: true},
+				{Name: "face_width", Value: 221, Threshold: 120, Pass: true},
+			},
+			Liveness: session.Liveness{
+				Live: true, Challenges: []string{"challenge.blink", "challenge.turn_left", "challenge.smile"},
+				Passed: []bool{true, true, true},
+				Scores: map[string]float64{"passive": 0.93, "blink": 0.88, "turn": 0.91, "smile": 0.8},
+				Timings: []time.Duration{1200 * time.Millisecond, 900 * time.Millisecond, 1500 * time.Millisecond},
+				Nonce: []byte{1, 2, 3, 4, 5, 6, 7, 8},
+			},
+		},
+		Consent: session.ConsentRecord{TextVersion: "privacy-2026-01", Language: "zh-CN", At: started.Add(30 * time.Second)},
+		Started: started, Finished: started.Add(90 * time.Second),
+	}
+	for _, f := range ev {
+		e.Face.Liveness.Evidence = append(e.Face.Liveness.Evidence, bytes.Clone(f))
+	}
+	return e, nil
+}
+
+// RandomNumber returns a valid 18-digit resident ID number (fictional region
+// 99xxxx, right check digit).
+func RandomNumber(rnd *rand.Rand) string {
+	d := time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rnd.IntN(25000))
+	body := fmt.Sprintf("99%04d%s%03d", rnd.IntN(10000), d.Format("20060102"), rnd.IntN(1000))
+	return body + string(checkDigit(body))
+}
+
+func checkDigit(body string) byte {
+	w := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		sum += int(body[i]-'0') * w[i]
+	}
+	return "10X98765432"[sum%11]
+}
