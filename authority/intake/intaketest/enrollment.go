@@ -202,10 +202,10 @@ func Enrollment(name, number string, rnd *rand.Rand) (*session.Enrollment, error
 			},
 			Liveness: session.Liveness{
 				Live: true, Challenges: []string{"challenge.blink", "challenge.turn_left", "challenge.smile"},
-				Passed: []bool{true, true, true},
-				Scores: map[string]float64{"passive": 0.93, "blink": 0.88, "turn": 0.91, "smile": 0.8},
+				Passed:  []bool{true, true, true},
+				Scores:  map[string]float64{"passive": 0.93, "blink": 0.88, "turn": 0.91, "smile": 0.8},
 				Timings: []time.Duration{1200 * time.Millisecond, 900 * time.Millisecond, 1500 * time.Millisecond},
-				Nonce: []byte{1, 2, 3, 4, 5, 6, 7, 8},
+				Nonce:   []byte{1, 2, 3, 4, 5, 6, 7, 8},
 			},
 		},
 		Consent: session.ConsentRecord{TextVersion: "privacy-2026-01", Language: "zh-CN", At: started.Add(30 * time.Second)},
