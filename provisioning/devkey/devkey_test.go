@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"eidkiosk/provisioning/devkey"
+	"eidkiosk/provisioning/devkey/swtpmtest"
 )
 
 func checkSigns(t *testing.T, k devkey.Key) {
@@ -116,7 +117,7 @@ func TestDestroy(t *testing.T) {
 }
 
 func TestTPMKey(t *testing.T) {
-	open := SWTPM(t)
+	open := swtpmtest.Start(t)
 	path := filepath.Join(t.TempDir(), "device.tpmkey")
 	tpm, err := open()
 	if err != nil {
@@ -161,7 +162,7 @@ func TestTPMKey(t *testing.T) {
 }
 
 func TestTPMKeyOtherTPMRefuses(t *testing.T) {
-	openA, openB := SWTPM(t), SWTPM(t)
+	openA, openB := swtpmtest.Start(t), swtpmtest.Start(t)
 	path := filepath.Join(t.TempDir(), "device.tpmkey")
 	a, _ := openA()
 	k, err := devkey.CreateTPM(a, path)
@@ -185,7 +186,7 @@ func BenchmarkSign(b *testing.B) {
 		}
 	})
 	b.Run("swtpm", func(b *testing.B) {
-		open := SWTPM(b)
+		open := swtpmtest.Start(b)
 		tpm, _ := open()
 		k, err := devkey.CreateTPM(tpm, filepath.Join(b.TempDir(), "k"))
 		if err != nil {

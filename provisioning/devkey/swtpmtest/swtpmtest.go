@@ -1,4 +1,7 @@
-package devkey_test
+// Package swtpmtest starts Debian's software TPM 2.0 (swtpm, https://github.com/stefanberger/swtpm)
+// for tests of code that keeps keys in a TPM. It does not emulate a TPM
+// itself: without the swtpm binary the test is skipped with the reason.
+package swtpmtest
 
 import (
 	"context"
@@ -12,10 +15,10 @@ import (
 	"github.com/google/go-tpm/tpm2/transport/linuxudstpm"
 )
 
-// SWTPM starts Debian's software TPM (swtpm) on a Unix socket in a temporary
+// Start starts Debian's software TPM (swtpm) on a Unix socket in a temporary
 // directory and returns a function opening a connection to it. The test is
 // skipped, with the reason, when swtpm is not installed.
-func SWTPM(t testing.TB) func() (transport.TPMCloser, error) {
+func Start(t testing.TB) func() (transport.TPMCloser, error) {
 	t.Helper()
 	bin, err := exec.LookPath("swtpm")
 	if err != nil {
