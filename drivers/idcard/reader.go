@@ -85,6 +85,10 @@ type Reader struct {
 	out  int // bytes written since the last Counters call
 	in   int // bytes read (frames consumed) since the last Counters call
 
+	direct bool   // read in the exchanging goroutine (port has read timeouts)
+	buf    []byte // direct mode read buffer
+	broken error  // direct mode: the port failed
+
 	chunks    chan []byte
 	dead      chan struct{} // closed when the read loop ends
 	deadErr   error
@@ -92,7 +96,21 @@ type Reader struct {
 	wg        sync.WaitGroup
 }
 
+// readTimeouter is a Port whose Read can time out, like go.bug.st/serial's.
+type readTimeouter interface {
+	SetReadTimeout(time.Duration) error
+}
+
+// readSlice bounds one Read in direct mode: the latency of noticing a
+// cancelled context.
+const readSlice = 20 * time.Millisecond
+
 // NewReader starts driving port, which runs at baud.
+//
+// A port with read timeouts (OpenSerial's) is read in the exchanging
+// goroutine itself, in slices of 20 ms so that a cancelled context is seen
+// at once; any other port (a pty's *os.File, a pipe) is read by a goroutine
+// that hands chunks over, and Close unblocks it.
 func NewReader(port Port, baud int, t Timeouts) *Reader {
 	r := &Reader{
 		port:     port,
@@ -100,6 +118,11 @@ func NewReader(port Port, baud int, t Timeouts) *Reader {
 		baud:     baud,
 		chunks:   make(chan []byte, 256),
 		dead:     make(chan struct{}),
+	}
+	if rt, ok := port.(readTimeouter); ok && rt.SetReadTimeout(readSlice) == nil {
+		r.direct = true
+		r.buf = make([]byte, 2048)
+		return r
 	}
 	r.wg.Add(1)
 	go r.readLoop()
@@ -132,6 +155,9 @@ func (r *Reader) Close() error {
 	var err error
 	r.closeOnce.Do(func() {
 		err = r.port.Close()
+		if r.direct {
+			return
+		}
 		go func() { // unblock a read loop stuck on a full channel
 			for {
 				select {
@@ -176,6 +202,9 @@ func (r *Reader) Exchange(ctx context.Context, cmd Command, data []byte, timeout
 func (r *Reader) exchange(ctx context.Context, cmd Command, data []byte, timeout time.Duration) (Response, error) {
 	if err := ctx.Err(); err != nil {
 		return Response{}, err
+	}
+	if r.direct {
+		return r.exchangeDirect(ctx, cmd, data, timeout)
 	}
 	select {
 	case <-r.dead:
@@ -237,6 +266,71 @@ func (r *Reader) exchange(ctx context.Context, cmd Command, data []byte, timeout
 		case <-ctx.Done():
 			r.dec.Reset()
 			return Response{}, ctx.Err()
+		}
+	}
+}
+
+type inputResetter interface{ ResetInputBuffer() error }
+
+func (r *Reader) exchangeDirect(ctx context.Context, cmd Command, data []byte, timeout time.Duration) (Response, error) {
+	if r.broken != nil {
+		return Response{}, fmt.Errorf("idcard: %s: %w", cmd, errors.Join(ErrDisconnected, r.broken))
+	}
+	if ir, ok := r.port.(inputResetter); ok {
+		// Stale bytes (a late answer to an abandoned request) must not be
+		// taken for this request's answer.
+		if err := ir.ResetInputBuffer(); err != nil {
+			r.broken = err
+			return Response{}, fmt.Errorf("idcard: %s: %w", cmd, errors.Join(ErrDisconnected, err))
+		}
+	}
+	r.dec.Reset()
+	req := Request{Cmd: cmd, Data: data}.Encode()
+	if _, err := r.port.Write(req); err != nil {
+		r.broken = err
+		return Response{}, fmt.Errorf("idcard: %s: write: %w", cmd, errors.Join(ErrDisconnected, err))
+	}
+	r.out += len(req)
+	deadline := time.Now().Add(timeout)
+	var lastBad error
+	for {
+		body, ferr := r.dec.Next()
+		if body != nil {
+			r.in += len(body) + headerLen + 1
+			resp, err := ParseResponse(body)
+			if err != nil {
+				return Response{}, fmt.Errorf("idcard: %s: %w", cmd, err)
+			}
+			return resp, nil
+		}
+		if ferr != nil {
+			if errors.Is(ferr, ErrChecksum) {
+				r.dec.Reset()
+				return Response{}, fmt.Errorf("idcard: %s: %w", cmd, ferr)
+			}
+			lastBad = ferr
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			r.dec.Reset()
+			return Response{}, err
+		}
+		if !time.Now().Before(deadline) {
+			r.dec.Reset()
+			if lastBad != nil {
+				return Response{}, fmt.Errorf("idcard: %s: %w", cmd, lastBad)
+			}
+			return Response{}, fmt.Errorf("idcard: %s: %w after %s", cmd, ErrTimeout, timeout)
+		}
+		n, err := r.port.Read(r.buf)
+		if n > 0 {
+			r.dec.Write(r.buf[:n])
+			pii.Zero(r.buf[:n])
+		}
+		if err != nil {
+			r.broken = err
+			r.dec.Reset() // never hand on part of a frame
+			return Response{}, fmt.Errorf("idcard: %s: %w", cmd, errors.Join(ErrDisconnected, err))
 		}
 	}
 }

@@ -432,7 +432,7 @@ func (s *Sim) serve(m, sl *os.File, done chan struct{}) {
 					code = idcard.StatusLength
 				}
 				s.trace("bad request frame: %v", ferr)
-				if !s.write(m, idcard.Response{SW3: code}.Encode(), 0, Fault{}) {
+				if !s.write(m, idcard.Response{SW3: code}.Encode(), 0, Fault{}, time.Now()) {
 					return
 				}
 				continue
@@ -444,10 +444,13 @@ func (s *Sim) serve(m, sl *os.File, done chan struct{}) {
 			if err != nil {
 				continue
 			}
+			// On a real line the request's last byte arrives its wire time
+			// after the first; the answer is paced from then.
+			start := time.Now()
 			if s.Throttle() {
-				time.Sleep(idcard.WireTime(len(body)+8, s.Baud()))
+				start = start.Add(idcard.WireTime(len(body)+8, s.Baud()))
 			}
-			if !s.answer(m, req) {
+			if !s.answer(m, req, start) {
 				return
 			}
 		}
@@ -479,12 +482,17 @@ func (s *Sim) takeFault(cmd idcard.Command) (Fault, bool) {
 }
 
 // answer handles one request; it reports false when the pty is gone.
-func (s *Sim) answer(m *os.File, req idcard.Request) bool {
+func (s *Sim) answer(m *os.File, req idcard.Request, start time.Time) bool {
 	s.mu.Lock()
 	s.stats.Requests[req.Cmd]++
 	f, faulty := s.takeFault(req.Cmd)
 	resp, newBaud := s.respond(req, f, faulty)
-	baud := s.baud
+	baud := s.baud // the answer goes out at the rate the request came in
+	if newBaud != 0 {
+		// The acknowledgement is paced at the old rate, and the SAM listens
+		// at the new one from now on (the host switches on receiving it).
+		s.baud = newBaud
+	}
 	s.mu.Unlock()
 	s.trace("%s → SW3 %s (%d data bytes)%s", req.Cmd, resp.SW3, len(resp.Data), faultNote(f, faulty))
 	frame := resp.Encode()
@@ -502,14 +510,7 @@ func (s *Sim) answer(m *os.File, req idcard.Request) bool {
 			frame = append(s.garbage(f), frame...)
 		}
 	}
-	ok := s.write(m, frame, baud, f)
-	if newBaud != 0 {
-		// The acknowledgement goes out at the old rate, then the SAM switches.
-		s.mu.Lock()
-		s.baud = newBaud
-		s.mu.Unlock()
-	}
-	return ok
+	return s.write(m, frame, baud, f, start)
 }
 
 func faultNote(f Fault, faulty bool) string {
@@ -608,7 +609,7 @@ func (s *Sim) respond(req idcard.Request, f Fault, faulty bool) (resp idcard.Res
 
 // write sends frame, applying the writing faults and, when throttling, the
 // line rate; it reports false when the pty is gone.
-func (s *Sim) write(m *os.File, frame []byte, baud int, f Fault) bool {
+func (s *Sim) write(m *os.File, frame []byte, baud int, f Fault, start time.Time) bool {
 	pieces := [][]byte{frame}
 	var gap time.Duration
 	switch f.Kind {
@@ -648,23 +649,23 @@ func (s *Sim) write(m *os.File, frame []byte, baud int, f Fault) bool {
 			default:
 				time.Sleep(gap)
 			}
+			start = time.Now()
 		}
-		if !s.paced(m, p, baud) {
+		if !s.paced(m, p, baud, start) {
 			return false
 		}
 	}
 	return true
 }
 
-// paced writes p, at the line rate when throttling.
-func (s *Sim) paced(m *os.File, p []byte, baud int) bool {
+// paced writes p, at the line rate from start when throttling.
+func (s *Sim) paced(m *os.File, p []byte, baud int, start time.Time) bool {
 	if !s.Throttle() || baud == 0 {
 		n, err := m.Write(p)
 		s.count(n)
 		return err == nil
 	}
 	per := idcard.WireTime(1, baud)
-	start := time.Now()
 	const chunk = 16
 	for off := 0; off < len(p); {
 		k := min(chunk, len(p)-off)
