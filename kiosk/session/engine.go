@@ -447,6 +447,8 @@ func (e *Engine) admit() bool {
 		e.fault = FaultOutboxStale
 	case errors.Is(err, ErrTampered):
 		e.fault = FaultTamper
+	case errors.Is(err, ErrUpdating):
+		e.fault = FaultUpdating
 	default:
 		e.fault = FaultDisabled
 	}

@@ -64,6 +64,7 @@ const (
 	FaultDisabled                   // Unavailable: terminal revoked or not provisioned
 	FaultTamper                     // Unavailable: enclosure opened
 	FaultCardRemovedEarly           // the card was taken away while being read
+	FaultUpdating                   // Unavailable: a software update is being switched in (minutes)
 )
 
 var faultNames = [...]string{
@@ -73,7 +74,7 @@ var faultNames = [...]string{
 	FaultLiveness: "liveness", FaultQuality: "quality", FaultSeal: "seal",
 	FaultTimeout: "timeout", FaultCanceled: "canceled", FaultOutboxFull: "outbox-full",
 	FaultOutboxStale: "outbox-stale", FaultDisabled: "disabled", FaultTamper: "tamper",
-	FaultCardRemovedEarly: "card-removed-early",
+	FaultCardRemovedEarly: "card-removed-early", FaultUpdating: "updating",
 }
 
 func (k FaultKind) String() string {
@@ -89,6 +90,7 @@ var (
 	ErrOutboxStale = errors.New("session: nothing acknowledged by the authority for too long")
 	ErrDisabled    = errors.New("session: terminal disabled")
 	ErrTampered    = errors.New("session: enclosure opened")
+	ErrUpdating    = errors.New("session: software update in progress")
 	// ErrCameraFault is returned by a FaceCapturer whose camera delivers no frames.
 	ErrCameraFault = errors.New("session: camera fault")
 	// ErrLivenessFailed is returned by a FaceCapturer when a presentation is judged not live.

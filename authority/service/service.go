@@ -1,0 +1,170 @@
+// Package service assembles the reference authority from its modules: the
+// database (SQLite under the data directory, or PostgreSQL), the PKI (root
+// CA, server certificate, device CA), the device registry, the enrollment
+// intake, and the fleet view with the TUF repository. `authority serve` and
+// the demo run it; tests run it on loopback.
+//
+// It holds no logic of its own beyond the order of construction and the
+// HTTPS server's lifecycle.
+package service
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"eidkiosk/authority"
+	"eidkiosk/authority/fleet"
+	"eidkiosk/authority/intake"
+	"eidkiosk/authority/pki"
+	"eidkiosk/authority/registry"
+	"eidkiosk/kiosk/clock"
+)
+
+// Config says where the authority keeps its state.
+type Config struct {
+	DataDir string   // keys, PKI, and the SQLite file unless DB is set
+	DB      string   // a postgres:// URL; empty: SQLite in DataDir
+	Hosts   []string // names and IPs in the server certificate; default 127.0.0.1, localhost
+	RepoDir string   // the TUF repository served under /tuf/; default DataDir/tuf
+	Logger  *slog.Logger
+	Clock   clock.Clock
+	// RequireAllowList refuses devices whose serial is not on the allow-list.
+	RequireAllowList bool
+}
+
+// Service is a running-ready authority.
+type Service struct {
+	DB       *authority.DB
+	PKI      *pki.PKI
+	Registry *registry.Registry
+	Intake   *intake.Intake
+	Fleet    *fleet.Module
+	Server   *authority.Server
+	RepoDir  string
+	log      *slog.Logger
+}
+
+// devices forwards to the registry, which is built after the intake (it
+// needs the intake's public keys).
+type devices struct {
+	mu sync.RWMutex
+	r  *registry.Registry
+}
+
+func (d *devices) Authorize(ctx context.Context, cert *x509.Certificate) (string, string, error) {
+	d.mu.RLock()
+	r := d.r
+	d.mu.RUnlock()
+	if r == nil {
+		return "", "", errors.New("service: registry not ready")
+	}
+	return r.Authorize(ctx, cert)
+}
+
+// Open builds every module and migrates the database.
+func Open(ctx context.Context, c Config) (*Service, error) {
+	if c.DataDir == "" {
+		return nil, errors.New("service: no data directory")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if len(c.Hosts) == 0 {
+		c.Hosts = []string{"127.0.0.1", "localhost"}
+	}
+	if c.RepoDir == "" {
+		c.RepoDir = filepath.Join(c.DataDir, "tuf")
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	dsn := c.DB
+	if dsn == "" {
+		dsn = c.DataDir
+	}
+	db, err := authority.OpenDB(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pki.Load(c.DataDir, c.Hosts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	devs := &devices{}
+	in, err := intake.New(intake.Options{DataDir: c.DataDir, Devices: devs, Logger: c.Logger, Clock: c.Clock})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	repoDir := c.RepoDir
+	reg := registry.New(db, p, registry.Options{
+		IntakePublicKey:  in.IntakePublicKey(),
+		ReceiptPublicKey: in.ReceiptPublicKey(),
+		TUFRoot: func() []byte {
+			b, err := os.ReadFile(filepath.Join(repoDir, "root.json"))
+			if err != nil {
+				return nil
+			}
+			return b
+		},
+		RequireAllowList: c.RequireAllowList,
+		Clock:            c.Clock,
+		Log:              c.Logger,
+	})
+	devs.mu.Lock()
+	devs.r = reg
+	devs.mu.Unlock()
+	fl := fleet.New(db, devs, repoDir, c.Clock)
+	srv, err := authority.NewServer(ctx, db, c.Logger, reg, in, fl)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Server: srv, RepoDir: repoDir, log: c.Logger}, nil
+}
+
+// TLSConfig is the server's TLS 1.3 configuration with optional client
+// certificates verified against the device CA.
+func (s *Service) TLSConfig() *tls.Config { return s.PKI.ServerTLSConfig() }
+
+// Serve serves HTTPS on ln until ctx is done, then shuts down gracefully.
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Server.Handler(),
+		TLSConfig:         s.TLSConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("service: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+		<-errc
+		return nil
+	}
+}
+
+// Close closes the database.
+func (s *Service) Close() error { return s.DB.Close() }
