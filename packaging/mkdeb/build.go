@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/goreleaser/nfpm/v2"
+	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
+
+	"eidkiosk/kiosk/config"
+)
+
+// Options says what to build.
+type Options struct {
+	Version     string
+	Arch        string
+	Bin         string
+	Out         string
+	Root        string
+	Packages    []string // "kiosk", "authority"
+	NoShlibDeps bool
+	Log         io.Writer
+	// DpkgInfo is the dpkg database's info directory; default
+	// /var/lib/dpkg/info.
+	DpkgInfo string
+}
+
+// Result is one built package.
+type Result struct {
+	Name    string
+	Path    string
+	Size    int64
+	Depends []string
+}
+
+// binaries each package installs, by nfpm config name.
+var binaries = map[string][]string{
+	"kiosk":     {"kiosk", "kioskctl"},
+	"authority": {"authority"},
+}
+
+// ErrMissingBinary is returned when bin/ lacks a binary: build first.
+var ErrMissingBinary = errors.New("mkdeb: binary missing (build with `go build -o bin/ ./cmd/...` first)")
+
+// Build builds the packages and returns them.
+func Build(opt Options) ([]Result, error) {
+	if opt.Log == nil {
+		opt.Log = io.Discard
+	}
+	if opt.Root == "" {
+		opt.Root = "."
+	}
+	root, err := filepath.Abs(opt.Root)
+	if err != nil {
+		return nil, fmt.Errorf("mkdeb: %w", err)
+	}
+	bin, err := filepath.Abs(opt.Bin)
+	if err != nil {
+		return nil, fmt.Errorf("mkdeb: %w", err)
+	}
+	if opt.Arch == "" {
+		opt.Arch = debArch()
+	}
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("mkdeb: %w", err)
+	}
+	gen, err := os.MkdirTemp("", "mkdeb-")
+	if err != nil {
+		return nil, fmt.Errorf("mkdeb: %w", err)
+	}
+	defer os.RemoveAll(gen)
+	if err := os.WriteFile(filepath.Join(gen, "kiosk.toml"), []byte(config.Example()), 0o644); err != nil {
+		return nil, fmt.Errorf("mkdeb: %w", err)
+	}
+	env := map[string]string{"VERSION": opt.Version, "ARCH": opt.Arch, "BIN": bin, "GEN": gen}
+	var results []Result
+	for _, name := range opt.Packages {
+		name = strings.TrimSpace(name)
+		bins, ok := binaries[name]
+		if !ok {
+			return nil, fmt.Errorf("mkdeb: unknown package %q (kiosk, authority)", name)
+		}
+		var libDeps []string
+		for _, b := range bins {
+			path := filepath.Join(bin, b)
+			if _, err := os.Stat(path); err != nil {
+				return nil, fmt.Errorf("%w: %s", ErrMissingBinary, path)
+			}
+			if opt.NoShlibDeps {
+				continue
+			}
+			deps, err := shlibDeps(path, opt.DpkgInfo)
+			if err != nil {
+				return nil, err
+			}
+			libDeps = append(libDeps, deps...)
+		}
+		r, err := buildOne(filepath.Join(root, "packaging", "nfpm", name+".yaml"), root, opt.Out, env, libDeps)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(opt.Log, "%s  %d KiB\n  Depends: %s\n", r.Path, (r.Size+1023)/1024, strings.Join(r.Depends, ", "))
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+func buildOne(cfgPath, root, out string, env map[string]string, libDeps []string) (Result, error) {
+	cfg, err := nfpm.ParseFileWithEnvMapping(cfgPath, func(k string) string { return env[k] })
+	if err != nil {
+		return Result{}, fmt.Errorf("mkdeb: %s: %w", cfgPath, err)
+	}
+	info, err := cfg.Get("deb")
+	if err != nil {
+		return Result{}, fmt.Errorf("mkdeb: %s: %w", cfgPath, err)
+	}
+	for _, c := range info.Contents {
+		if c.Source != "" && !filepath.IsAbs(c.Source) {
+			c.Source = filepath.Join(root, c.Source)
+		}
+	}
+	for _, s := range []*string{&info.Scripts.PostInstall, &info.Scripts.PreRemove, &info.Scripts.PostRemove, &info.Scripts.PreInstall} {
+		if *s != "" && !filepath.IsAbs(*s) {
+			*s = filepath.Join(root, *s)
+		}
+	}
+	info.Depends = mergeDeps(info.Depends, libDeps)
+	info = nfpm.WithDefaults(info)
+	if err := nfpm.PrepareForPackager(info, "deb"); err != nil {
+		return Result{}, fmt.Errorf("mkdeb: %s: %w", info.Name, err)
+	}
+	pkg, err := nfpm.Get("deb")
+	if err != nil {
+		return Result{}, fmt.Errorf("mkdeb: %w", err)
+	}
+	path := filepath.Join(out, pkg.ConventionalFileName(info))
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return Result{}, fmt.Errorf("mkdeb: %w", err)
+	}
+	if err := pkg.Package(info, f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return Result{}, fmt.Errorf("mkdeb: packaging %s: %w", info.Name, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return Result{}, fmt.Errorf("mkdeb: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return Result{}, fmt.Errorf("mkdeb: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return Result{}, fmt.Errorf("mkdeb: %w", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return Result{}, fmt.Errorf("mkdeb: %w", err)
+	}
+	return Result{Name: info.Name, Path: path, Size: st.Size(), Depends: info.Depends}, nil
+}
+
+// mergeDeps appends extra to deps, dropping duplicates by package name (the
+// first, usually versioned, wins) and sorting the added ones.
+func mergeDeps(deps, extra []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(d string) {
+		n := strings.Fields(d)[0]
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, d)
+		}
+	}
+	sort.Strings(extra)
+	// Versioned shared-library dependencies win over a plain name in the
+	// config.
+	for _, d := range extra {
+		add(d)
+	}
+	for _, d := range deps {
+		add(d)
+	}
+	return out
+}
+
+func debArch() string {
+	if out, err := exec.Command("dpkg", "--print-architecture").Output(); err == nil {
+		return strings.TrimSpace(string(out))
+	}
+	return runtime.GOARCH
+}
+
+// shlibDeps returns the Debian dependencies of the shared libraries an ELF
+// binary links (DT_NEEDED), from the dpkg database's shlibs files. A
+// statically linked binary has none.
+func shlibDeps(binary, infoDir string) ([]string, error) {
+	if infoDir == "" {
+		infoDir = "/var/lib/dpkg/info"
+	}
+	f, err := elf.Open(binary)
+	if err != nil {
+		return nil, fmt.Errorf("mkdeb: %s: %w", binary, err)
+	}
+	defer f.Close()
+	needed, err := f.ImportedLibraries()
+	if err != nil {
+		return nil, fmt.Errorf("mkdeb: %s: %w", binary, err)
+	}
+	if len(needed) == 0 {
+		return nil, nil
+	}
+	paths, err := ldconfigPaths()
+	if err != nil {
+		return nil, err
+	}
+	var deps []string
+	for _, so := range needed {
+		path, ok := paths[so]
+		if !ok {
+			return nil, fmt.Errorf("mkdeb: %s needs %s, which is not installed here", filepath.Base(binary), so)
+		}
+		pkg, err := owner(path)
+		if err != nil {
+			return nil, fmt.Errorf("mkdeb: %s: %w", so, err)
+		}
+		deps = append(deps, shlibsDep(infoDir, pkg, so))
+	}
+	return deps, nil
+}
+
+// ldconfigPaths maps sonames to paths from `ldconfig -p`.
+func ldconfigPaths() (map[string]string, error) {
+	out, err := exec.Command("/sbin/ldconfig", "-p").Output()
+	if err != nil {
+		return nil, fmt.Errorf("mkdeb: ldconfig -p: %w", err)
+	}
+	m := map[string]string{}
+	want := "x86-64"
+	if runtime.GOARCH != "amd64" {
+		want = ""
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		// "	libc.so.6 (libc6,x86-64) => /lib/x86_64-linux-gnu/libc.so.6"
+		line := strings.TrimSpace(sc.Text())
+		name, rest, ok := strings.Cut(line, " (")
+		if !ok {
+			continue
+		}
+		flags, path, ok := strings.Cut(rest, ") => ")
+		if !ok || (want != "" && !strings.Contains(flags, want)) {
+			continue
+		}
+		if _, dup := m[name]; !dup {
+			m[name] = path
+		}
+	}
+	return m, nil
+}
+
+// owner returns the package that installed path (dpkg -S), trying the
+// merged-/usr spelling too.
+func owner(path string) (string, error) {
+	cands := []string{path}
+	if strings.HasPrefix(path, "/usr/") {
+		cands = append(cands, strings.TrimPrefix(path, "/usr"))
+	} else {
+		cands = append(cands, "/usr"+path)
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil && real != path {
+		cands = append(cands, real, strings.TrimPrefix(real, "/usr"))
+	}
+	for _, c := range cands {
+		out, err := exec.Command("dpkg", "-S", c).Output()
+		if err != nil {
+			continue
+		}
+		line, _, _ := strings.Cut(string(out), "\n")
+		pkg, _, ok := strings.Cut(line, ": ")
+		if !ok || strings.Contains(pkg, ",") {
+			continue
+		}
+		pkg, _, _ = strings.Cut(pkg, ":") // drop ":amd64"
+		return pkg, nil
+	}
+	return "", fmt.Errorf("no Debian package owns %s", path)
+}
+
+// shlibsDep finds the dependency line for soname in the package's shlibs
+// file, e.g. "libopencv-core406 (>= 4.6.0+dfsg)"; the bare package name when
+// the file has none.
+func shlibsDep(infoDir, pkg, soname string) string {
+	lib, ver := splitSoname(soname)
+	for _, name := range []string{pkg + ":" + debArch() + ".shlibs", pkg + ".shlibs"} {
+		b, err := os.ReadFile(filepath.Join(infoDir, name))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			fields := strings.Fields(line)
+			if len(fields) >= 3 && strings.HasSuffix(fields[0], ":") { // "udeb: ..."
+				continue
+			}
+			if len(fields) >= 3 && fields[0] == lib && fields[1] == ver {
+				return strings.Join(fields[2:], " ")
+			}
+		}
+	}
+	return pkg
+}
+
+// splitSoname turns "libopencv_core.so.406" into ("libopencv_core", "406").
+func splitSoname(so string) (string, string) {
+	if i := strings.Index(so, ".so."); i >= 0 {
+		return so[:i], so[i+4:]
+	}
+	return strings.TrimSuffix(so, ".so"), ""
+}

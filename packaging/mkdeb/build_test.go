@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"eidkiosk/kiosk/config"
+)
+
+// repoRoot walks up from the package directory to the one holding go.mod.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the package")
+		}
+		dir = parent
+	}
+}
+
+func need(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed: %v", tool, err)
+		}
+	}
+}
+
+// stageBinaries puts real ELF executables (the system's true, which links
+// libc) where the kiosk's binaries go: the test is about the packaging.
+func stageBinaries(t *testing.T) string {
+	t.Helper()
+	src, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("no true(1) to stand in for the binaries")
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, n := range []string{"kiosk", "kioskctl", "authority"} {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func build(t *testing.T) (map[string]Result, string) {
+	t.Helper()
+	need(t, "dpkg-deb", "dpkg", "/sbin/ldconfig")
+	out := t.TempDir()
+	res, err := Build(Options{Version: "1.2.3", Bin: stageBinaries(t), Out: out, Root: repoRoot(t),
+		Packages: []string{"kiosk", "authority"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]Result{}
+	for _, r := range res {
+		m[r.Name] = r
+	}
+	return m, out
+}
+
+func TestKioskPackage(t *testing.T) {
+	pkgs, _ := build(t)
+	k, ok := pkgs["eidkiosk-kiosk"]
+	if !ok {
+		t.Fatalf("built %v", pkgs)
+	}
+	info := run(t, "dpkg-deb", "--info", k.Path)
+	for _, want := range []string{"Package: eidkiosk-kiosk", "Version: 1.2.3", "Architecture: " + debArch()} {
+		if !strings.Contains(info, want) {
+			t.Errorf("control lacks %q:\n%s", want, info)
+		}
+	}
+	depends := field(info, "Depends")
+	for _, want := range []string{"cage", "xwayland", "fonts-noto-cjk", "espeak-ng", "opencv-data", "libpam-systemd"} {
+		if !hasDep(depends, want) {
+			t.Errorf("Depends %q lacks %s", depends, want)
+		}
+	}
+	// The stand-in binaries link libc: the shlibs lookup must add it, versioned.
+	if !regexp.MustCompile(`libc6 \(>= [0-9.]+\)`).MatchString(depends) {
+		t.Errorf("Depends %q lacks the versioned libc6 of the linked libc.so.6", depends)
+	}
+	for _, script := range []string{"postinst", "prerm", "postrm"} {
+		if !strings.Contains(info, script) {
+			t.Errorf("control archive lacks %s", script)
+		}
+	}
+
+	contents := run(t, "dpkg-deb", "--contents", k.Path)
+	for path, mode := range map[string]string{
+		"./usr/bin/eidkiosk":                              "-rwxr-xr-x",
+		"./usr/bin/kioskctl":                              "-rwxr-xr-x",
+		"./etc/eidkiosk/kiosk.toml":                       "-rw-r-----",
+		"./etc/pam.d/eidkiosk-kiosk":                      "-rw-r--r--",
+		"./usr/lib/systemd/system/eidkiosk-kiosk.service": "-rw-r--r--",
+		"./usr/lib/udev/rules.d/70-eidkiosk.rules":        "-rw-r--r--",
+		"./usr/lib/sysusers.d/eidkiosk.conf":              "-rw-r--r--",
+		"./usr/lib/tmpfiles.d/eidkiosk.conf":              "-rw-r--r--",
+		"./usr/lib/systemd/journald.conf.d/eidkiosk.conf": "-rw-r--r--",
+		"./usr/share/doc/eidkiosk-kiosk/operations.md":    "-rw-r--r--",
+	} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(mode) + ` root/root .* ` + regexp.QuoteMeta(path) + `$`).MatchString(contents) {
+			t.Errorf("contents lack %s %s:\n%s", mode, path, contents)
+		}
+	}
+
+	// The configuration files are conffiles (kept on upgrade), and the
+	// default kiosk.toml is the one kiosk/config accepts.
+	ctl := t.TempDir()
+	run(t, "dpkg-deb", "--control", k.Path, ctl)
+	conffiles, _ := os.ReadFile(filepath.Join(ctl, "conffiles"))
+	for _, want := range []string{"/etc/eidkiosk/kiosk.toml", "/etc/pam.d/eidkiosk-kiosk"} {
+		if !strings.Contains(string(conffiles), want) {
+			t.Errorf("conffiles %q lacks %s", conffiles, want)
+		}
+	}
+	root := t.TempDir()
+	run(t, "dpkg-deb", "-x", k.Path, root)
+	if _, err := config.Load(filepath.Join(root, "etc/eidkiosk/kiosk.toml")); err != nil {
+		t.Fatalf("packaged kiosk.toml is refused: %v", err)
+	}
+	for _, s := range []string{"postinst", "prerm", "postrm"} {
+		run(t, "sh", "-n", filepath.Join(ctl, s))
+	}
+}
+
+func TestAuthorityPackage(t *testing.T) {
+	pkgs, _ := build(t)
+	a := pkgs["eidkiosk-authority"]
+	contents := run(t, "dpkg-deb", "--contents", a.Path)
+	for _, want := range []string{"./usr/bin/eidkiosk-authority", "./usr/lib/systemd/system/eidkiosk-authority.service",
+		"./etc/default/eidkiosk-authority", "./usr/lib/sysusers.d/eidkiosk-authority.conf"} {
+		if !strings.Contains(contents, want) {
+			t.Errorf("contents lack %s", want)
+		}
+	}
+	if strings.Contains(contents, "kioskctl") || strings.Contains(contents, "cage") {
+		t.Error("the authority package carries kiosk files")
+	}
+	if d := field(run(t, "dpkg-deb", "--info", a.Path), "Depends"); hasDep(d, "cage") || !hasDep(d, "systemd") {
+		t.Errorf("authority Depends %q", d)
+	}
+}
+
+// TestUnitsVerify runs systemd-analyze verify on the units as installed
+// from the packages, in a root holding the host's system units and
+// stand-ins for the commands other packages provide (cage).
+func TestUnitsVerify(t *testing.T) {
+	need(t, "systemd-analyze")
+	pkgs, _ := build(t)
+	root := t.TempDir()
+	for _, p := range pkgs {
+		run(t, "dpkg-deb", "-x", p.Path, root)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "usr/lib/systemd"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	host := "/usr/lib/systemd/system"
+	if _, err := os.Stat(host); err != nil {
+		host = "/lib/systemd/system"
+	}
+	run(t, "cp", "-a", "-n", host, filepath.Join(root, "usr/lib/systemd/"))
+	if err := os.WriteFile(filepath.Join(root, "usr/bin/cage"), []byte("#!/bin/sh\nexec \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	units := []string{"/usr/lib/systemd/system/eidkiosk-kiosk.service", "/usr/lib/systemd/system/eidkiosk-authority.service"}
+	verify := func() (string, error) {
+		out, err := exec.Command("systemd-analyze", append([]string{"verify", "--root=" + root}, units...)...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := verify(); err != nil || strings.TrimSpace(out) != "" {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	// The check can fail: a unit whose command is missing is refused.
+	if err := os.Remove(filepath.Join(root, "usr/bin/eidkiosk-authority")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := verify(); err == nil {
+		t.Fatalf("verify accepted a unit whose command is missing:\n%s", out)
+	}
+}
+
+func TestMissingBinary(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Build(Options{Version: "1", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"authority"}})
+	if !errors.Is(err, ErrMissingBinary) || !strings.Contains(err.Error(), "authority") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Build(Options{Version: "1", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"demo"}}); err == nil {
+		t.Fatal("unknown package accepted")
+	}
+}
+
+// TestUdevRulesSyntax checks each rule is comma-separated KEY op "value"
+// pairs with keys udev knows, matching before assigning.
+func TestUdevRulesSyntax(t *testing.T) {
+	f, err := os.Open(filepath.Join(repoRoot(t), "packaging/udev/70-eidkiosk.rules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pair := regexp.MustCompile(`^(ACTION|SUBSYSTEM|KERNEL|ENV\{[A-Z_]+\}|ATTRS?\{[a-zA-Z_]+\}|SYMLINK|GROUP|MODE|TAG|GOTO|LABEL)(==|!=|\+=|=)"[^"]*"$`)
+	sc := bufio.NewScanner(f)
+	rules, symlinks := 0, map[string]bool{}
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		rules++
+		assigned := false
+		for _, p := range strings.Split(line, ", ") {
+			m := pair.FindStringSubmatch(p)
+			if m == nil {
+				t.Fatalf("line %d: %q is not KEY op \"value\"", n, p)
+			}
+			isMatch := m[2] == "==" || m[2] == "!="
+			if isMatch && assigned {
+				t.Errorf("line %d: match %q after an assignment", n, p)
+			}
+			assigned = assigned || !isMatch
+			if m[1] == "SYMLINK" {
+				symlinks[strings.Trim(p[len("SYMLINK+="):], `"`)] = true
+			}
+		}
+	}
+	if rules < 4 || !symlinks["idcard"] || !symlinks["receipt-printer"] {
+		t.Fatalf("rules %d, symlinks %v: want /dev/idcard and /dev/receipt-printer", rules, symlinks)
+	}
+	if config.Default().Reader.Port != "/dev/idcard" {
+		t.Fatal("the reader's default port is not the udev name")
+	}
+}
+
+func TestSplitSoname(t *testing.T) {
+	for so, want := range map[string]string{
+		"libopencv_core.so.406": "libopencv_core 406", "libc.so.6": "libc 6", "libfoo.so": "libfoo ",
+	} {
+		if l, v := splitSoname(so); l+" "+v != want {
+			t.Errorf("%s: %s %s", so, l, v)
+		}
+	}
+}
+
+func field(control, name string) string {
+	for _, line := range strings.Split(control, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, name+": ") {
+			return strings.TrimPrefix(line, name+": ")
+		}
+	}
+	return ""
+}
+
+func hasDep(depends, pkg string) bool {
+	for _, d := range strings.Split(depends, ",") {
+		if f := strings.Fields(d); len(f) > 0 && f[0] == pkg {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,43 @@
+// Command mkdeb builds the eidkiosk-kiosk and eidkiosk-authority Debian
+// packages from the binaries in bin/ with nfpm used as a library
+// (github.com/goreleaser/nfpm/v2), from the nfpm configurations in
+// packaging/nfpm/. It adds to each package's Depends the Debian packages of
+// the shared libraries its binaries link (read from the ELF files and the
+// dpkg database, like dpkg-shlibdeps), and writes the default
+// /etc/eidkiosk/kiosk.toml from kiosk/config.
+//
+//	go build -o bin/ ./cmd/... && go run ./packaging/mkdeb --version 0.3.1 --out dist/
+//
+// It does not build the binaries, sign the packages, or publish them.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+)
+
+func main() {
+	var opt Options
+	var pkgs string
+	flag.StringVar(&opt.Version, "version", "", "package version, e.g. 0.3.1 (required)")
+	flag.StringVar(&opt.Bin, "bin", "bin", "directory holding the built kiosk, kioskctl and authority binaries")
+	flag.StringVar(&opt.Out, "out", "dist", "directory the .deb files are written to")
+	flag.StringVar(&opt.Root, "root", ".", "repository root (holding packaging/ and docs/)")
+	flag.StringVar(&opt.Arch, "arch", "", "Debian architecture; default: dpkg --print-architecture, else GOARCH")
+	flag.StringVar(&pkgs, "packages", "kiosk,authority", "which packages to build, comma-separated")
+	flag.BoolVar(&opt.NoShlibDeps, "no-shlib-deps", false, "do not add the shared libraries' packages to Depends")
+	flag.Parse()
+	opt.Packages = strings.Split(pkgs, ",")
+	opt.Log = os.Stdout
+	if opt.Version == "" {
+		fmt.Fprintln(os.Stderr, "mkdeb: --version is required")
+		flag.Usage()
+		os.Exit(2)
+	}
+	if _, err := Build(opt); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
