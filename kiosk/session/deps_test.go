@@ -14,7 +14,7 @@ func TestDependencies(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	forbidden := []string{"fyne.io/", "gocv.io/", "periph.io/x/host", "go.bug.st/serial"}
+	forbidden := []string{"fyne.io/", "gocv.io/", "periph.io/x/host"}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		pkg, cgo, _ := strings.Cut(line, " ")
 		for _, f := range forbidden {
