@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
-	"image/color"
+	"image/draw"
 	"image/jpeg"
 	"io"
 	"math/rand/v2"
@@ -88,11 +88,11 @@ func Portrait() ([]byte, [][]byte, error) {
 	return portrait, evidence, faceErr
 }
 
-// encodeNear encodes img at the highest JPEG quality whose size stays at or
-// below target.
+// encodeNear encodes img at the highest JPEG quality (at most 85) whose
+// size stays at or below target.
 func encodeNear(img image.Image, target int) []byte {
 	var best []byte
-	for q := 95; q >= 30; q -= 5 {
+	for q := 85; q >= 30; q -= 5 {
 		var b bytes.Buffer
 		jpeg.Encode(&b, img, &jpeg.Options{Quality: q})
 		best = b.Bytes()
@@ -105,13 +105,11 @@ func encodeNear(img image.Image, target int) []byte {
 
 // scale resizes the crop r of src to w×h by bilinear interpolation.
 func scale(src image.Image, r image.Rectangle, w, h int) *image.RGBA {
+	rgba := image.NewRGBA(src.Bounds())
+	draw.Draw(rgba, rgba.Bounds(), src, src.Bounds().Min, draw.Src)
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	fx := float64(r.Dx()-1) / float64(w)
 	fy := float64(r.Dy()-1) / float64(h)
-	at := func(x, y int) (float64, float64, float64) {
-		c := color.RGBAModel.Convert(src.At(x, y)).(color.RGBA)
-		return float64(c.R), float64(c.G), float64(c.B)
-	}
 	for y := 0; y < h; y++ {
 		sy := float64(r.Min.Y) + float64(y)*fy
 		y0 := int(sy)
@@ -120,14 +118,15 @@ func scale(src image.Image, r image.Rectangle, w, h int) *image.RGBA {
 			sx := float64(r.Min.X) + float64(x)*fx
 			x0 := int(sx)
 			tx := sx - float64(x0)
-			r00, g00, b00 := at(x0, y0)
-			r10, g10, b10 := at(x0+1, y0)
-			r01, g01, b01 := at(x0, y0+1)
-			r11, g11, b11 := at(x0+1, y0+1)
-			mix := func(a, b, c, d float64) uint8 {
-				return uint8((a*(1-tx)+b*tx)*(1-ty) + (c*(1-tx)+d*tx)*ty + 0.5)
+			i00, i10 := rgba.PixOffset(x0, y0), rgba.PixOffset(x0+1, y0)
+			i01, i11 := rgba.PixOffset(x0, y0+1), rgba.PixOffset(x0+1, y0+1)
+			o := dst.PixOffset(x, y)
+			for c := 0; c < 3; c++ {
+				v := (float64(rgba.Pix[i00+c])*(1-tx)+float64(rgba.Pix[i10+c])*tx)*(1-ty) +
+					(float64(rgba.Pix[i01+c])*(1-tx)+float64(rgba.Pix[i11+c])*tx)*ty
+				dst.Pix[o+c] = uint8(v + 0.5)
 			}
-			dst.SetRGBA(x, y, color.RGBA{mix(r00, r10, r01, r11), mix(g00, g10, g01, g11), mix(b00, b10, b01, b11), 255})
+			dst.Pix[o+3] = 255
 		}
 	}
 	return dst
@@ -175,6 +174,12 @@ func Enrollment(name, number string, rnd *rand.Rand) (*session.Enrollment, error
 	if err != nil {
 		return nil, err
 	}
+	return EnrollmentWith(name, number, p, ev, rnd)
+}
+
+// EnrollmentWith is Enrollment with a given portrait and evidence frames
+// (copied).
+func EnrollmentWith(name, number string, p []byte, ev [][]byte, rnd *rand.Rand) (*session.Enrollment, error) {
 	birth, err := time.Parse("20060102", number[6:14])
 	if err != nil {
 		return nil, fmt.Errorf("intaketest: number %q has no birth date", number)
