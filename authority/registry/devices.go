@@ -237,7 +237,7 @@ func (r *Registry) Authorize(ctx context.Context, cert *x509.Certificate) (devic
 	serial := cert.SerialNumber.Text(16)
 	var (
 		id, st, status, reason, current string
-		updated, superseded            int64
+		updated, superseded             int64
 	)
 	err = r.db.QueryRowContext(ctx, r.q(`SELECT d.id, d.station, d.status, d.reason, d.updated_ms, d.cert_serial, c.superseded_ms
 		FROM registry_certs c JOIN registry_devices d ON d.id = c.device_id WHERE c.serial = ?`), serial).
@@ -395,7 +395,7 @@ func (r *Registry) Devices(ctx context.Context) ([]Device, error) {
 
 // AuditEntry is one line of the audit log.
 type AuditEntry struct {
-	At                                      time.Time
+	At                                     time.Time
 	Actor, Action, Device, Station, Detail string
 }
 

@@ -206,4 +206,3 @@ func (r *Registry) handleDeprovision(w http.ResponseWriter, req *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, protocol.Ack{OK: true})
 }
-
