@@ -326,3 +326,35 @@ func copyTree(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// served2 serves req from the repository directory into w.
+func (g *rig) served2(w http.ResponseWriter, req *http.Request) {
+	http.ServeFile(w, req, filepath.Join(g.served, strings.TrimPrefix(req.URL.Path, "/tuf/")))
+}
+
+// clk2 sets the fake clock back (Fake only moves forward): a new clock.
+func (g *rig) clk2(d time.Duration) {
+	g.clk = clock.NewFake(g.clk.Now().Add(d))
+}
+
+type limitWriter struct {
+	w http.ResponseWriter
+	n int
+}
+
+func (l *limitWriter) Header() http.Header { return l.w.Header() }
+func (l *limitWriter) WriteHeader(c int)   { l.w.WriteHeader(c) }
+func (l *limitWriter) Write(b []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errors.New("cut")
+	}
+	if len(b) > l.n {
+		b = b[:l.n]
+	}
+	l.n -= len(b)
+	n, err := l.w.Write(b)
+	if f, ok := l.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return n, err
+}

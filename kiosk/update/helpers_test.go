@@ -230,3 +230,10 @@ func newPKI(t testing.TB, dir, device string) *pki {
 func (p *pki) client() *tls.Config {
 	return &tls.Config{RootCAs: p.Pool, Certificates: []tls.Certificate{p.ClientCert}}
 }
+
+func writeFile(t testing.TB, p, s string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
