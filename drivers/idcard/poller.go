@@ -238,12 +238,12 @@ func (p *Poller) connect(ctx context.Context) (*Reader, string, error) {
 	}
 	if err != nil {
 		r.Close()
-		return nil, "", fmt.Errorf("idcard: reader at %s: %w", p.o.Port, err)
+		return nil, "", err
 	}
 	id, err := r.SAMID(ctx)
 	if err != nil {
 		r.Close()
-		return nil, "", fmt.Errorf("idcard: reader at %s: %w", p.o.Port, err)
+		return nil, "", err
 	}
 	return r, id, nil
 }

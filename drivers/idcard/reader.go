@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -224,7 +225,7 @@ func (r *Reader) exchange(ctx context.Context, cmd Command, data []byte, timeout
 	r.dec.Reset()
 	req := Request{Cmd: cmd, Data: data}.Encode()
 	if _, err := r.port.Write(req); err != nil {
-		return Response{}, fmt.Errorf("idcard: %s: write: %w", cmd, errors.Join(ErrDisconnected, err))
+		return Response{}, &OpError{Cmd: cmd, Err: gonePort(err)}
 	}
 	r.out += len(req)
 	timer := time.NewTimer(timeout)
@@ -236,7 +237,7 @@ func (r *Reader) exchange(ctx context.Context, cmd Command, data []byte, timeout
 			r.in += len(body) + headerLen + 1
 			resp, err := ParseResponse(body)
 			if err != nil {
-				return Response{}, fmt.Errorf("idcard: %s: %w", cmd, err)
+				return Response{}, &OpError{Cmd: cmd, Err: err}
 			}
 			return resp, nil
 		}
@@ -245,7 +246,7 @@ func (r *Reader) exchange(ctx context.Context, cmd Command, data []byte, timeout
 				// A whole frame arrived and is corrupt; the SAM sends no
 				// second answer.
 				r.dec.Reset()
-				return Response{}, fmt.Errorf("idcard: %s: %w", cmd, ferr)
+				return Response{}, &OpError{Cmd: cmd, Err: ferr}
 			}
 			lastBad = ferr // maybe garbage that looked like a preamble
 			continue
@@ -260,9 +261,9 @@ func (r *Reader) exchange(ctx context.Context, cmd Command, data []byte, timeout
 		case <-timer.C:
 			r.dec.Reset()
 			if lastBad != nil {
-				return Response{}, fmt.Errorf("idcard: %s: %w", cmd, lastBad)
+				return Response{}, &OpError{Cmd: cmd, Err: lastBad}
 			}
-			return Response{}, fmt.Errorf("idcard: %s: %w after %s", cmd, ErrTimeout, timeout)
+			return Response{}, &OpError{Cmd: cmd, Err: fmt.Errorf("%w after %s", ErrTimeout, timeout)}
 		case <-ctx.Done():
 			r.dec.Reset()
 			return Response{}, ctx.Err()
@@ -274,21 +275,21 @@ type inputResetter interface{ ResetInputBuffer() error }
 
 func (r *Reader) exchangeDirect(ctx context.Context, cmd Command, data []byte, timeout time.Duration) (Response, error) {
 	if r.broken != nil {
-		return Response{}, fmt.Errorf("idcard: %s: %w", cmd, errors.Join(ErrDisconnected, r.broken))
+		return Response{}, &OpError{Cmd: cmd, Err: gonePort(r.broken)}
 	}
 	if ir, ok := r.port.(inputResetter); ok {
 		// Stale bytes (a late answer to an abandoned request) must not be
 		// taken for this request's answer.
 		if err := ir.ResetInputBuffer(); err != nil {
 			r.broken = err
-			return Response{}, fmt.Errorf("idcard: %s: %w", cmd, errors.Join(ErrDisconnected, err))
+			return Response{}, &OpError{Cmd: cmd, Err: gonePort(err)}
 		}
 	}
 	r.dec.Reset()
 	req := Request{Cmd: cmd, Data: data}.Encode()
 	if _, err := r.port.Write(req); err != nil {
 		r.broken = err
-		return Response{}, fmt.Errorf("idcard: %s: write: %w", cmd, errors.Join(ErrDisconnected, err))
+		return Response{}, &OpError{Cmd: cmd, Err: gonePort(err)}
 	}
 	r.out += len(req)
 	deadline := time.Now().Add(timeout)
@@ -299,14 +300,14 @@ func (r *Reader) exchangeDirect(ctx context.Context, cmd Command, data []byte, t
 			r.in += len(body) + headerLen + 1
 			resp, err := ParseResponse(body)
 			if err != nil {
-				return Response{}, fmt.Errorf("idcard: %s: %w", cmd, err)
+				return Response{}, &OpError{Cmd: cmd, Err: err}
 			}
 			return resp, nil
 		}
 		if ferr != nil {
 			if errors.Is(ferr, ErrChecksum) {
 				r.dec.Reset()
-				return Response{}, fmt.Errorf("idcard: %s: %w", cmd, ferr)
+				return Response{}, &OpError{Cmd: cmd, Err: ferr}
 			}
 			lastBad = ferr
 			continue
@@ -318,9 +319,9 @@ func (r *Reader) exchangeDirect(ctx context.Context, cmd Command, data []byte, t
 		if !time.Now().Before(deadline) {
 			r.dec.Reset()
 			if lastBad != nil {
-				return Response{}, fmt.Errorf("idcard: %s: %w", cmd, lastBad)
+				return Response{}, &OpError{Cmd: cmd, Err: lastBad}
 			}
-			return Response{}, fmt.Errorf("idcard: %s: %w after %s", cmd, ErrTimeout, timeout)
+			return Response{}, &OpError{Cmd: cmd, Err: fmt.Errorf("%w after %s", ErrTimeout, timeout)}
 		}
 		n, err := r.port.Read(r.buf)
 		if n > 0 {
@@ -330,16 +331,42 @@ func (r *Reader) exchangeDirect(ctx context.Context, cmd Command, data []byte, t
 		if err != nil {
 			r.broken = err
 			r.dec.Reset() // never hand on part of a frame
-			return Response{}, fmt.Errorf("idcard: %s: %w", cmd, errors.Join(ErrDisconnected, err))
+			return Response{}, &OpError{Cmd: cmd, Err: gonePort(err)}
 		}
 	}
 }
 
+// OpError is a failed exchange: which command, and why (ErrTimeout,
+// ErrDisconnected, a *FrameError, ...).
+type OpError struct {
+	Cmd Command
+	Err error
+}
+
+func (e *OpError) Error() string {
+	return "idcard: " + e.Cmd.String() + ": " + strings.TrimPrefix(e.Err.Error(), "idcard: ")
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+// portError is a failed port: it matches ErrDisconnected and the cause.
+type portError struct{ err error }
+
+func (e *portError) Error() string   { return "the reader's serial port is gone: " + e.err.Error() }
+func (e *portError) Unwrap() []error { return []error{ErrDisconnected, e.err} }
+
+func gonePort(err error) error {
+	if err == nil {
+		return ErrDisconnected
+	}
+	return &portError{err}
+}
+
 func (r *Reader) gone(cmd Command) error {
 	if r.deadErr != nil {
-		return fmt.Errorf("idcard: %s: %w", cmd, errors.Join(ErrDisconnected, r.deadErr))
+		return &OpError{Cmd: cmd, Err: gonePort(r.deadErr)}
 	}
-	return fmt.Errorf("idcard: %s: %w", cmd, ErrDisconnected)
+	return &OpError{Cmd: cmd, Err: ErrDisconnected}
 }
 
 // command runs an exchange and turns an unexpected SW3 into a *StatusError.
@@ -515,7 +542,7 @@ func (r *Reader) SetBaud(ctx context.Context, baud int) error {
 		return err
 	}
 	if err := bs.SetBaud(baud); err != nil {
-		return fmt.Errorf("idcard: set baud rate: port: %w", errors.Join(ErrDisconnected, err))
+		return fmt.Errorf("idcard: set baud rate: port: %w", gonePort(err))
 	}
 	r.baud = baud
 	return nil
@@ -540,7 +567,7 @@ func (r *Reader) Probe(ctx context.Context) (int, error) {
 	for _, b := range order {
 		if b != r.baud {
 			if err := bs.SetBaud(b); err != nil {
-				return 0, fmt.Errorf("idcard: probe: %w", errors.Join(ErrDisconnected, err))
+				return 0, fmt.Errorf("idcard: probe: %w", gonePort(err))
 			}
 			r.baud = b
 		}

@@ -1,7 +1,6 @@
 package idcard
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -23,15 +22,15 @@ func OpenSerial(path string, baud int) (*SerialPort, error) {
 		return nil, fmt.Errorf("idcard: open %s: %d is not a GA 467 rate", path, baud)
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("idcard: open %s: %w", path, errors.Join(ErrDisconnected, err))
+		return nil, fmt.Errorf("idcard: open %s: %w", path, gonePort(err))
 	}
 	p, err := serial.Open(path, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
 	if err != nil {
-		return nil, fmt.Errorf("idcard: open %s: %w", path, errors.Join(ErrDisconnected, err))
+		return nil, fmt.Errorf("idcard: open %s: %w", path, gonePort(err))
 	}
 	if err := p.ResetInputBuffer(); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("idcard: open %s: flush: %w", path, errors.Join(ErrDisconnected, err))
+		return nil, fmt.Errorf("idcard: open %s: flush: %w", path, gonePort(err))
 	}
 	return &SerialPort{Port: p, path: path}, nil
 }
