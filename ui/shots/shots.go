@@ -1,0 +1,265 @@
+// Package shots renders every screen of the touch UI offscreen, in both
+// languages, from sample session.View values: the golden tests compare
+// against these renderings and `kioskctl screenshots` writes them to
+// docs/screens. It uses Fyne's software test driver, so it needs no display.
+//
+// The samples are synthetic: masked sample names, a drawn face, no real
+// person. It does not drive the session engine (see ui's tests for that).
+package shots
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"eidkiosk/drivers/idcard"
+	"eidkiosk/kiosk/clock"
+	"eidkiosk/kiosk/session"
+	"eidkiosk/ui"
+	"eidkiosk/ui/font"
+	"eidkiosk/ui/i18n"
+)
+
+// Now is the fixed time of every sample; deadlines count from it.
+var Now = time.Date(2026, 3, 9, 10, 30, 0, 0, time.FixedZone("CST", 8*3600))
+
+// Shot is one screen to render.
+type Shot struct {
+	Name   string
+	View   session.View
+	Keypad bool // open the technician PIN keypad (tapping the corner)
+}
+
+// Catalogue lists every screen: each state, each fault, the notable variants.
+func Catalogue() []Shot {
+	card := &session.CardView{Kind: idcard.KindResident, Name: "禤*", NameEN: "XUAN *", Number: "4401**********123X",
+		Gender: "2", BirthYear: 1956, ValidTo: time.Date(2031, 5, 1, 0, 0, 0, 0, time.UTC)}
+	cardPhoto := *card
+	cardPhoto.Name = "䶮*"
+	cardPhoto.Gender = "1"
+	cardPhoto.NoExpiry = true
+	cardPhoto.Photo = CardPhoto()
+	dl := func(s int) time.Time { return Now.Add(time.Duration(s) * time.Second) }
+	box := image.Rect(250, 110, 400, 310)
+	frame := image.Pt(640, 480)
+	v := func(s session.State) session.View {
+		return session.View{State: s, ReaderOK: true, CameraOK: true, Attempts: 3, Attempt: 1}
+	}
+	var out []Shot
+	add := func(name string, x session.View) { out = append(out, Shot{Name: name, View: x}) }
+
+	add("01-attract", v(session.Attract))
+	a := v(session.Attract)
+	a.Notice = "technician.pin_wrong"
+	add("01-attract-pin-wrong", a)
+	out = append(out, Shot{Name: "01-attract-keypad", View: v(session.Attract), Keypad: true})
+	x := v(session.CardWait)
+	x.Deadline = dl(45)
+	add("02-card-wait", x)
+	x = v(session.CardReading)
+	x.Deadline = dl(9)
+	add("03-card-reading", x)
+	x = v(session.DataShown)
+	x.Deadline, x.Card = dl(58), card
+	add("04-data-shown", x)
+	x.Card = &cardPhoto
+	add("04-data-shown-photo", x)
+	x = v(session.Consent)
+	x.Deadline = dl(110)
+	add("05-consent", x)
+	x = v(session.FaceCapture)
+	x.Deadline = dl(52)
+	x.Face = session.FaceProgress{Frame: frame, Guidance: []string{"face.move_closer"}}
+	add("06-face-guidance", x)
+	x.Face = session.FaceProgress{Frame: frame, Box: box, Challenge: "challenge.blink", Step: 1, Steps: 2, Deadline: dl(6)}
+	add("06-face-challenge", x)
+	x.Face = session.FaceProgress{Frame: frame, Box: box, Challenge: "challenge.wink_twice", Step: 2, Steps: 2, Deadline: dl(7)}
+	add("06-face-unknown-challenge", x)
+	x = v(session.FaceCapture)
+	x.Deadline, x.Retry, x.Attempt = dl(59), true, 2
+	x.Face = session.FaceProgress{Frame: frame}
+	add("06-face-retry", x)
+	x = v(session.Review)
+	x.Deadline, x.Portrait = dl(40), Portrait()
+	add("07-review", x)
+	x.Attempt = 3
+	add("07-review-last", x)
+	x = v(session.Sealing)
+	x.Deadline = dl(28)
+	add("08-sealing", x)
+	rec := &session.Receipt{EnrollmentID: "01JNV6Z8K3Q9D", Short: "NS01-7K3Q-9D", QR: "eid://bind/01JNV6Z8K3Q9D?c=7K3Q9D&s=NS01", Queued: Now, Sent: true}
+	x = v(session.ReceiptShown)
+	x.Deadline, x.Receipt = dl(60), rec
+	add("09-receipt-sent", x)
+	q := *rec
+	q.Sent = false
+	x.Receipt = &q
+	add("09-receipt-queued", x)
+	for _, f := range []session.FaultKind{session.FaultReader, session.FaultCamera, session.FaultCardUnread,
+		session.FaultCardExpired, session.FaultCardInvalid, session.FaultCardRemovedEarly, session.FaultNotMe,
+		session.FaultDeclined, session.FaultLiveness, session.FaultQuality, session.FaultSeal, session.FaultTimeout,
+		session.FaultCanceled} {
+		x = v(session.Failed)
+		x.Fault, x.Deadline = f, dl(20)
+		add("10-failed-"+f.String(), x)
+	}
+	for _, f := range []session.FaultKind{session.FaultOutboxFull, session.FaultOutboxStale, session.FaultDisabled, session.FaultTamper} {
+		x = v(session.Unavailable)
+		x.Fault = f
+		x.Tampered = f == session.FaultTamper
+		add("11-unavailable-"+f.String(), x)
+	}
+	x = v(session.Technician)
+	x.Deadline, x.Visits = dl(300), 17
+	add("12-technician", x)
+	x.Tampered = true
+	add("12-technician-tampered", x)
+	return out
+}
+
+// SampleTech is technician data for the screenshots.
+type SampleTech struct{}
+
+// TechStatus implements ui.TechInfo.
+func (SampleTech) TechStatus(context.Context) ui.TechStatus {
+	return ui.TechStatus{
+		Version: "1.4.2 (slot B, trial ok)",
+		Checks: []ui.Check{
+			{Name: "reader", OK: true, Ran: true, Detail: "/dev/ttyUSB0, SAM 05.01"},
+			{Name: "camera", OK: true, Ran: true, Detail: "1280x720, 29.9 fps"},
+			{Name: "gpio", OK: true, Ran: true, Detail: "LEDs, buzzer, presence, tamper"},
+			{Name: "authority", OK: false, Ran: true, Detail: "dial tcp: connection refused"},
+			{Name: "clock", OK: true, Ran: true, Detail: "NTP offset 12ms"},
+		},
+		Outbox:  ui.OutboxStatus{Depth: 3, Oldest: 42 * time.Minute, Uplink: "offline: connection refused", LastAck: Now.Add(-50 * time.Minute)},
+		Update:  ui.UpdateStatus{State: "idle", Available: "1.4.3", Lease: "kiosk-0042 until 02:00"},
+		Reader:  "ok",
+		Camera:  "ok, 29.9 fps",
+		GPIO:    "presence=1 tamper=closed",
+		Quality: []session.Measure{{Name: "sharpness", Value: 0.71, Threshold: 0.4, Pass: true}, {Name: "brightness", Value: 0.55, Threshold: 0.3, Pass: true}},
+		LogTail: []string{
+			"10:12:03 INFO session: visit started",
+			"10:13:40 INFO session: enrollment saved enrollment=01JNV6Z8K3Q9D sent=false",
+			"10:13:41 WARN uplink: upload failed, retry in 30s err=\"connection refused\"",
+			"10:20:00 INFO update: no new release",
+			"10:29:51 INFO session: technician mode entered",
+		},
+	}
+}
+
+// SelfTest implements ui.TechInfo.
+func (s SampleTech) SelfTest(ctx context.Context) []ui.Check { return s.TechStatus(ctx).Checks }
+
+// Renderer renders shots offscreen with the kiosk theme.
+type Renderer struct {
+	app   fyne.App
+	theme *ui.Theme
+	size  fyne.Size
+}
+
+// NewRenderer sets up Fyne's test app with the kiosk theme (faces from
+// font.Prepare). Only one Renderer may be used at a time (the test app is
+// global).
+func NewRenderer(faces font.Faces, highContrast bool) *Renderer {
+	a := test.NewApp()
+	th := ui.NewTheme(faces, highContrast)
+	a.Settings().SetTheme(th)
+	return &Renderer{app: a, theme: th, size: ui.DesignSize}
+}
+
+// Theme is the renderer's theme.
+func (r *Renderer) Theme() *ui.Theme { return r.theme }
+
+// Render draws one shot in lang.
+func (r *Renderer) Render(s Shot, lang string) (image.Image, error) {
+	q := ui.NewQueue()
+	fc := clock.NewFake(Now)
+	prev := NewSynthetic(640, 480, 30)
+	u := ui.New(ui.Options{Engine: nopEngine{}, Theme: r.theme, Clock: fc, Do: q.Do, NoTicker: true,
+		Preview: prev, Tech: SampleTech{}, TechPoll: time.Hour})
+	defer u.Close()
+	w := test.NewWindow(u.Content())
+	defer w.Close()
+	w.SetPadded(false)
+	w.Resize(r.size)
+	v := s.View
+	v.Lang = lang
+	v.Seq = 1
+	u.Render(v)
+	q.Drain()
+	if s.Keypad {
+		for i := 0; i < 5; i++ {
+			test.TapCanvas(w.Canvas(), fyne.NewPos(20, 20))
+		}
+	}
+	if v.State == session.FaceCapture {
+		if !q.DrainUntil(func() bool { return u.PreviewFrames() > 0 }, 5*time.Second) {
+			return nil, fmt.Errorf("shots: %s: no preview frame drawn", s.Name)
+		}
+	}
+	if v.State == session.Technician {
+		q.DrainUntil(func() bool { return false }, 100*time.Millisecond)
+	}
+	q.Drain()
+	// Fyne's test canvas does not re-lay out containers whose children
+	// changed size (the real driver does each frame): do it before capturing.
+	w.Content().Refresh()
+	return w.Canvas().Capture(), nil
+}
+
+type nopEngine struct{}
+
+func (nopEngine) Send(session.Event) {}
+
+// WriteAll renders every shot in both languages as dir/NAME.LANG.png and
+// reports each file through progress (may be nil).
+func WriteAll(dir string, faces font.Faces, progress func(path string)) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("shots: %w", err)
+	}
+	r := NewRenderer(faces, false)
+	var paths []string
+	for _, s := range Catalogue() {
+		for _, l := range i18n.Langs {
+			img, err := r.Render(s, l)
+			if err != nil {
+				return paths, err
+			}
+			p := filepath.Join(dir, s.Name+"."+l+".png")
+			if err := writePNG(p, img); err != nil {
+				return paths, err
+			}
+			paths = append(paths, p)
+			if progress != nil {
+				progress(p)
+			}
+		}
+	}
+	return paths, nil
+}
+
+func writePNG(path string, img image.Image) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("shots: %w", err)
+	}
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(f, img); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("shots: %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("shots: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
