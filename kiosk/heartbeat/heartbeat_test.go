@@ -1,0 +1,79 @@
+package heartbeat
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"eidkiosk/kiosk/clock"
+)
+
+func TestRunSendsEveryInterval(t *testing.T) {
+	var mu sync.Mutex
+	var got []Report
+	fail := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != Path || r.Method != http.MethodPost {
+			http.NotFound(w, r)
+			return
+		}
+		var rep Report
+		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, rep)
+		if fail {
+			fail = false
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	clk := clock.NewFake(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	n := 0
+	s := &Sender{Authority: srv.URL, Client: srv.Client(), Interval: time.Minute, Clock: clk,
+		Collect: func() Report { n++; return Report{Version: "2.0.0", OutboxDepth: n} }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	for i := 1; i <= 3; i++ {
+		for deadline := time.Now().Add(5 * time.Second); count() < i && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if count() != i {
+			t.Fatalf("after %d intervals %d heartbeats", i-1, count())
+		}
+		for clk.Pending() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		clk.Advance(time.Minute)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if got[0].OutboxDepth != 1 || got[2].OutboxDepth != 3 || !got[1].SentAt.Equal(clk.Now().Add(-2*time.Minute)) {
+		t.Fatalf("reports: %+v", got)
+	}
+}
+
+func TestSendReportsRefusal(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "fleet: terminal not authorized", http.StatusForbidden)
+	}))
+	defer srv.Close()
+	err := (&Sender{Authority: srv.URL}).Send(context.Background(), Report{})
+	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "not authorized") {
+		t.Fatalf("%v", err)
+	}
+}

@@ -1,0 +1,166 @@
+// Package metrics exposes the kiosk's state as Prometheus metrics
+// (github.com/prometheus/client_golang) on a loopback address only, for a
+// local collector or a technician's laptop on an SSH tunnel: build info,
+// update agent phase, download progress, refusals and metadata freshness,
+// the visit lease, and the outbox depth.
+//
+// It reads state through functions the kiosk passes in; it does not keep
+// state of its own, and exports no personal data (no station names, no
+// enrollment IDs).
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"eidkiosk/kiosk/lease"
+	"eidkiosk/kiosk/update"
+)
+
+// Sources are the kiosk's state readers; any may be nil.
+type Sources struct {
+	Version string
+	Update  func() update.Status
+	Lease   func() lease.State
+	// Outbox returns the queued enrollments and their bytes.
+	Outbox func() (items int, bytes int64)
+}
+
+// Metrics is a registry holding the kiosk collector and Go runtime metrics.
+type Metrics struct {
+	Registry *prometheus.Registry
+}
+
+// New registers the collectors.
+func New(src Sources) *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{src: src})
+	return &Metrics{Registry: reg}
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+// ErrNotLoopback is returned by Serve for an address off the loopback.
+var ErrNotLoopback = errors.New("metrics: refusing to listen beyond loopback")
+
+// Serve listens on addr (which must be a loopback address, e.g.
+// "127.0.0.1:9464") and serves /metrics until ctx ends. ready, if not nil,
+// receives the bound address.
+func (m *Metrics) Serve(ctx context.Context, addr string, ready func(net.Addr)) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%w: %s", ErrNotLoopback, addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return ctx.Err()
+}
+
+var (
+	dBuild     = prometheus.NewDesc("eidkiosk_build_info", "Running release (value 1).", []string{"version", "slot"}, nil)
+	dPhase     = prometheus.NewDesc("eidkiosk_update_phase", "Update agent phase (1 for the current one).", []string{"phase"}, nil)
+	dDone      = prometheus.NewDesc("eidkiosk_update_download_done_bytes", "Bytes of the current release download received.", nil, nil)
+	dTotal     = prometheus.NewDesc("eidkiosk_update_download_total_bytes", "Size of the current release download.", nil, nil)
+	dBytes     = prometheus.NewDesc("eidkiosk_update_received_bytes_total", "Bytes received from the update repository since start.", nil, nil)
+	dRefusals  = prometheus.NewDesc("eidkiosk_update_refusals_total", "Update metadata or targets refused since start.", []string{"last_reason"}, nil)
+	dCheck     = prometheus.NewDesc("eidkiosk_update_last_check_timestamp_seconds", "When the agent last checked the repository.", nil, nil)
+	dFresh     = prometheus.NewDesc("eidkiosk_update_last_fresh_timestamp_seconds", "When signed metadata was last verified fresh.", nil, nil)
+	dExpires   = prometheus.NewDesc("eidkiosk_update_metadata_expires_timestamp_seconds", "Earliest expiry of the verified metadata.", nil, nil)
+	dStale     = prometheus.NewDesc("eidkiosk_update_stale", "1 when no fresh metadata for longer than the offline grace.", nil, nil)
+	dTrial     = prometheus.NewDesc("eidkiosk_update_trial", "1 while a release is on trial.", nil, nil)
+	dHealthy   = prometheus.NewDesc("eidkiosk_update_healthy", "0 while a health check keeps a trial from committing.", nil, nil)
+	dLeaseHeld = prometheus.NewDesc("eidkiosk_lease_held", "1 while the visit lease is held.", []string{"holder"}, nil)
+	dLeaseExp  = prometheus.NewDesc("eidkiosk_lease_expiry_timestamp_seconds", "When the held lease runs out.", nil, nil)
+	dLeaseOut  = prometheus.NewDesc("eidkiosk_lease_expired_total", "Leases that ran out instead of being released.", nil, nil)
+	dOutItems  = prometheus.NewDesc("eidkiosk_outbox_items", "Enrollments waiting in the outbox.", nil, nil)
+	dOutBytes  = prometheus.NewDesc("eidkiosk_outbox_bytes", "Bytes waiting in the outbox.", nil, nil)
+)
+
+type collector struct{ src Sources }
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dBuild, dPhase, dDone, dTotal, dBytes, dRefusals, dCheck, dFresh, dExpires,
+		dStale, dTrial, dHealthy, dLeaseHeld, dLeaseExp, dLeaseOut, dOutItems, dOutBytes} {
+		ch <- d
+	}
+}
+
+func unix(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+func b(v bool) float64 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	g := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	slot := ""
+	if c.src.Update != nil {
+		s := c.src.Update()
+		slot = s.Slot
+		for _, p := range []update.Phase{update.PhaseIdle, update.PhaseChecking, update.PhaseDownloading, update.PhaseInstalling,
+			update.PhaseWaitIdle, update.PhaseSwitching, update.PhaseTrial, update.PhaseRollingBack} {
+			g(dPhase, b(s.Phase == p), string(p))
+		}
+		g(dDone, float64(s.Progress.Done))
+		g(dTotal, float64(s.Progress.Total))
+		ch <- prometheus.MustNewConstMetric(dBytes, prometheus.CounterValue, float64(s.Bytes))
+		ch <- prometheus.MustNewConstMetric(dRefusals, prometheus.CounterValue, float64(s.Refusals), s.LastRefusal)
+		g(dCheck, unix(s.LastCheck))
+		g(dFresh, unix(s.LastFresh))
+		g(dExpires, unix(s.Expires))
+		g(dStale, b(s.Stale))
+		g(dTrial, b(s.Trial != nil))
+		g(dHealthy, b(s.Healthy))
+	}
+	g(dBuild, 1, c.src.Version, slot)
+	if c.src.Lease != nil {
+		l := c.src.Lease()
+		g(dLeaseHeld, b(l.Holder != ""), l.Holder)
+		g(dLeaseExp, unix(l.Expiry))
+		ch <- prometheus.MustNewConstMetric(dLeaseOut, prometheus.CounterValue, float64(l.Expired))
+	}
+	if c.src.Outbox != nil {
+		items, bytes := c.src.Outbox()
+		g(dOutItems, float64(items))
+		g(dOutBytes, float64(bytes))
+	}
+}
