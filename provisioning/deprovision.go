@@ -102,10 +102,14 @@ func Deprovision(ctx context.Context, o DeprovisionOptions) error {
 		var ack protocol.Ack
 		c := NewClient(id, "")
 		if err := call(ctx, c.hc, c.base, protocol.PathDeprovision, struct{}{}, &ack); err != nil {
-			if !o.Force && !protocol.Disabled(err) {
+			switch {
+			case protocol.Disabled(err):
+				progress("the authority already refuses this terminal (%v)", err)
+			case !o.Force:
 				return fmt.Errorf("provisioning: the authority could not be told (%w); retry when it is reachable, or use --force and have city IT revoke terminal %s", err, id.DeviceID)
+			default:
+				progress("the authority was not told (%v): have city IT revoke terminal %s", err, id.DeviceID)
 			}
-			progress("the authority was not told (%v): have city IT revoke terminal %s", err, id.DeviceID)
 		}
 		id.Close()
 	}
@@ -115,8 +119,16 @@ func Deprovision(ctx context.Context, o DeprovisionOptions) error {
 	for _, p := range []string{filepath.Join(dir, KeyFileName), filepath.Join(dir, TPMKeyFileName)} {
 		errs = append(errs, devkey.Destroy(p))
 	}
-	if err := os.Remove(filepath.Join(dir, BundleFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	// Everything else in the identity directory (bundle, last self-test)
+	// goes too; the audit log stays.
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
+	}
+	for _, e := range entries {
+		if e.Name() != AuditFile {
+			errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
+		}
 	}
 	for _, p := range o.Remove {
 		progress("removing %s", p)

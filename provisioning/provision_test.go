@@ -365,7 +365,7 @@ func TestRenewal(t *testing.T) {
 	defer id.Close()
 	old := id.Certificate()
 	kioskClock := clock.NewFake(time.Now())
-	r := &provisioning.Renewer{ID: id, Clock: kioskClock}
+	r := &provisioning.Renewer{Identity: id, Clock: kioskClock}
 	if renewed, err := r.Check(context.Background()); renewed || err != nil {
 		t.Fatalf("renewed a fresh certificate: %v %v", renewed, err)
 	}

@@ -19,7 +19,7 @@ import (
 // plenty); a refusal saying the terminal is disabled is returned as is
 // (protocol.Disabled reports it).
 type Renewer struct {
-	ID *Identity
+	Identity *Identity
 	// URL is the authority's base URL; the identity's AuthorityURL when empty.
 	URL string
 	// Remaining is the fraction of the certificate's lifetime left at which
@@ -38,7 +38,7 @@ func (r *Renewer) clock() clock.Clock {
 
 // Due reports whether the current certificate should be renewed now.
 func (r *Renewer) Due() bool {
-	c := r.ID.Certificate()
+	c := r.Identity.Certificate()
 	frac := r.Remaining
 	if frac <= 0 || frac >= 1 {
 		frac = 1.0 / 3
@@ -66,7 +66,7 @@ func (r *Renewer) Renew(ctx context.Context) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	id := r.ID
+	id := r.Identity
 	old := id.Certificate()
 	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject:            pkix.Name{CommonName: id.DeviceID},

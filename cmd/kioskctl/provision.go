@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"eidkiosk/kiosk/cli"
+	"eidkiosk/kiosk/config"
+	"eidkiosk/provisioning"
+	"eidkiosk/provisioning/selftest"
+)
+
+// provConfig loads the kiosk configuration for the provisioning commands; a
+// missing file at the default path means the defaults.
+func provConfig(path string) (config.Config, error) {
+	c, err := config.Load(path)
+	if errors.Is(err, fs.ErrNotExist) && path == config.DefaultPath {
+		return config.Default(), nil
+	}
+	return c, err
+}
+
+func init() {
+	var cfgPath, authorityURL, token, state, station, fingerprint, key, serial string
+	var yes, noSelftest bool
+	app.Register(&cli.Command{
+		Name:    "provision",
+		Summary: "turn this box into a trusted terminal of a station: device key, certificate, authority keys, station configuration; then run the self-test",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&cfgPath, "config", config.DefaultPath, "kiosk configuration file (authority URL, CA fingerprint, state directory); defaults when absent")
+			fs.StringVar(&authorityURL, "authority", "", "the authority's https://HOST:PORT (default: authority.url of the configuration)")
+			fs.StringVar(&token, "token", "", "the one-time enrollment token from city IT (`authority token create`)")
+			fs.StringVar(&state, "state", "", "state directory for the identity (default: state.dir of the configuration)")
+			fs.StringVar(&station, "station", "", "station ID the terminal is installed for; refused when the token is for another (default: accept the token's)")
+			fs.StringVar(&fingerprint, "ca-fingerprint", "", "pin the authority's root CA by SHA-256 (default: authority.ca_fingerprint, else ask)")
+			fs.BoolVar(&yes, "yes", false, "accept the authority's CA fingerprint without asking (scripted installs; logged)")
+			fs.StringVar(&key, "key", provisioning.KeyAuto, "where the device key lives: auto (TPM when present), tpm, file")
+			fs.StringVar(&serial, "serial", "", "hardware serial number (default: read from SMBIOS / device tree)")
+			fs.BoolVar(&noSelftest, "no-selftest", false, "do not run the self-test after provisioning")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			cfg, err := provConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			if authorityURL == "" {
+				authorityURL = cfg.Authority.URL
+			}
+			if state == "" {
+				state = cfg.State.Dir
+			}
+			if fingerprint == "" {
+				fingerprint = cfg.Authority.CAFingerprint
+			}
+			out := app.Stdout
+			in := bufio.NewReader(os.Stdin)
+			_, res, err := provisioning.Provision(ctx, provisioning.ProvisionOptions{
+				AuthorityURL: authorityURL, Token: token, StateDir: state, Station: strings.ToUpper(station),
+				CAFingerprint: fingerprint, AssumeYes: yes, Key: key, Serial: serial,
+				Progress: func(s string) { fmt.Fprintln(out, "• "+s) },
+				Confirm: func(fp string, root *x509.Certificate) (bool, error) {
+					fmt.Fprintf(out, "\nThe authority presents the root CA %q with SHA-256 fingerprint\n\n    %s\n\nDoes it match the fingerprint city IT gave you? [y/N] ", root.Subject.CommonName, fp)
+					line, err := in.ReadString('\n')
+					if err != nil && line == "" {
+						return false, fmt.Errorf("no answer on standard input (use --yes or --ca-fingerprint for scripted installs)")
+					}
+					a := strings.ToLower(strings.TrimSpace(line))
+					return a == "y" || a == "yes", nil
+				},
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\nProvisioned terminal %s for station %s (%s)\n  key: %s; certificate valid until %s\n  took %s\n\n",
+				res.DeviceID, res.StationID, res.StationName, res.KeyKind, res.Expires.UTC().Format("2006-01-02 15:04 MST"), res.Took.Round(1e6))
+			if noSelftest {
+				return nil
+			}
+			_, err = selftest.RunTerminal(ctx, selftest.TerminalOptions{Config: cfg, StateDir: state, Out: out, Progress: app.Stderr, Send: true})
+			return err
+		},
+	})
+}
