@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"strings"
+
+	"eidkiosk/authority/service"
+	"eidkiosk/kiosk/cli"
+	"eidkiosk/kiosk/config"
+	"eidkiosk/kiosk/logging"
+)
+
+func init() {
+	var addr, data, dsn, hosts, repo, logFormat, logLevel string
+	var allowList bool
+	app.Register(&cli.Command{
+		Name:    "serve",
+		Summary: "run the authority: provisioning, enrollment intake, fleet view and update repository over HTTPS",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&addr, "addr", "127.0.0.1:8443", "HOST:PORT to listen on")
+			fs.StringVar(&data, "data", "/var/lib/eidkiosk-authority", "data directory: keys, PKI and the SQLite store")
+			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) shared by several intake replicas; empty: SQLite in --data")
+			fs.StringVar(&hosts, "hosts", "127.0.0.1,localhost", "comma-separated names and IPs for the server certificate")
+			fs.StringVar(&repo, "repo", "", "TUF repository directory served under /tuf/; empty: DATA/tuf")
+			fs.BoolVar(&allowList, "require-allow-list", false, "refuse terminals whose serial is not on the procurement allow-list")
+			fs.StringVar(&logFormat, "log-format", "auto", "log format: auto, text or json")
+			fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			log, _ := logging.New(config.LogConfig{Format: logFormat, Level: logLevel}, app.Stderr)
+			svc, err := service.Open(ctx, service.Config{
+				DataDir: data, DB: dsn, Hosts: strings.Split(hosts, ","), RepoDir: repo,
+				Logger: log, RequireAllowList: allowList,
+			})
+			if err != nil {
+				return err
+			}
+			defer svc.Close()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listen: %w", err)
+			}
+			log.Info("authority serving", "addr", ln.Addr().String(), "db", string(svc.DB.Dialect),
+				"root_ca_sha256", svc.PKI.RootFingerprint())
+			fmt.Fprintf(app.Stdout, "authority: https://%s (root CA SHA-256 %s)\n", ln.Addr(), svc.PKI.RootFingerprint())
+			return svc.Serve(ctx, ln)
+		},
+	})
+}

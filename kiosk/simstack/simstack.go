@@ -1,0 +1,182 @@
+// Package simstack runs a kiosk's surroundings on one machine: the reference
+// authority on loopback with its embedded store, a provisioned state
+// directory (a real one-time token, a real CSR, a real device certificate),
+// the simulated card reader on a pseudo-terminal, simulated GPIO pins, and a
+// real webcam recording as the camera. `kiosk --sim`, `kioskctl demo` and
+// the integration tests use it; every part it starts is the real one except
+// the hardware.
+//
+// It is not for production: the authority it starts keeps its keys in a
+// directory beside the kiosk's.
+package simstack
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"eidkiosk/authority/service"
+	"eidkiosk/drivers/idcard/sim"
+	"eidkiosk/kiosk/app"
+	"eidkiosk/kiosk/config"
+	"eidkiosk/provisioning"
+)
+
+//go:embed media/webcam-man.mp4
+var webcamVideo []byte
+
+// Station is the simulated station.
+const (
+	Station     = "DEMO-001"
+	StationName = "南沙区公安分局 户政大厅（演示）"
+)
+
+// Options shape a stack.
+type Options struct {
+	Dir      string       // everything lives here (authority/, kiosk/, media)
+	Log      *slog.Logger // nil: discard
+	Progress func(step string)
+	// NoProvision leaves the kiosk unprovisioned.
+	NoProvision bool
+}
+
+// Stack is a running simulated environment.
+type Stack struct {
+	Dir          string
+	Authority    *service.Service
+	AuthorityURL string
+	Reader       *sim.Sim
+	Video        string
+	Pins         app.Pins
+	Presence     *gpiotest.Pin
+	Tamper       *gpiotest.Pin
+	Outputs      map[string]*gpiotest.Pin
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start brings the stack up; Close takes it down.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	step := o.Progress
+	if step == nil {
+		step = func(string) {}
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("simstack: %w", err)
+	}
+	s := &Stack{Dir: o.Dir, done: make(chan error, 1)}
+
+	step("authority: opening its store and PKI")
+	svc, err := service.Open(ctx, service.Config{DataDir: filepath.Join(o.Dir, "authority"), Logger: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	s.Authority = svc
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		svc.Close()
+		return nil, fmt.Errorf("simstack: listen: %w", err)
+	}
+	s.AuthorityURL = "https://" + ln.Addr().String()
+	sctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() { s.done <- svc.Serve(sctx, ln) }()
+	step("authority: serving on " + s.AuthorityURL)
+
+	kioskState := filepath.Join(o.Dir, "kiosk")
+	if !o.NoProvision {
+		if _, err := provisioning.LoadIdentity(kioskState); errors.Is(err, provisioning.ErrNotProvisioned) {
+			tok, err := svc.Registry.CreateToken(ctx, Station, StationName, time.Hour, "simstack")
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+			step("authority: one-time token created for " + Station)
+			id, _, err := provisioning.Provision(ctx, provisioning.ProvisionOptions{
+				AuthorityURL: s.AuthorityURL, Token: tok.Value, StateDir: kioskState,
+				CAFingerprint: svc.PKI.RootFingerprint(), Key: provisioning.KeyFile,
+				Serial: "SIM-0001", Software: app.Version, Progress: step, Log: o.Log,
+			})
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("simstack: provision: %w", err)
+			}
+			id.Close()
+		} else if err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+
+	step("reader: starting the simulated GA 467 reader on a pseudo-terminal")
+	r, err := sim.Start(sim.Options{Link: filepath.Join(o.Dir, "idcard"), Throttle: true})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Reader = r
+
+	s.Video = filepath.Join(o.Dir, "webcam-man.mp4")
+	if err := os.WriteFile(s.Video, webcamVideo, 0o600); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("simstack: %w", err)
+	}
+
+	s.Outputs = map[string]*gpiotest.Pin{}
+	out := func(key, name string) *app.Out {
+		p := &gpiotest.Pin{N: name, L: gpio.Low}
+		s.Outputs[key] = p
+		return &app.Out{Key: key, Pin: p}
+	}
+	s.Presence = &gpiotest.Pin{N: "GPIO23", L: gpio.Low, EdgesChan: make(chan gpio.Level, 4)}
+	s.Tamper = &gpiotest.Pin{N: "GPIO24", L: gpio.Low, EdgesChan: make(chan gpio.Level, 4)}
+	s.Pins = app.Pins{
+		Green: out("led_green", "GPIO17"), Amber: out("led_amber", "GPIO27"), Red: out("led_red", "GPIO22"),
+		Buzzer: out("buzzer", "GPIO18"), IR: out("ir_light", "GPIO25"),
+		Presence: &app.In{Key: "presence", Pin: s.Presence},
+		Tamper:   &app.In{Key: "tamper", Pin: s.Tamper},
+	}
+	return s, nil
+}
+
+// Config returns the kiosk configuration for this stack, over base.
+func (s *Stack) Config(base config.Config) config.Config {
+	c := base
+	c.Sim = true
+	c.State.Dir = filepath.Join(s.Dir, "kiosk")
+	c.Authority.URL = s.AuthorityURL
+	c.Reader.Port = s.Reader.Path()
+	c.Camera.Source = "file:" + s.Video
+	c.Update.Enabled = false
+	c.UI.Fullscreen = false
+	return c
+}
+
+// Close stops everything the stack started.
+func (s *Stack) Close() error {
+	var errs []error
+	if s.Reader != nil {
+		errs = append(errs, s.Reader.Close())
+	}
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+	}
+	if s.Authority != nil {
+		errs = append(errs, s.Authority.Close())
+	}
+	return errors.Join(errs...)
+}
