@@ -28,7 +28,7 @@ func init() {
 		fs.BoolVar(&reveal, "reveal", false, "show names and numbers in full (only with the card holder's consent)")
 		fs.StringVar(&decoder, "photo-decoder", "", "vendor WLT decoder executable (reads WLT on stdin, writes BMP); empty: keep the raw WLT")
 	}
-	photo := func() (idcard.PhotoDecoder, error) { return idcard.NewPhotoDecoder(decoder) }
+	photo := func() (idcard.PhotoDecoder, error) { return idcard.NewPhotoDecoder(decoder, 0) }
 
 	app.Register(&cli.Command{
 		Name:    "card read",

@@ -40,9 +40,11 @@ type ExecDecoder struct {
 	Env     []string      // extra environment (licence file locations)
 }
 
-// NewPhotoDecoder returns the decoder configured by path (reader.photo_decoder):
-// nil, nil for "" (no decoder); an ExecDecoder for an executable file.
-func NewPhotoDecoder(path string) (PhotoDecoder, error) {
+// NewPhotoDecoder returns the decoder configured by path (reader.photo_decoder)
+// with a timeout per photo (0: 5s): nil, nil for "" (no decoder); an
+// ExecDecoder for an executable file; an error for anything else, so that a
+// wrong setting stops start-up instead of silently showing silhouettes.
+func NewPhotoDecoder(path string, timeout time.Duration) (PhotoDecoder, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -53,7 +55,7 @@ func NewPhotoDecoder(path string) (PhotoDecoder, error) {
 	if st.IsDir() || st.Mode()&0o111 == 0 {
 		return nil, fmt.Errorf("idcard: photo decoder %s: not an executable (wrap a vendor shared library in a small program that reads WLT on stdin and writes BMP on stdout)", path)
 	}
-	return &ExecDecoder{Path: path}, nil
+	return &ExecDecoder{Path: path, Timeout: timeout}, nil
 }
 
 // DecodePhoto runs the program on wlt.

@@ -266,6 +266,18 @@ func (p *Poller) step(ctx context.Context, r *Reader, st *pollState) error {
 		// concluding anything (reference §12).
 		err = r.Find(ctx)
 	}
+	if errors.Is(err, ErrNoCard) && st.present {
+		// Some readers stop finding a card that rests on the antenna once
+		// it was read. Before reporting a removal, confirm it the way
+		// reference §12 suggests for a stuck reader: reset the SAM (which
+		// drops the RF field) and look again.
+		if rerr := r.Reset(ctx); rerr != nil && !errors.As(rerr, new(*StatusError)) {
+			return rerr
+		}
+		if err = r.Find(ctx); err == nil {
+			return nil // still there: a quiet reader, not a removal
+		}
+	}
 	switch {
 	case errors.Is(err, ErrNoCard):
 		if st.present {

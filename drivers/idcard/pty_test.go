@@ -501,6 +501,27 @@ func TestPollerUnplugMidRead(t *testing.T) {
 	ev.expect(idcard.ReaderBack, idcard.CardPlaced, idcard.CardRead)
 }
 
+// A reader that does not find a resting card again after reading it: no
+// false removal, no second read; a real removal is still reported.
+func TestPollerQuietReader(t *testing.T) {
+	s := startSim(t, sim.Options{Quiet: true})
+	ev, _, _ := runPoller(t, idcard.Options{Port: s.Path()})
+	ev.expect(idcard.ReaderBack)
+	s.Place(0)
+	ev.expect(idcard.CardPlaced, idcard.CardRead)
+	ev.none(300 * time.Millisecond)
+	if n := s.Stats().Requests[idcard.CmdReadBase]; n != 1 {
+		t.Fatalf("%d reads of one resting card", n)
+	}
+	if s.Stats().Requests[idcard.CmdResetSAM] == 0 {
+		t.Fatal("removal was not confirmed with a SAM reset")
+	}
+	s.Remove()
+	ev.expect(idcard.CardRemoved)
+	s.Place(3)
+	ev.expect(idcard.CardPlaced, idcard.CardRead)
+}
+
 // The configured rate gets no answer: the driver probes the others.
 func TestPollerProbesBaud(t *testing.T) {
 	s := startSim(t, sim.Options{Baud: 38400})
@@ -594,10 +615,10 @@ func TestPollerPhotoDecoder(t *testing.T) {
 			ev.expect(idcard.CardRemoved)
 		})
 	}
-	if _, err := idcard.NewPhotoDecoder(t.TempDir()); err == nil {
+	if _, err := idcard.NewPhotoDecoder(t.TempDir(), 0); err == nil {
 		t.Error("a directory accepted as decoder")
 	}
-	if d, err := idcard.NewPhotoDecoder(""); d != nil || err != nil {
+	if d, err := idcard.NewPhotoDecoder("", 0); d != nil || err != nil {
 		t.Error("empty path must mean no decoder")
 	}
 }

@@ -50,6 +50,10 @@ type Options struct {
 	Trace io.Writer
 	// Seed makes the garbage bytes reproducible.
 	Seed uint64
+	// Quiet makes a resting card unfindable once it was read, until it is
+	// removed and placed again or the SAM is reset: the reader behaviour
+	// reference §12 says to handle although no source documents it.
+	Quiet bool
 }
 
 // FaultKind is a kind of injected fault.
@@ -140,6 +144,7 @@ type Sim struct {
 	baud     int
 	card     int // placed card index, -1: none
 	selected bool
+	hidden   bool // Quiet: the placed card was read and is not found again
 	faults   []Fault
 	stats    Stats
 	rng      *rand.Rand
@@ -201,7 +206,7 @@ func (s *Sim) Place(i int) error {
 	if i < 0 || i >= len(s.opts.Deck) {
 		return fmt.Errorf("sim: no card %d in a deck of %d", i, len(s.opts.Deck))
 	}
-	s.card, s.selected = i, false
+	s.card, s.selected, s.hidden = i, false, false
 	return nil
 }
 
@@ -209,7 +214,7 @@ func (s *Sim) Place(i int) error {
 func (s *Sim) Remove() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.card, s.selected = -1, false
+	s.card, s.selected, s.hidden = -1, false, false
 }
 
 // Placed returns the index of the card on the antenna, -1 if none.
@@ -545,7 +550,7 @@ func (s *Sim) respond(req idcard.Request, f Fault, faulty bool) (resp idcard.Res
 	ok := idcard.Response{SW3: idcard.StatusOK}
 	switch {
 	case req.Cmd == idcard.CmdResetSAM:
-		s.selected = false
+		s.selected, s.hidden = false, false
 		return ok, 0
 	case req.Cmd == idcard.CmdSAMStatus:
 		return ok, 0
@@ -554,7 +559,7 @@ func (s *Sim) respond(req idcard.Request, f Fault, faulty bool) (resp idcard.Res
 		return ok, 0
 	case req.Cmd == idcard.CmdFindCard:
 		s.selected = false
-		if s.card < 0 || (faulty && f.Kind == FaultNoCard) {
+		if s.card < 0 || s.hidden || (faulty && f.Kind == FaultNoCard) {
 			return idcard.Response{SW3: idcard.StatusNoCard}, 0
 		}
 		return idcard.Response{SW3: idcard.StatusFound, Data: make([]byte, 4)}, 0
@@ -586,6 +591,7 @@ func (s *Sim) respond(req idcard.Request, f Fault, faulty bool) (resp idcard.Res
 			d = append(d, c.Fingerprint...)
 		}
 		ok.Data = d
+		s.hidden = s.opts.Quiet
 		return ok, 0
 	case req.Cmd == idcard.CmdReadNewAddr:
 		if s.card < 0 || !s.selected {
