@@ -491,3 +491,46 @@ func writeAtomic(p string, b []byte) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// Rollout changes the channels (and minimum version) of the release with
+// the given version, in a new targets version signed with the offline keys.
+func Rollout(repoDir, offlineDir, version string, channels map[string]int, minVersion string, now time.Time, lifetime time.Duration) (int64, error) {
+	keys, err := LoadKeys(offlineDir, metadata.TARGETS)
+	if err != nil {
+		return 0, err
+	}
+	t, err := currentTargets(repoDir)
+	if err != nil {
+		return 0, err
+	}
+	if t == nil {
+		return 0, errors.New("repo: nothing signed yet")
+	}
+	found := false
+	for _, tf := range t.Signed.Targets {
+		m, ok := update.ParseTargetMeta(tf)
+		if !ok || m.Kind != update.KindRelease || m.Version != version {
+			continue
+		}
+		m.Channels, m.MinVersion = channels, minVersion
+		c := m.Custom()
+		tf.Custom = &c
+		found = true
+	}
+	if !found {
+		return 0, fmt.Errorf("repo: no release %s in the repository", version)
+	}
+	t.Signed.Version++
+	t.Signed.Expires = now.UTC().Add(lifetime).Truncate(time.Second)
+	if err := signAll(t, keys); err != nil {
+		return 0, err
+	}
+	b, err := t.ToBytes(true)
+	if err != nil {
+		return 0, fmt.Errorf("repo: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(repoDir, "staged"), 0o755); err != nil {
+		return 0, fmt.Errorf("repo: %w", err)
+	}
+	return t.Signed.Version, writeAtomic(filepath.Join(repoDir, "staged", "targets.json"), b)
+}
