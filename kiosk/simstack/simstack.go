@@ -57,8 +57,8 @@ type Stack struct {
 	Reader       *sim.Sim
 	Video        string
 	Pins         app.Pins
-	Presence     *gpiotest.Pin
-	Tamper       *gpiotest.Pin
+	Presence     *Switch
+	Tamper       *Switch
 	Outputs      map[string]*gpiotest.Pin
 
 	cancel context.CancelFunc
@@ -141,8 +141,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		s.Outputs[key] = p
 		return &app.Out{Key: key, Pin: p}
 	}
-	s.Presence = &gpiotest.Pin{N: "GPIO23", L: gpio.Low, EdgesChan: make(chan gpio.Level, 4)}
-	s.Tamper = &gpiotest.Pin{N: "GPIO24", L: gpio.Low, EdgesChan: make(chan gpio.Level, 4)}
+	s.Presence = newSwitch("GPIO23", gpio.Low) // nobody in front of the kiosk
+	s.Tamper = newSwitch("GPIO24", gpio.Low)   // enclosure closed: the switch holds the line low
 	s.Pins = app.Pins{
 		Green: out("led_green", "GPIO17"), Amber: out("led_amber", "GPIO27"), Red: out("led_red", "GPIO22"),
 		Buzzer: out("buzzer", "GPIO18"), IR: out("ir_light", "GPIO25"),
@@ -179,4 +179,36 @@ func (s *Stack) Close() error {
 		errs = append(errs, s.Authority.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// Switch is a simulated input wired to a physical switch: unlike a bare
+// gpiotest.Pin, setting a pull does not move the line, the switch does.
+type Switch struct {
+	*gpiotest.Pin
+	level gpio.Level
+}
+
+func newSwitch(name string, l gpio.Level) *Switch {
+	return &Switch{Pin: &gpiotest.Pin{N: name, L: l, EdgesChan: make(chan gpio.Level, 16)}, level: l}
+}
+
+// In sets the pull and edge detection; the line stays where the switch holds it.
+func (p *Switch) In(pull gpio.Pull, edge gpio.Edge) error {
+	err := p.Pin.In(pull, edge)
+	p.Pin.Lock()
+	p.Pin.L = p.level
+	p.Pin.Unlock()
+	return err
+}
+
+// Set moves the switch to level l and raises an edge.
+func (p *Switch) Set(l gpio.Level) {
+	p.Pin.Lock()
+	p.level = l
+	p.Pin.L = l
+	p.Pin.Unlock()
+	select {
+	case p.EdgesChan <- l:
+	default:
+	}
 }
