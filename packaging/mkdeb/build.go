@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -49,6 +50,8 @@ var binaries = map[string][]string{
 	"authority": {"authority"},
 }
 
+var versionRE = regexp.MustCompile(`^[0-9][A-Za-z0-9.+~-]*$`)
+
 // ErrMissingBinary is returned when bin/ lacks a binary: build first.
 var ErrMissingBinary = errors.New("mkdeb: binary missing (build with `go build -o bin/ ./cmd/...` first)")
 
@@ -56,6 +59,9 @@ var ErrMissingBinary = errors.New("mkdeb: binary missing (build with `go build -
 func Build(opt Options) ([]Result, error) {
 	if opt.Log == nil {
 		opt.Log = io.Discard
+	}
+	if !versionRE.MatchString(opt.Version) {
+		return nil, fmt.Errorf("mkdeb: version %q must start with a digit and use only letters, digits and . + ~ - (e.g. 0.3.1 or 0.3.1+git42.9267b31)", opt.Version)
 	}
 	if opt.Root == "" {
 		opt.Root = "."

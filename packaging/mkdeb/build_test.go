@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"eidkiosk/kiosk/config"
@@ -71,20 +72,44 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildRes  map[string]Result
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// build builds both packages once for all tests.
 func build(t *testing.T) (map[string]Result, string) {
 	t.Helper()
 	need(t, "dpkg-deb", "dpkg", "/sbin/ldconfig")
-	out := t.TempDir()
-	res, err := Build(Options{Version: "1.2.3", Bin: stageBinaries(t), Out: out, Root: repoRoot(t),
-		Packages: []string{"kiosk", "authority"}})
-	if err != nil {
-		t.Fatal(err)
+	bin := stageBinaries(t)
+	root := repoRoot(t)
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "mkdeb-test-")
+		if buildErr != nil {
+			return
+		}
+		var res []Result
+		res, buildErr = Build(Options{Version: "1.2.3", Bin: bin, Out: buildDir, Root: root,
+			Packages: []string{"kiosk", "authority"}})
+		buildRes = map[string]Result{}
+		for _, r := range res {
+			buildRes[r.Name] = r
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	m := map[string]Result{}
-	for _, r := range res {
-		m[r.Name] = r
-	}
-	return m, out
+	return buildRes, buildDir
 }
 
 func TestKioskPackage(t *testing.T) {
@@ -217,6 +242,11 @@ func TestMissingBinary(t *testing.T) {
 	}
 	if _, err := Build(Options{Version: "1", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"demo"}}); err == nil {
 		t.Fatal("unknown package accepted")
+	}
+	for _, v := range []string{"", "v1.2", "9267b31 dirty", "abc"} {
+		if _, err := Build(Options{Version: v, Bin: dir, Out: t.TempDir(), Root: repoRoot(t)}); err == nil || !strings.Contains(err.Error(), "version") {
+			t.Errorf("version %q: err %v", v, err)
+		}
 	}
 }
 
