@@ -413,7 +413,7 @@ func (s *reviewScreen) apply(u *UI, v session.View) {
 
 // clear removes the portrait and zeroes the decoded copy.
 func (s *reviewScreen) clear() {
-	if s.src == nil && s.portrait.Image == nil {
+	if s.src == nil && s.decoded == nil {
 		return
 	}
 	if s.decoded != nil {

@@ -110,7 +110,7 @@ func Catalogue() []Shot {
 		x.Fault, x.Deadline = f, dl(20)
 		add("10-failed-"+f.String(), x)
 	}
-	for _, f := range []session.FaultKind{session.FaultOutboxFull, session.FaultOutboxStale, session.FaultDisabled, session.FaultTamper} {
+	for _, f := range []session.FaultKind{session.FaultOutboxFull, session.FaultOutboxStale, session.FaultDisabled, session.FaultTamper, session.FaultUpdating} {
 		x = v(session.Unavailable)
 		x.Fault = f
 		x.Tampered = f == session.FaultTamper
