@@ -56,6 +56,11 @@ func (r *Registry) provision(ctx context.Context, req protocol.ProvisionRequest,
 	if err != nil {
 		return nil, refuse(protocol.ReasonBadCSR, "the terminal's certificate request is unusable (%v); update the kiosk software", err)
 	}
+	if req.KeyKind == protocol.KeyTPM {
+		if err := checkTPMPublic(req.TPMPublic, csr.PublicKey); err != nil {
+			return nil, refuse(protocol.ReasonBadRequest, "the terminal's TPM key does not check out: %v", err)
+		}
+	}
 	pub, err := x509.MarshalPKIXPublicKey(csr.PublicKey)
 	if err != nil {
 		return nil, refuse(protocol.ReasonBadCSR, "the terminal's key cannot be encoded: %v", err)
@@ -72,11 +77,12 @@ func (r *Registry) provision(ctx context.Context, req protocol.ProvisionRequest,
 	var (
 		station, by string
 		expires     int64
+		revoked     int64
 		used        sql.NullInt64
 		usedBy      sql.NullString
 	)
-	err = tx.QueryRowContext(ctx, r.q(`SELECT station, created_by, expires_ms, used_ms, device_id FROM registry_tokens WHERE hash = ?`), hash).
-		Scan(&station, &by, &expires, &used, &usedBy)
+	err = tx.QueryRowContext(ctx, r.q(`SELECT station, created_by, expires_ms, used_ms, device_id, revoked_ms FROM registry_tokens WHERE hash = ?`), hash).
+		Scan(&station, &by, &expires, &used, &usedBy, &revoked)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, refuse(protocol.ReasonTokenUnknown, "this enrollment token is not known to the authority: check it was typed correctly and that --authority points to the right server, or ask city IT for a new one")
@@ -85,6 +91,9 @@ func (r *Registry) provision(ctx context.Context, req protocol.ProvisionRequest,
 	case used.Valid:
 		return nil, refuse(protocol.ReasonTokenUsed, "this enrollment token was already used on %s (terminal %s); tokens work once: ask city IT for a new token for station %s",
 			fromMS(used.Int64).Format("2006-01-02 15:04 MST"), usedBy.String, station)
+	case revoked != 0:
+		return nil, refuse(protocol.ReasonTokenRevoked, "this enrollment token was withdrawn by city IT on %s: ask them for a new token for station %s",
+			fromMS(revoked).Format("2006-01-02 15:04 MST"), station)
 	case now.UnixMilli() >= expires:
 		return nil, refuse(protocol.ReasonTokenExpired, "this enrollment token expired on %s: ask city IT for a new token for station %s",
 			fromMS(expires).Format("2006-01-02 15:04 MST"), station)

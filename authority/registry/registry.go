@@ -121,7 +121,7 @@ func (r *Registry) Migrate(ctx context.Context, db *authority.DB) error {
 		`CREATE TABLE IF NOT EXISTS registry_tokens (
 			hash TEXT PRIMARY KEY, hint TEXT NOT NULL, station TEXT NOT NULL,
 			created_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL, created_by TEXT NOT NULL,
-			used_ms BIGINT, device_id TEXT)`,
+			used_ms BIGINT, device_id TEXT, revoked_ms BIGINT NOT NULL DEFAULT 0)`,
 		`CREATE TABLE IF NOT EXISTS registry_devices (
 			id TEXT PRIMARY KEY, station TEXT NOT NULL, serial TEXT NOT NULL,
 			key_kind TEXT NOT NULL, public_key ` + blob + ` NOT NULL, tpm_public ` + blob + `,
@@ -312,4 +312,48 @@ func (r *Registry) AllowSerial(ctx context.Context, serial, note, by string) err
 		return fmt.Errorf("registry: allow serial: %w", err)
 	}
 	return r.audit(ctx, r.db, by, "serial.allow", "", "", "serial "+serial)
+}
+
+// TokenInfo describes a stored token (its value is not stored, only a hint:
+// its first group).
+type TokenInfo struct {
+	Hint, Station, CreatedBy, Device string
+	Created, Expires, Used, Revoked  time.Time
+}
+
+// Tokens lists the tokens, newest first.
+func (r *Registry) Tokens(ctx context.Context) ([]TokenInfo, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT hint, station, created_by, created_ms, expires_ms, used_ms, device_id, revoked_ms
+		FROM registry_tokens ORDER BY created_ms DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("registry: tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []TokenInfo
+	for rows.Next() {
+		var t TokenInfo
+		var c, e, rv int64
+		var u sql.NullInt64
+		var d sql.NullString
+		if err := rows.Scan(&t.Hint, &t.Station, &t.CreatedBy, &c, &e, &u, &d, &rv); err != nil {
+			return nil, fmt.Errorf("registry: tokens: %w", err)
+		}
+		t.Created, t.Expires, t.Used, t.Revoked, t.Device = fromMS(c), fromMS(e), fromMS(u.Int64), fromMS(rv), d.String
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeToken withdraws an unused token (given in full, as printed by
+// CreateToken), e.g. when it was sent to the wrong person.
+func (r *Registry) RevokeToken(ctx context.Context, token, by string) error {
+	res, err := r.db.ExecContext(ctx, r.q(`UPDATE registry_tokens SET revoked_ms = ? WHERE hash = ? AND used_ms IS NULL AND revoked_ms = 0`), ms(r.now()), tokenHash(token))
+	if err != nil {
+		return fmt.Errorf("registry: revoke token: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return refuse(protocol.ReasonTokenUnknown, "no unused, unrevoked token matches: `authority token list` shows the tokens")
+	}
+	hint := NormalizeToken(token)
+	return r.audit(ctx, r.db, by, "token.revoke", "", "", "token "+hint[:min(4, len(hint))]+"…")
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,8 @@ import (
 
 	"eidkiosk/authority/registry"
 	"eidkiosk/authority/registry/registrytest"
+	"eidkiosk/provisioning/devkey"
+	"eidkiosk/provisioning/devkey/swtpmtest"
 	"eidkiosk/provisioning/protocol"
 )
 
@@ -210,5 +213,62 @@ func TestCreateTokenValidation(t *testing.T) {
 	}
 	if registry.NormalizeToken("o0 il-1") != "00111" {
 		t.Fatalf("%q", registry.NormalizeToken("o0 il-1"))
+	}
+}
+
+func TestTokenRevoke(t *testing.T) {
+	a := registrytest.Start(t, registrytest.Options{})
+	ctx := context.Background()
+	tok := a.Token(t, "NS-PSB-001", time.Hour)
+	if err := a.Registry.RevokeToken(ctx, tok, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Registry.RevokeToken(ctx, tok, "test"); !errors.Is(err, registry.ErrTokenUnknown) {
+		t.Fatalf("second revoke: %v", err)
+	}
+	req, _ := request(t, "SN-1")
+	req.Token = tok
+	if _, err := a.Registry.Provision(ctx, req, "test"); !errors.Is(err, protocol.ErrTokenRevoked) || !strings.Contains(err.Error(), "withdrawn") {
+		t.Fatalf("revoked token: %v", err)
+	}
+	ts, err := a.Registry.Tokens(ctx)
+	if err != nil || len(ts) != 1 || ts[0].Revoked.IsZero() || ts[0].Station != "NS-PSB-001" || len(ts[0].Hint) != 4 {
+		t.Fatalf("tokens %+v %v", ts, err)
+	}
+}
+
+func TestTPMAreaMustMatchCSR(t *testing.T) {
+	open := swtpmtest.Start(t)
+	tpm, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := devkey.CreateTPM(tpm, filepath.Join(t.TempDir(), "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	a := registrytest.Start(t, registrytest.Options{})
+	ctx := context.Background()
+	tok := a.Token(t, "NS-PSB-001", time.Hour)
+
+	// A file key's CSR announced with a TPM's public area: refused.
+	req, _ := request(t, "SN-1")
+	req.Token, req.KeyKind, req.TPMPublic = tok, protocol.KeyTPM, k.TPMPublic()
+	if _, err := a.Registry.Provision(ctx, req, "test"); !errors.Is(err, protocol.ErrBadRequest) || !strings.Contains(err.Error(), "not the key of the certificate request") {
+		t.Fatalf("mismatch: %v", err)
+	}
+	req.TPMPublic = []byte{0, 3, 1, 2, 3}
+	if _, err := a.Registry.Provision(ctx, req, "test"); !errors.Is(err, protocol.ErrBadRequest) {
+		t.Fatalf("garbage area: %v", err)
+	}
+	// The TPM key's own CSR with its area: accepted.
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "t"}}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.CSR, req.TPMPublic = der, k.TPMPublic()
+	if _, err := a.Registry.Provision(ctx, req, "test"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/user"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"eidkiosk/authority/registry"
@@ -53,6 +54,60 @@ func init() {
 			fmt.Fprintf(w, "expires:  %s (in %s); the token works once\n", tok.Expires.UTC().Format("2006-01-02 15:04 MST"), expires)
 			fmt.Fprintf(w, "authority CA fingerprint (SHA-256), for the technician to compare or pin with --ca-fingerprint:\n  %s\n", fp)
 			fmt.Fprintf(w, "token:\n%s\n", tok.Value)
+			return nil
+		},
+	}, &cli.Command{
+		Name:    "token list",
+		Summary: "list enrollment tokens (only their first group is stored) with station, expiry, use and withdrawal",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&data, "data", "", "the authority's data directory (PKI, SQLite store)")
+			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			r, db, err := registry.OpenDir(ctx, data, dsn, registry.Options{})
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			ts, err := r.Tokens(ctx)
+			if err != nil {
+				return err
+			}
+			when := func(t time.Time) string {
+				if t.IsZero() {
+					return "-"
+				}
+				return t.UTC().Format("2006-01-02 15:04")
+			}
+			tw := tabwriter.NewWriter(app.Stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TOKEN\tSTATION\tCREATED BY\tCREATED\tEXPIRES\tUSED\tDEVICE\tWITHDRAWN")
+			for _, t := range ts {
+				fmt.Fprintf(tw, "%s…\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Hint, t.Station, t.CreatedBy, when(t.Created), when(t.Expires), when(t.Used), t.Device, when(t.Revoked))
+			}
+			return tw.Flush()
+		},
+	}, &cli.Command{
+		Name:    "token revoke",
+		Summary: "withdraw an unused enrollment token (e.g. sent to the wrong person)",
+		Usage:   "TOKEN",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&data, "data", "", "the authority's data directory (PKI, SQLite store)")
+			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) != 1 {
+				fmt.Fprintln(app.Stderr, "authority token revoke: give the whole TOKEN as printed by `authority token create`")
+				return cli.ErrUsage
+			}
+			r, db, err := registry.OpenDir(ctx, data, dsn, registry.Options{})
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := r.RevokeToken(ctx, args[0], operator()); err != nil {
+				return err
+			}
+			fmt.Fprintln(app.Stdout, "token withdrawn")
 			return nil
 		},
 	})
