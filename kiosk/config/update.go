@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"path/filepath"
+	"strings"
+	"time"
+)
 
 // UpdateConfig is the update agent (kiosk/update).
 type UpdateConfig struct {
@@ -10,11 +14,12 @@ type UpdateConfig struct {
 	PollInterval Duration `toml:"poll_interval"`
 	HealthWindow Duration `toml:"health_window"` // a new slot must pass its health check within this
 	OfflineGrace Duration `toml:"offline_grace"` // visits go on without fresh metadata this long
+	MaxSize      int64    `toml:"max_size"`      // largest release accepted, bytes
 }
 
 func defaultUpdate() UpdateConfig {
 	return UpdateConfig{Enabled: true, Channel: "stable", PollInterval: D(time.Hour),
-		HealthWindow: D(5 * time.Minute), OfflineGrace: D(30 * 24 * time.Hour)}
+		HealthWindow: D(5 * time.Minute), OfflineGrace: D(30 * 24 * time.Hour), MaxSize: 1 << 30}
 }
 
 func (c *UpdateConfig) validate() error {
@@ -26,6 +31,12 @@ func (c *UpdateConfig) validate() error {
 	}
 	if err := positive("update.health_window", c.HealthWindow); err != nil {
 		return err
+	}
+	if c.RepoURL != "" && !strings.HasPrefix(c.RepoURL, "https://") && !filepath.IsAbs(c.RepoURL) {
+		return bad("update.repo_url", "%q must be an https:// URL or an absolute directory (a USB stick's copy)", c.RepoURL)
+	}
+	if c.MaxSize < 1<<20 {
+		return bad("update.max_size", "%d is below 1 MiB", c.MaxSize)
 	}
 	return positive("update.offline_grace", c.OfflineGrace)
 }
