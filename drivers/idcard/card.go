@@ -60,6 +60,10 @@ type Card struct {
 	CardVersion  string    // I: card version
 	PrevLink     string    // Y: link to previous card number
 
+	// NewAddresses are the appended (newest) addresses (command 30 03),
+	// read only when asked (Options.NewAddress); newest last.
+	NewAddresses []pii.Text
+
 	// Raw chip data, kept untouched for the authority.
 	Text        []byte // the 256-byte UCS-2LE text block
 	Photo       []byte // the 1024-byte WLT photo

@@ -69,6 +69,9 @@ func (c Card) Fields(reveal bool) []Field {
 	}
 	add("birth", "Birth date", birth)
 	add("address", "Address", name(c.Address))
+	for i, a := range c.NewAddresses {
+		add(fmt.Sprintf("new_address_%d", i+1), fmt.Sprintf("New address %d", i+1), name(a))
+	}
 	add("number", "Number", id(c.Number))
 	add("pass_number", "Pass number", id(c.PassNumber))
 	add("issue_count", "Issue count", c.IssueCount)

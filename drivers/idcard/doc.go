@@ -1,10 +1,40 @@
 // Package idcard drives the security module (SAM) of a Chinese
 // second-generation ID-card reader over a serial line, following the GA 467
 // frame protocol (frames start AA AA AA 96 69; see
-// ../shared/reference/idcard-reader-protocol.md).
+// ../shared/reference/idcard-reader-protocol.md, which cites the public
+// protocol texts, SDK re-implementations and captures it is built from).
 //
-// It decodes the resident ID card, the foreigner's permanent residence card
-// (2017 and 2023 layouts) and the Hong Kong/Macau/Taiwan residence permit. It
-// does not decode the WLT photo (only licensed vendor libraries can) and does
-// not match fingerprints; both are kept raw.
+// Layers, each usable alone:
+//
+//   - Frames: EncodeFrame and a streaming Decoder (preamble search,
+//     big-endian LEN, XOR check, resynchronisation after garbage, split and
+//     short reads; *FrameError for a bad checksum or length). FuzzDecoder
+//     proves it never panics and never returns a corrupt frame.
+//   - Commands: Reader runs one exchange at a time over a Port (an
+//     io.ReadWriteCloser such as OpenSerial's go.bug.st/serial port or a
+//     pty): reset SAM, status, SAM ID, find, select, read base message (with
+//     fingerprint), newest address, set baud rate, set max RF bytes, rate
+//     probing. Every SW3 code maps to a *StatusError with its meaning,
+//     matching ErrNoCard, ErrCardRead or ErrSAM.
+//   - Cards: DecodeText decodes the 256-byte UCS-2LE text block of the
+//     resident ID card, the foreigner's permanent residence card (2017 'I'
+//     and 2023 'Y' layouts) and the Hong Kong/Macau/Taiwan residence permit
+//     ('J'), validates dates, gender and the ISO 7064 MOD 11-2 check
+//     character (*InvalidError, ErrInvalid), and keeps the raw text, WLT
+//     photo and fingerprint bytes untouched.
+//   - Polling: Poller reports CardPlaced, CardRead, CardReadFailed,
+//     CardRemoved, ReaderFault and ReaderBack events, reading each placed
+//     card once, retrying a missed find, resetting the SAM after card errors,
+//     confirming removals, and re-opening a vanished tty with backoff.
+//   - Photo: PhotoDecoder and ExecDecoder, which runs a licensed vendor
+//     decoder as a sidecar program (WLT on stdin, BMP/PNG on stdout).
+//
+// The simulator (drivers/idcard/sim) answers the same protocol on a pty; the
+// tests drive this real driver against it.
+//
+// It does not decode the WLT photo itself (only licensed vendor libraries
+// can), does not match fingerprints, does not speak the native-USB SAM
+// (vendor bulk pipes) or combo readers' MCU framings, and does not decide
+// what a card means for a visit (expiry, duplicates): that is kiosk/session.
+// Personal fields are pii.Text; no error, log line or panic carries them.
 package idcard

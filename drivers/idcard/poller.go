@@ -67,6 +67,7 @@ type Options struct {
 	Baud        int           // configured rate; 0: 115200
 	Interval    time.Duration // find-card poll period; 0: 300ms (the fastest reference §12 advises)
 	Fingerprint bool          // read with fingerprint (30 10) instead of 30 01
+	NewAddress  bool          // also read the appended addresses (30 03) into Card.NewAddresses
 	NoProbe     bool          // do not try other rates when the configured one gets no answer
 	Photo       PhotoDecoder  // nil: keep the raw WLT only
 	Timeouts    Timeouts
@@ -308,6 +309,15 @@ func (p *Poller) read(ctx context.Context, r *Reader, st *pollState, find time.D
 			}
 		}
 		card, t, err = r.ReadCard(ctx, p.o.Fingerprint)
+	}
+	if err == nil && p.o.NewAddress {
+		// Right after the base read the card needs no new authentication.
+		start := time.Now()
+		card.NewAddresses, err = r.ReadNewAddresses(ctx)
+		t.Read += time.Since(start)
+		if err != nil {
+			card.Wipe()
+		}
 	}
 	out, in := r.Counters()
 	t.BytesOut, t.BytesIn, t.Baud = out, in, r.Baud()

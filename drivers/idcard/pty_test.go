@@ -111,6 +111,19 @@ func TestCommandsOnPty(t *testing.T) {
 	if a, err := r.ReadNewAddresses(ctx); err != nil || a != nil {
 		t.Fatalf("new addresses: %v %v", a, err)
 	}
+	s.Place(1)
+	if _, _, err := r.ReadCard(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := r.ReadNewAddresses(ctx); err != nil || len(a) != 1 || a[0] != s.Deck()[1].NewAddresses[0] {
+		t.Fatalf("new addresses of card 1: %d %v", len(a), err)
+	}
+	if err := r.SetMaxRFBytes(ctx, 0x50); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetMaxRFBytes(ctx, 10); err == nil {
+		t.Fatal("max RF 10 accepted")
+	}
 	if err := r.Reset(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -499,6 +512,23 @@ func TestPollerUnplugMidRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev.expect(idcard.ReaderBack, idcard.CardPlaced, idcard.CardRead)
+}
+
+func TestPollerNewAddress(t *testing.T) {
+	s := startSim(t, sim.Options{})
+	ev, _, _ := runPoller(t, idcard.Options{Port: s.Path(), NewAddress: true})
+	ev.expect(idcard.ReaderBack)
+	s.Place(1)
+	c := ev.expect(idcard.CardPlaced, idcard.CardRead)[1].Card
+	if len(c.NewAddresses) != 1 || c.NewAddresses[0] != s.Deck()[1].NewAddresses[0] {
+		t.Fatalf("%d new addresses", len(c.NewAddresses))
+	}
+	s.Remove()
+	ev.expect(idcard.CardRemoved)
+	s.Place(0)
+	if c := ev.expect(idcard.CardPlaced, idcard.CardRead)[1].Card; c.NewAddresses != nil {
+		t.Fatal("card 0 has no appended address (SW3 91)")
+	}
 }
 
 // A reader that does not find a resting card again after reading it: no

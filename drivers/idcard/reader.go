@@ -501,6 +501,10 @@ func (r *Reader) readBase(ctx context.Context, fingerprint bool) (Card, error) {
 func (r *Reader) ReadNewAddresses(ctx context.Context) ([]pii.Text, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.readNewAddresses(ctx)
+}
+
+func (r *Reader) readNewAddresses(ctx context.Context) ([]pii.Text, error) {
 	resp, err := r.exchange(ctx, CmdReadNewAddr, nil, r.timeouts.Read+2*WireTime(300, r.baud))
 	if err != nil {
 		return nil, err
@@ -523,6 +527,18 @@ func (r *Reader) ReadNewAddresses(ctx context.Context) ([]pii.Text, error) {
 		}
 	}
 	return out, nil
+}
+
+// SetMaxRFBytes sets the largest RF frame the SAM uses with the card (61 FF
+// + n, valid 24..255; integrations send 0x50 once after start-up; reference §3).
+func (r *Reader) SetMaxRFBytes(ctx context.Context, n int) error {
+	if n < 24 || n > 255 {
+		return fmt.Errorf("idcard: set max RF frame bytes: %d is outside 24..255", n)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, err := r.command(ctx, CmdSetMaxRFByte, []byte{byte(n)}, r.short(), StatusOK)
+	return err
 }
 
 // SetBaud switches the SAM to baud (60 xx) and, once it acknowledged at the

@@ -347,6 +347,15 @@ func letters(s string) bool {
 	return true
 }
 
+// EncodeAddress lays out one 70-byte appended-address record (30 03).
+func EncodeAddress(a string) ([]byte, error) {
+	b := make([]byte, 70)
+	if err := (field{0, 70, "new address"}).put(b, a); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 // EncodeText lays a Card out as a 256-byte text block in the layout of its
 // Kind (the inverse of DecodeText). The simulator and tests use it; it
 // refuses values that do not fit their fields but does not validate them, so

@@ -47,25 +47,26 @@ type deckFile struct {
 }
 
 type deckCard struct {
-	Kind         string `toml:"kind"`
-	Name         string `toml:"name"`
-	NameEN       string `toml:"name_en"`
-	Gender       string `toml:"gender"`
-	Ethnic       string `toml:"ethnic"`
-	Nationality  string `toml:"nationality"`
-	Birth        string `toml:"birth"`
-	Address      string `toml:"address"`
-	Number       string `toml:"number"`
-	Authority    string `toml:"authority"`
-	ValidFrom    string `toml:"valid_from"`
-	ValidTo      string `toml:"valid_to"`
-	PassNumber   string `toml:"pass_number"`
-	IssueCount   string `toml:"issue_count"`
-	RenewalCount string `toml:"renewal_count"`
-	CardVersion  string `toml:"card_version"`
-	PrevLink     string `toml:"prev_link"`
-	Photo        string `toml:"photo"`
-	Fingerprint  int    `toml:"fingerprint"`
+	Kind         string   `toml:"kind"`
+	Name         string   `toml:"name"`
+	NameEN       string   `toml:"name_en"`
+	Gender       string   `toml:"gender"`
+	Ethnic       string   `toml:"ethnic"`
+	Nationality  string   `toml:"nationality"`
+	Birth        string   `toml:"birth"`
+	Address      string   `toml:"address"`
+	Number       string   `toml:"number"`
+	Authority    string   `toml:"authority"`
+	ValidFrom    string   `toml:"valid_from"`
+	ValidTo      string   `toml:"valid_to"`
+	PassNumber   string   `toml:"pass_number"`
+	IssueCount   string   `toml:"issue_count"`
+	RenewalCount string   `toml:"renewal_count"`
+	CardVersion  string   `toml:"card_version"`
+	PrevLink     string   `toml:"prev_link"`
+	Photo        string   `toml:"photo"`
+	Fingerprint  int      `toml:"fingerprint"`
+	NewAddresses []string `toml:"new_addresses"`
 }
 
 // ParseDeck parses deck text. Cards are laid out with idcard.EncodeText, so
@@ -120,6 +121,15 @@ func (d deckCard) card() (idcard.Card, error) {
 	c.Address, c.PassNumber = pii.Text(d.Address), pii.Text(d.PassNumber)
 	c.Gender, c.Ethnic, c.Nationality, c.Authority = d.Gender, d.Ethnic, d.Nationality, d.Authority
 	c.IssueCount, c.RenewalCount, c.CardVersion, c.PrevLink = d.IssueCount, d.RenewalCount, d.CardVersion, d.PrevLink
+	if len(d.NewAddresses) > 4 {
+		return c, fmt.Errorf("new_addresses: %d; the card has 4 slots", len(d.NewAddresses))
+	}
+	for _, a := range d.NewAddresses {
+		if _, err := idcard.EncodeAddress(a); err != nil {
+			return c, err
+		}
+		c.NewAddresses = append(c.NewAddresses, pii.Text(a))
+	}
 	var err error
 	if c.BirthDate, err = day("birth", d.Birth); err != nil {
 		return c, err

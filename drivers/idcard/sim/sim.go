@@ -597,7 +597,18 @@ func (s *Sim) respond(req idcard.Request, f Fault, faulty bool) (resp idcard.Res
 		if s.card < 0 || !s.selected {
 			return idcard.Response{SW3: idcard.StatusReadFailed}, 0
 		}
-		return idcard.Response{SW3: idcard.StatusNoContent}, 0
+		c := s.opts.Deck[s.card]
+		if len(c.NewAddresses) == 0 {
+			return idcard.Response{SW3: idcard.StatusNoContent}, 0
+		}
+		for _, a := range c.NewAddresses {
+			rec, err := idcard.EncodeAddress(a.Reveal())
+			if err != nil {
+				return idcard.Response{SW3: idcard.StatusReadFailed}, 0
+			}
+			ok.Data = append(ok.Data, rec...)
+		}
+		return ok, 0
 	case req.Cmd&0xFF00 == idcard.CmdSetBaud:
 		code := int(req.Cmd & 0xFF)
 		if code >= len(idcard.Rates) || len(req.Data) != 0 {
