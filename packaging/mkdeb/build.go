@@ -10,11 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"sort"
 	"strings"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
 
@@ -50,8 +50,6 @@ var binaries = map[string][]string{
 	"authority": {"authority"},
 }
 
-var versionRE = regexp.MustCompile(`^[0-9][A-Za-z0-9.+~-]*$`)
-
 // ErrMissingBinary is returned when bin/ lacks a binary: build first.
 var ErrMissingBinary = errors.New("mkdeb: binary missing (build with `go build -o bin/ ./cmd/...` first)")
 
@@ -60,8 +58,10 @@ func Build(opt Options) ([]Result, error) {
 	if opt.Log == nil {
 		opt.Log = io.Discard
 	}
-	if !versionRE.MatchString(opt.Version) {
-		return nil, fmt.Errorf("mkdeb: version %q must start with a digit and use only letters, digits and . + ~ - (e.g. 0.3.1 or 0.3.1+git42.9267b31)", opt.Version)
+	// The postinst seeds the update agent's slot a with this version, and
+	// the agent compares versions as strict semver.
+	if _, err := semver.StrictNewVersion(opt.Version); err != nil {
+		return nil, fmt.Errorf("mkdeb: version %q must be semver, e.g. 0.3.1 or 0.3.1+git42.9267b31: %w", opt.Version, err)
 	}
 	if opt.Root == "" {
 		opt.Root = "."

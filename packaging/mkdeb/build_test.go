@@ -142,7 +142,7 @@ func TestKioskPackage(t *testing.T) {
 
 	contents := run(t, "dpkg-deb", "--contents", k.Path)
 	for path, mode := range map[string]string{
-		"./usr/bin/eidkiosk":                              "-rwxr-xr-x",
+		"./usr/lib/eidkiosk/kiosk":                        "-rwxr-xr-x",
 		"./usr/bin/kioskctl":                              "-rwxr-xr-x",
 		"./etc/eidkiosk/kiosk.toml":                       "-rw-r-----",
 		"./etc/pam.d/eidkiosk-kiosk":                      "-rw-r--r--",
@@ -236,14 +236,14 @@ func TestUnitsVerify(t *testing.T) {
 
 func TestMissingBinary(t *testing.T) {
 	dir := t.TempDir()
-	_, err := Build(Options{Version: "1", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"authority"}})
+	_, err := Build(Options{Version: "1.0.0", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"authority"}})
 	if !errors.Is(err, ErrMissingBinary) || !strings.Contains(err.Error(), "authority") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := Build(Options{Version: "1", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"demo"}}); err == nil {
+	if _, err := Build(Options{Version: "1.0.0", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"demo"}}); err == nil {
 		t.Fatal("unknown package accepted")
 	}
-	for _, v := range []string{"", "v1.2", "9267b31 dirty", "abc"} {
+	for _, v := range []string{"", "v1.2.3", "1.2", "9267b31", "1.2.3 dirty"} {
 		if _, err := Build(Options{Version: v, Bin: dir, Out: t.TempDir(), Root: repoRoot(t)}); err == nil || !strings.Contains(err.Error(), "version") {
 			t.Errorf("version %q: err %v", v, err)
 		}
