@@ -13,6 +13,8 @@ import (
 	"time"
 
 	_ "golang.org/x/image/bmp" // vendor decoders answer BMP (reference §8)
+
+	"eidkiosk/kiosk/pii"
 )
 
 // PhotoDecoder turns the card's 1,024-byte WLT photo into a picture. WLT is
@@ -72,15 +74,17 @@ func (d *ExecDecoder) DecodePhoto(ctx context.Context, wlt []byte) (image.Image,
 	cmd := exec.CommandContext(ctx, d.Path, d.Args...)
 	cmd.Env = append(os.Environ(), d.Env...)
 	cmd.Stdin = bytes.NewReader(wlt)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	out := &capped{max: maxPicture}
+	errb := &capped{max: 4096}
+	cmd.Stdout, cmd.Stderr = out, errb
+	cmd.WaitDelay = 100 * time.Millisecond // a decoder's stray children cannot hold us
 	err := cmd.Run()
-	defer zeroBuffer(&out)
+	defer pii.Zero(out.buf.Bytes()[:out.buf.Cap()])
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrPhotoDecoder, d.Path, ctx.Err())
 		}
-		msg := strings.TrimSpace(errb.String())
+		msg := strings.TrimSpace(errb.buf.String())
 		if i := strings.IndexByte(msg, '\n'); i >= 0 {
 			msg = msg[:i]
 		}
@@ -89,15 +93,31 @@ func (d *ExecDecoder) DecodePhoto(ctx context.Context, wlt []byte) (image.Image,
 		}
 		return nil, fmt.Errorf("%w: %s: %w (%s)", ErrPhotoDecoder, d.Path, err, msg)
 	}
-	img, format, err := image.Decode(bytes.NewReader(out.Bytes()))
+	if out.over {
+		return nil, fmt.Errorf("%w: %s: output larger than %d bytes", ErrPhotoDecoder, d.Path, maxPicture)
+	}
+	img, _, err := image.Decode(bytes.NewReader(out.buf.Bytes()))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: output is not a BMP or PNG picture: %w", ErrPhotoDecoder, d.Path, err)
 	}
-	_ = format
 	return img, nil
 }
 
-func zeroBuffer(b *bytes.Buffer) {
-	p := b.Bytes()
-	clear(p[:cap(p)])
+// maxPicture bounds a decoder's output: a 102×126 BMP is 38,862 bytes.
+const maxPicture = 1 << 20
+
+// capped is a buffer that refuses to grow past max (the program then gets
+// a write error and its output is rejected).
+type capped struct {
+	buf  bytes.Buffer
+	max  int
+	over bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.buf.Len()+len(p) > c.max {
+		c.over = true
+		return 0, errors.New("output too large")
+	}
+	return c.buf.Write(p)
 }
