@@ -87,7 +87,8 @@ func fromEnroll(err error) *Refusal {
 // a Code() string method keeps its code when it is one of ours; otherwise the
 // registry's reason, written "refused (REASON)" in its message, is mapped:
 // revoked and deprovisioned give device_revoked, internal gives busy (the
-// terminal retries), anything else device_unknown.
+// terminal retries), any other reason device_unknown. An error that is no
+// refusal at all (the registry failed) gives busy.
 func fromDevices(err error) *Refusal {
 	msg := err.Error()
 	var c interface{ Code() string }
@@ -106,8 +107,10 @@ func fromDevices(err error) *Refusal {
 		return &Refusal{Code: CodeDeviceRevoked, Message: msg}
 	case reason == "internal":
 		return &Refusal{Code: CodeBusy, Message: "device registry unavailable"}
-	case reason == "" && strings.Contains(strings.ToLower(msg), "revoked"):
-		return &Refusal{Code: CodeDeviceRevoked, Message: msg}
+	case reason == "":
+		// Not a refusal of the terminal but a failure to decide: the
+		// terminal must retry, not disable itself.
+		return &Refusal{Code: CodeBusy, Message: "device registry unavailable"}
 	}
 	return &Refusal{Code: CodeDeviceUnknown, Message: msg}
 }

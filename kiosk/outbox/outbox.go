@@ -106,7 +106,7 @@ func Open(ctx context.Context, dir string, cfg config.OutboxConfig, clk clock.Cl
 // the kiosk may be running.
 func Inspect(ctx context.Context, dir string) (*Outbox, error) {
 	if _, err := os.Stat(filepath.Join(dir, File)); err != nil {
-		return nil, fmt.Errorf("outbox: %w", err)
+		return nil, fmt.Errorf("outbox: no outbox in %s (is the state directory right?): %w", dir, err)
 	}
 	return open(ctx, dir, config.Default().Outbox, clock.Real{}, true)
 }

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"eidkiosk/authority/intake"
+	"eidkiosk/kiosk/cli"
+)
+
+func init() {
+	var data, dsn string
+	app.Register(&cli.Command{
+		Name: "import",
+		Summary: "take in sealed packages exported from a terminal (kioskctl outbox export), exactly once; " +
+			"writes each receipt beside its package",
+		Usage: "DIR",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&data, "data", "/var/lib/eidkiosk-authority", "data directory: keys, PKI and the SQLite store")
+			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…); empty: SQLite in --data")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) != 1 {
+				fmt.Fprintln(app.Stderr, "import: give the directory holding the .eidpkg files")
+				return cli.ErrUsage
+			}
+			svc, err := openService(ctx, data, dsn)
+			if err != nil {
+				return err
+			}
+			defer svc.Close()
+			res, err := svc.Intake.Import(ctx, args[0], func(done, total int, file string) {
+				fmt.Fprintf(app.Stderr, "\rimporting %d/%d", done, total)
+				if done == total {
+					fmt.Fprintln(app.Stderr)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			intake.WriteImport(app.Stdout, res)
+			if len(res.Failures) > 0 {
+				return fmt.Errorf("%d packages refused", len(res.Failures))
+			}
+			return nil
+		},
+	})
+}
