@@ -1,7 +1,7 @@
 #!/bin/sh
 # eidkiosk-kiosk postrm. The state in /var/lib/eidkiosk (device key, outbox
 # with sealed enrollments not yet sent) is kept even on purge: check
-# `kioskctl outbox status` is empty, then remove it by hand.
+# `kioskctl outbox status` shows nothing queued, then remove it by hand.
 set -e
 if [ -d /run/systemd/system ]; then
 	systemctl --system daemon-reload >/dev/null || true
