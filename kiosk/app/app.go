@@ -32,7 +32,9 @@ import (
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/logging"
+	"eidkiosk/kiosk/metrics"
 	"eidkiosk/kiosk/outbox"
+	"eidkiosk/kiosk/sdnotify"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/kiosk/update"
 	"eidkiosk/kiosk/uplink"
@@ -74,6 +76,9 @@ type System struct {
 	Lease    *lease.Lease
 	Update   *update.Agent
 	Tail     *logging.Tail
+	// Face is the capture pipeline; the UI takes its live preview from it
+	// when it has one.
+	Face session.FaceCapturer
 
 	log     *slog.Logger
 	clk     clock.Clock
@@ -205,6 +210,8 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		}
 	}
 
+	s.Face = face
+
 	// The engine.
 	s.Engine = session.New(session.Options{
 		Timeouts:      cfg.Timeouts,
@@ -254,6 +261,9 @@ func (s *System) uplinkURL() string {
 	}
 	return s.Config.Authority.URL
 }
+
+// Logger is the kiosk's logger.
+func (s *System) Logger() *slog.Logger { return s.log }
 
 // AddViewObserver adds a function called with every View (non-blocking).
 func (s *System) AddViewObserver(f func(session.View)) {
@@ -347,6 +357,31 @@ func (s *System) Run(ctx context.Context) error {
 	}
 	if s.Update != nil {
 		run("update", s.Update.Run)
+	}
+	if s.Config.Metrics.Addr != "" {
+		m := metrics.New(metrics.Sources{
+			Version: Version,
+			Lease:   s.Lease.Snapshot,
+			Outbox:  func() (int, int64) { st := s.Outbox.Stats(); return st.Pending, st.Bytes },
+			Update: func() update.Status {
+				if s.Update == nil {
+					return update.Status{}
+				}
+				return s.Update.Status()
+			},
+		})
+		run("metrics", func(ctx context.Context) error {
+			if err := m.Serve(ctx, s.Config.Metrics.Addr, nil); err != nil && ctx.Err() == nil {
+				s.noteError("metrics", err) // optional: never stops the kiosk
+			}
+			return nil
+		})
+	}
+	if n := sdnotify.New(); n.Enabled() {
+		n.Ready("kiosk running, version " + Version)
+		run("watchdog", func(ctx context.Context) error {
+			return n.RunWatchdog(ctx, s.clk, s.Healthy, func(err error) { s.noteError("watchdog", err) })
+		})
 	}
 	var err error
 	select {
@@ -476,6 +511,16 @@ func (s *System) healthChecks() []update.Check {
 			return err
 		}},
 	}
+}
+
+// Healthy is nil while the kiosk can serve citizens or says why it cannot
+// (systemd's watchdog is fed only while healthy; a dead reader is shown on
+// screen instead, so it does not count here).
+func (s *System) Healthy() error {
+	if s.Engine.View().Seq == 0 {
+		return errors.New("session engine not running")
+	}
+	return nil
 }
 
 func (s *System) healthOf(part string) error {

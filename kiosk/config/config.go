@@ -40,6 +40,7 @@ type Config struct {
 	Update    UpdateConfig    `toml:"update"`
 	GPIO      GPIOConfig      `toml:"gpio"`
 	Printer   PrinterConfig   `toml:"printer"`
+	Metrics   MetricsConfig   `toml:"metrics"`
 	// Sim runs the kiosk with simulated hardware (demo, development).
 	Sim bool `toml:"sim"`
 }
@@ -82,6 +83,7 @@ func Default() Config {
 		Update:    defaultUpdate(),
 		GPIO:      defaultGPIO(),
 		Printer:   defaultPrinter(),
+		Metrics:   defaultMetrics(),
 	}
 }
 
@@ -160,7 +162,7 @@ func (c *Config) Validate() error {
 		c.Station.validate, c.Authority.validate, c.State.validate, c.Log.validate,
 		c.Timeouts.validate, c.Reader.validate, c.Camera.validate, c.Face.validate,
 		c.UI.validate, c.Outbox.validate, c.Uplink.validate, c.Update.validate,
-		c.GPIO.validate, c.Printer.validate,
+		c.GPIO.validate, c.Printer.validate, c.Metrics.validate,
 	}
 	for _, f := range checks {
 		if err := f(); err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -125,6 +126,27 @@ func (c *TimeoutsConfig) validate() error {
 	}
 	if c.FaceAttempts < 1 || c.FaceAttempts > 10 {
 		return bad("timeouts.face_attempts", "%d must be between 1 and 10", c.FaceAttempts)
+	}
+	return nil
+}
+
+// MetricsConfig is the Prometheus endpoint (kiosk/metrics), loopback only.
+type MetricsConfig struct {
+	Addr string `toml:"addr"` // e.g. "127.0.0.1:9464"; empty: off
+}
+
+func defaultMetrics() MetricsConfig { return MetricsConfig{Addr: "127.0.0.1:9464"} }
+
+func (c *MetricsConfig) validate() error {
+	if c.Addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return bad("metrics.addr", "%q must be HOST:PORT on loopback, e.g. \"127.0.0.1:9464\"", c.Addr)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return bad("metrics.addr", "%q is not a loopback address; metrics are never served beyond the box", c.Addr)
 	}
 	return nil
 }

@@ -138,7 +138,7 @@ func (e *Env) Run(ctx context.Context) (Result, error) {
 	defer cancel()
 	sysErr := make(chan error, 1)
 	go func() { sysErr <- e.System.Run(ctx) }()
-	res, err := e.citizen(ctx)
+	res, err := e.Citizen(ctx)
 	cancel()
 	if serr := <-sysErr; serr != nil && err == nil {
 		err = serr
@@ -146,7 +146,9 @@ func (e *Env) Run(ctx context.Context) (Result, error) {
 	return res, err
 }
 
-func (e *Env) citizen(ctx context.Context) (Result, error) {
+// Citizen walks one visit through the running system (Run does both; a
+// caller with a UI runs the system itself and calls Citizen).
+func (e *Env) Citizen(ctx context.Context) (Result, error) {
 	out := e.opts.Out
 	eng := e.System.Engine
 	start := time.Now()

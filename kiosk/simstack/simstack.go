@@ -162,6 +162,7 @@ func (s *Stack) Config(base config.Config) config.Config {
 	c.Camera.Source = "file:" + s.Video
 	c.Update.Enabled = false
 	c.UI.Fullscreen = false
+	c.Metrics.Addr = "127.0.0.1:0"
 	return c
 }
 

@@ -1,0 +1,118 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"eidkiosk/drivers/gpio"
+	"eidkiosk/drivers/idcard"
+	"eidkiosk/kiosk/config"
+	"eidkiosk/provisioning/selftest"
+)
+
+func init() {
+	// `kioskctl selftest` runs without a kiosk process: the hardware checks
+	// open the devices themselves (stop the kiosk service first).
+	selftest.RegisterHardware(standaloneChecks)
+}
+
+// SelfTest runs the checklist on the running kiosk: the built-in checks
+// (disk, clock, authority) and the hardware through the live drivers, and
+// sends the report to the authority when provisioned.
+func (s *System) SelfTest(ctx context.Context, progress func(name string, i, n int)) selftest.Report {
+	var checks []selftest.Check
+	if s.Identity != nil {
+		checks = selftest.Builtin(s.Identity, s.Config.State.Dir, 1<<30, 30*time.Second)
+	} else {
+		checks = append(checks, selftest.DiskSpace(s.Config.State.Dir, 1<<30))
+	}
+	checks = append(checks, s.readerCheck(), s.gpioCheck())
+	if c := s.cameraCheck(); c != nil {
+		checks = append(checks, c)
+	}
+	rep := selftest.Runner{Timeout: 20 * time.Second, Clock: s.clk, Progress: progress}.Run(ctx, checks)
+	if s.Identity != nil {
+		if err := selftest.Send(ctx, s.Identity, rep, Version); err != nil {
+			s.noteError("selftest", err)
+		}
+	}
+	return rep
+}
+
+func (s *System) readerCheck() selftest.Check {
+	return selftest.New("reader", func(ctx context.Context) selftest.Result {
+		var id string
+		err := s.Poller.Do(func(r *idcard.Reader) error {
+			if err := r.Status(ctx); err != nil {
+				return err
+			}
+			var err error
+			id, err = r.SAMID(ctx)
+			return err
+		})
+		if err != nil {
+			return selftest.Failed(err.Error(), fmt.Sprintf("check the reader's cable and that %s exists (udev rule), then run `kioskctl card read --port %s`", s.Config.Reader.Port, s.Config.Reader.Port))
+		}
+		return selftest.Passed("SAM %s answers on %s", id, s.Config.Reader.Port)
+	})
+}
+
+func (s *System) gpioCheck() selftest.Check {
+	return selftest.New("gpio", func(ctx context.Context) selftest.Result {
+		if !s.GPIO.Present() {
+			return selftest.Skipped("no GPIO peripherals on this board")
+		}
+		ind := s.GPIO.Indication()
+		if ind.Tamper {
+			return selftest.Failed("tamper switch reads open", "close the enclosure; if it is closed, check the tamper switch wiring (gpio.tamper)")
+		}
+		return selftest.Passed("LEDs %s/%s/%s, tamper closed", ind.Green, ind.Amber, ind.Red)
+	})
+}
+
+// standaloneChecks open the reader and the GPIO pins named in the config.
+func standaloneChecks(env selftest.Env) []selftest.Check {
+	cfg := env.Config
+	checks := []selftest.Check{
+		selftest.New("reader", func(ctx context.Context) selftest.Result {
+			return readerOnce(ctx, cfg.Reader)
+		}),
+		selftest.New("gpio", func(ctx context.Context) selftest.Result {
+			pins, err := gpio.Open(cfg.GPIO, nil)
+			if err != nil {
+				return selftest.Failed(err.Error(), "fix the pin names under [gpio] in the configuration (`kioskctl gpio test` lists them)")
+			}
+			if !pins.Any() {
+				return selftest.Skipped("no GPIO peripherals on this board")
+			}
+			return selftest.Passed("configured pins found")
+		}),
+	}
+	if c := standaloneCamera(cfg); c != nil {
+		checks = append(checks, c)
+	}
+	return checks
+}
+
+func readerOnce(ctx context.Context, rc config.ReaderConfig) selftest.Result {
+	fix := fmt.Sprintf("check the reader's cable and power and that %s exists; is the kiosk service still holding it? (systemctl stop eidkiosk)", rc.Port)
+	port, err := idcard.OpenSerial(rc.Port, rc.Baud)
+	if err != nil {
+		return selftest.Failed(err.Error(), fix)
+	}
+	r := idcard.NewReader(port, rc.Baud, idcard.Timeouts{})
+	defer r.Close()
+	baud, err := r.Probe(ctx)
+	if err != nil {
+		return selftest.Failed(err.Error(), fix)
+	}
+	id, err := r.SAMID(ctx)
+	if err != nil {
+		return selftest.Failed(err.Error(), "the SAM answers but not to SAM ID: the module may be faulty; replace the reader")
+	}
+	if baud != rc.Baud {
+		return selftest.Failed(fmt.Sprintf("SAM %s answers at %d baud, configured %d", id, baud, rc.Baud), fmt.Sprintf("set reader.baud = %d", baud))
+	}
+	return selftest.Passed("SAM %s answers on %s at %d baud", id, rc.Port, baud)
+}

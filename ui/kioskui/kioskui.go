@@ -1,0 +1,153 @@
+// Package kioskui puts the touch UI (package ui) in a real Fyne window for a
+// running kiosk (kiosk/app): it prepares the Simplified Chinese font, the
+// theme and the voice, feeds the UI the engine's views, and adapts the
+// kiosk's state for technician mode. Fyne must own the main thread, so Run
+// is called from main and returns when the kiosk stops.
+//
+// It holds no visit logic; see kiosk/session for that and package ui for the
+// screens.
+package kioskui
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"eidkiosk/kiosk/app"
+	"eidkiosk/kiosk/session"
+	"eidkiosk/ui"
+	"eidkiosk/ui/font"
+	"eidkiosk/ui/voice"
+)
+
+// Options shape the window.
+type Options struct {
+	Fullscreen bool
+	// Ready is called on the Fyne thread once the window shows.
+	Ready func(w fyne.Window)
+}
+
+// Kiosk is the UI of one kiosk.
+type Kiosk struct {
+	App    fyne.App
+	Window fyne.Window
+	UI     *ui.UI
+	sys    *app.System
+	voice  *voice.Speaker
+}
+
+// New prepares the font, theme, voice and window. A missing font is an
+// error naming the package to install.
+func New(sys *app.System) (*Kiosk, error) {
+	cfg := sys.Config
+	faces, err := font.Prepare(font.Options{Configured: cfg.UI.Font, CacheDir: filepath.Join(cfg.State.Dir, "fonts")})
+	if err != nil {
+		return nil, fmt.Errorf("kioskui: %w", err)
+	}
+	th := ui.NewTheme(faces, cfg.UI.HighContrast)
+	a := fyneapp.NewWithID("cn.eidkiosk.kiosk")
+	a.Settings().SetTheme(th)
+	sp := voice.New(voice.Options{Enabled: cfg.UI.Voice, Logger: sys.Logger()})
+	var pv ui.Preview
+	if p, ok := sys.Face.(ui.Preview); ok {
+		pv = p
+	}
+	u := ui.New(ui.Options{Engine: sys.Engine, Preview: pv, Tech: tech{sys}, Voice: sp, Theme: th, Logger: sys.Logger()})
+	w := a.NewWindow("eidkiosk")
+	k := &Kiosk{App: a, Window: w, UI: u, sys: sys, voice: sp}
+	sys.AddViewObserver(u.Render)
+	u.Render(sys.Engine.View())
+	return k, nil
+}
+
+// Run shows the window and runs the kiosk until ctx ends or the kiosk stops;
+// it must be called on the main goroutine.
+func (k *Kiosk) Run(ctx context.Context, o Options) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		err := k.sys.Run(ctx)
+		errc <- err
+		fyne.Do(k.App.Quit)
+	}()
+	k.UI.Show(k.Window, o.Fullscreen)
+	if o.Ready != nil {
+		go func() {
+			time.Sleep(200 * time.Millisecond)
+			fyne.Do(func() { o.Ready(k.Window) })
+		}()
+	}
+	k.App.Run()
+	cancel()
+	err := <-errc
+	k.UI.Close()
+	k.voice.Close()
+	return err
+}
+
+// Screenshot writes the window's current picture as PNG; call it on the
+// Fyne thread (inside fyne.Do).
+func Screenshot(w fyne.Window, path string) error {
+	img := w.Canvas().Capture()
+	return writePNG(path, img)
+}
+
+func writePNG(path string, img image.Image) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// tech adapts the kiosk's state to technician mode.
+type tech struct{ s *app.System }
+
+func (t tech) TechStatus(ctx context.Context) ui.TechStatus {
+	st := t.s.Tech()
+	out := ui.TechStatus{
+		Version: st.Version,
+		Outbox:  ui.OutboxStatus{Depth: st.OutboxDepth, Oldest: st.OutboxOldest, Uplink: st.Uplink, LastAck: st.LastAck},
+		Update:  ui.UpdateStatus{State: st.UpdateState, Available: st.UpdateAvailable, Lease: st.Lease},
+		Reader:  st.Reader,
+		Camera:  st.Camera,
+		GPIO:    st.GPIO,
+		Quality: st.Quality,
+		LogTail: st.LogTail,
+	}
+	for _, c := range st.Checks {
+		out.Checks = append(out.Checks, ui.Check{Name: c.Name, OK: c.OK, Ran: true, Detail: c.Detail})
+	}
+	return out
+}
+
+func (t tech) SelfTest(ctx context.Context) []ui.Check {
+	rep := t.s.SelfTest(ctx, nil)
+	var out []ui.Check
+	for _, e := range rep.Entries {
+		d := e.Value
+		if e.Fix != "" {
+			d += " — " + e.Fix
+		}
+		out = append(out, ui.Check{Name: e.Name, OK: e.Status != "fail", Ran: true, Detail: d})
+	}
+	return out
+}
+
+var _ ui.TechInfo = tech{}
+var _ = session.Attract
