@@ -23,7 +23,7 @@ import (
 
 func main() {
 	fs := flag.NewFlagSet("kiosk", flag.ContinueOnError)
-	cfgPath := fs.String("config", config.DefaultPath, "configuration file (TOML); "kioskctl config example" prints every key")
+	cfgPath := fs.String("config", config.DefaultPath, "configuration file (TOML); 'kioskctl config example' prints every key")
 	sim := fs.Bool("sim", false, "simulated hardware and a local authority; no configuration file needed")
 	simDir := fs.String("sim-dir", filepath.Join(os.TempDir(), "eidkiosk-sim"), "with --sim: where the simulated authority and kiosk keep their state")
 	headless := fs.Bool("headless", false, "run without the touch UI (the engine, drivers and uplink only)")
