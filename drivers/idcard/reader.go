@@ -50,11 +50,16 @@ func WireTime(n, baud int) time.Duration {
 
 // Timeouts bound each exchange; each is extended by twice the wire time of
 // the largest answer at the current rate, so slow rates keep working.
+//
+// The defaults follow the working public code the reference cites (§13):
+// 2 s for a base read and 3 s with fingerprints [19]; 300 ms for the short
+// commands, the SAM ID timeout of [19] and the low end of the advised
+// 300–500 ms for find and select.
 type Timeouts struct {
 	Short  time.Duration // find, select, status, SAM ID, set baud (default 300ms)
 	Reset  time.Duration // SAM reset (default 1s)
-	Read   time.Duration // read base message and newest address (default 1s)
-	ReadFP time.Duration // read base message with fingerprint (default 1.5s)
+	Read   time.Duration // read base message and newest address (default 2s)
+	ReadFP time.Duration // read base message with fingerprint (default 3s)
 }
 
 func (t Timeouts) withDefaults() Timeouts {
@@ -65,10 +70,10 @@ func (t Timeouts) withDefaults() Timeouts {
 		t.Reset = time.Second
 	}
 	if t.Read <= 0 {
-		t.Read = time.Second
+		t.Read = 2 * time.Second
 	}
 	if t.ReadFP <= 0 {
-		t.ReadFP = 1500 * time.Millisecond
+		t.ReadFP = 3 * time.Second
 	}
 	return t
 }
