@@ -32,10 +32,13 @@ const (
 
 // Info describes one delivered frame.
 type Info struct {
-	Seq  uint64        // 1, 2, ... in delivery order; never reused by one Camera
-	Time time.Time     // capture time (see Pace)
-	Pos  time.Duration // position in the recording; 0 for a device
-	Size image.Point
+	Seq uint64 // 1, 2, ... in delivery order; never reused by one Camera
+	// Epoch counts opens of the source (1 for the first); Restart and
+	// every re-open after a fault start a new epoch.
+	Epoch uint64
+	Time  time.Time     // capture time (see Pace)
+	Pos   time.Duration // position in the recording; 0 for a device
+	Size  image.Point
 }
 
 // Stats counts what happened since New.
@@ -80,6 +83,8 @@ type Camera struct {
 	closed  bool
 	stats   Stats
 	lastAt  time.Time // wall time of the last frame (stall watchdog)
+	epoch   uint64    // opens so far
+	restart bool      // Restart asked the reader to re-open the source
 
 	pmu      sync.Mutex // preview buffers
 	pSmall   gocv.Mat
@@ -256,11 +261,14 @@ func (c *Camera) run(ctx context.Context) {
 			continue
 		}
 		opened++
+		c.mu.Lock()
 		if opened > 1 {
-			c.mu.Lock()
 			c.stats.Reopens++
-			c.mu.Unlock()
 		}
+		c.epoch++
+		epoch := c.epoch
+		c.restart = false
+		c.mu.Unlock()
 		var wallStart time.Time
 		var posStart time.Duration
 		first := true
@@ -271,6 +279,12 @@ func (c *Camera) run(ctx context.Context) {
 					if !c.waitTaken(ctx) {
 						return nil
 					}
+				}
+				c.mu.Lock()
+				restart := c.restart
+				c.mu.Unlock()
+				if restart {
+					return errRestart
 				}
 				pos, err := src.Read(&scratch)
 				if errors.Is(err, ErrCorrupt) {
@@ -303,17 +317,26 @@ func (c *Camera) run(ctx context.Context) {
 					}
 				}
 				first = false
-				c.publish(&scratch, Info{Time: t, Pos: pos, Size: image.Pt(scratch.Cols(), scratch.Rows())})
+				c.publish(&scratch, Info{Epoch: epoch, Time: t, Pos: pos, Size: image.Pt(scratch.Cols(), scratch.Rows())})
 				backoff = c.o.BackoffMin
 			}
 			return nil
 		}()
+		if errors.Is(err, errRestart) {
+			base = time.Time{}
+			continue
+		}
 		if errors.Is(err, io.EOF) {
 			c.mu.Lock()
 			c.eof = true
 			c.wakeLocked()
 			c.mu.Unlock()
-			return
+			// The end of a recording: wait for Restart or Close.
+			if !c.waitRestart(ctx) {
+				return
+			}
+			base = time.Time{}
+			continue
 		}
 		if err != nil {
 			c.fault(err)
@@ -321,6 +344,42 @@ func (c *Camera) run(ctx context.Context) {
 				return
 			}
 			backoff = min(backoff*2, c.o.BackoffMax)
+		}
+	}
+}
+
+var errRestart = errors.New("camera: restart")
+
+// Restart re-opens the source (a recording starts again from its first
+// frame) and returns the epoch whose frames come from the new opening;
+// frames of earlier epochs may still be delivered once and should be
+// skipped by a caller that needs the start.
+func (c *Camera) Restart() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.restart = true
+	c.eof = false
+	c.wakeLocked()
+	return c.epoch + 1
+}
+
+func (c *Camera) waitRestart(ctx context.Context) bool {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return false
+		}
+		if c.restart {
+			c.mu.Unlock()
+			return true
+		}
+		ch := c.notify
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
 		}
 	}
 }
@@ -333,7 +392,7 @@ func (c *Camera) waitTaken(ctx context.Context) bool {
 			c.mu.Unlock()
 			return false
 		}
-		if c.taken >= c.info.Seq {
+		if c.taken >= c.info.Seq || c.restart {
 			c.lastAt = c.clk.Now() // waiting on the consumer is not a stall
 			c.mu.Unlock()
 			return true

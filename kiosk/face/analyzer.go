@@ -20,7 +20,7 @@ type AnalyzerOptions struct {
 	// (default 320). Larger frames are down-scaled to it.
 	DetectWidth int
 	// MinFaceFrac is the smallest face searched for on a full search, as a
-	// fraction of the frame width (default 0.18).
+	// fraction of the frame width (default 0.1).
 	MinFaceFrac float64
 	// RecountEvery: a full search (to count faces while tracking) every
 	// this many frames (default 15).
@@ -35,7 +35,7 @@ func (o *AnalyzerOptions) defaults() {
 		o.DetectWidth = 320
 	}
 	if o.MinFaceFrac <= 0 {
-		o.MinFaceFrac = 0.18
+		o.MinFaceFrac = 0.1
 	}
 	if o.RecountEvery <= 0 {
 		o.RecountEvery = 15
@@ -62,26 +62,27 @@ const (
 // measure.Frame. It owns all its Mats (reused between frames) and is used by
 // one goroutine. Close it.
 type Analyzer struct {
-	o                    AnalyzerOptions
-	faceC, eyeC, profC   gocv.CascadeClassifier
-	grey, small, tmp     gocv.Mat
-	norm, eyeCrop        gocv.Mat
-	prevFlow, curFlow    gocv.Mat
-	lap, mean, std       gocv.Mat
-	patch, patchF, spec  gocv.Mat
-	hann                 []float32
-	last                 image.Rectangle // last face, frame coordinates
-	faces                int             // faces at the last full search
-	sinceFull            int
-	prevBox              image.Rectangle
-	hasPrev              bool
-	seed                 maphash.Seed
-	prevHash             uint64
-	hashes               map[uint64]int // hash → frame index
-	ring                 []uint64
-	n                    int
-	lk                   lkBufs
-	lastProfile          int
+	o                   AnalyzerOptions
+	faceC, eyeC, profC  gocv.CascadeClassifier
+	grey, small, tmp    gocv.Mat
+	norm, eyeCrop       gocv.Mat
+	prevFlow, curFlow   gocv.Mat
+	lap, mean, std      gocv.Mat
+	patch, patchF, spec gocv.Mat
+	hann                []float32
+	last                image.Rectangle // last face, frame coordinates
+	faces               int             // faces at the last full search
+	sinceFull           int
+	prevBox             image.Rectangle
+	hasPrev             bool
+	seed                maphash.Seed
+	prevHash            uint64
+	hashes              map[uint64]int // hash → frame index
+	ring                []uint64
+	n                   int
+	lk                  lkBufs
+	lastProfile         int
+	openHist            []float64 // recent eye openness of the track
 }
 
 type lkBufs struct{ pts, next, status, errs, mask gocv.Mat }
@@ -141,6 +142,7 @@ func (a *Analyzer) Reset() {
 	clear(a.hashes)
 	a.ring = a.ring[:0]
 	a.n = 0
+	a.openHist = a.openHist[:0]
 }
 
 // Analyze measures one BGR frame taken at t.
@@ -169,6 +171,12 @@ func (a *Analyzer) Analyze(bgr gocv.Mat, t time.Time) measure.Frame {
 	a.moire(&f)
 	f.TotalMS = msSince(start)
 	return f
+}
+
+func medianOf(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
@@ -407,6 +415,18 @@ func (a *Analyzer) stats(f *measure.Frame) {
 		open += patchContrast(px, W, H, image.Rect(cx-pw/2, cy-ph/2, cx+pw/2, cy+ph/2))
 	}
 	f.EyeOpen = open / 2
+	// Relative to the track's recent median: the absolute value depends on
+	// the camera, the distance and the person; a closed eye is a drop.
+	f.EyeOpenRel = 1
+	if len(a.openHist) >= 3 {
+		if m := medianOf(a.openHist); m > 0 {
+			f.EyeOpenRel = f.EyeOpen / m
+		}
+	}
+	a.openHist = append(a.openHist, f.EyeOpen)
+	if len(a.openHist) > 30 {
+		a.openHist = a.openHist[1:]
+	}
 	// Mouth: lower middle of the box; an open mouth is a dark cavity.
 	mr := image.Rect(W*3/10, H*70/100, W*7/10, H*95/100)
 	f.Mouth = darkFraction(px, W, H, mr)
@@ -550,7 +570,9 @@ func (a *Analyzer) motion(f *measure.Frame) {
 		return
 	}
 	sort.Float64s(res)
-	f.NonRigid = res[len(res)*9/10]
+	// In the frame's own pixels: sensor noise is about constant there,
+	// whatever the face size.
+	f.NonRigid = res[len(res)*9/10] * float64(pb.Dx()) / flowW
 	f.Points = len(res)
 }
 

@@ -78,9 +78,9 @@ func DefaultConfig() Config {
 		MinWindow: 6 * time.Second, MaxWindow: 9 * time.Second,
 		MinReaction: 200 * time.Millisecond,
 		BlinkDrop:   0.72, BlinkRecover: 0.85, BlinkMaxDur: 700 * time.Millisecond,
-		TiltDeg: 7, TurnYaw: 0.35, CloserRatio: 1.2, BackRatio: 0.83, MouthRatio: 2, MouthAbs: 0.07,
+		TiltDeg: 6, TurnYaw: 0.35, CloserRatio: 1.2, BackRatio: 0.83, MouthRatio: 2, MouthAbs: 0.07,
 		HoldFrames: 2, BaselineSpan: time.Second,
-		NonRigidPx: 0.35, MinNonRigid: 0.08, MaxIdentical: 0.05, MaxRepeat: 0, MaxMoire: 40,
+		NonRigidPx: 0.3, MinNonRigid: 0.15, MaxIdentical: 0.05, MaxRepeat: 0, MaxMoire: 40,
 		MaxSizeJump: 1.3, MinFaceFrames: 15,
 	}
 }

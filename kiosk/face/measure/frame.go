@@ -35,7 +35,8 @@ type Frame struct {
 	Roll              float64 // degrees; positive: the eye line rises to image right (valid when Eyes == 2)
 	Yaw               float64 // −1..1; positive: the face turned towards image right (nose moves right)
 	Profile           int     // profile cascade hit where the face is: −1 facing image left, +1 facing image right, 0 none
-	EyeOpen           float64 // eye-region openness (contrast of the eye patches, ~0.05 closed .. 0.3 open)
+	EyeOpenRel        float64 // EyeOpen over the median of the track's last 30 frames (1 for a first frame)
+	EyeOpen           float64 // eye-region openness: vertical gradient over mean grey of the eye patches (scale depends on camera and person)
 	Mouth             float64 // mouth-region openness (dark fraction of the mouth patch)
 	Sharpness         float64 // variance of the Laplacian of the face resized to 128 px wide
 	Brightness        float64 // mean grey of the face, 0..255
@@ -44,7 +45,7 @@ type Frame struct {
 	Identical         bool    // the whole frame is bit-identical to the previous one
 	Repeat            bool    // the whole frame is bit-identical to an earlier, non-adjacent one
 	Motion            float64 // mean absolute grey difference of the face region to the previous frame
-	NonRigid          float64 // 90th percentile residual (in px of a 96 px face) of tracked points after the best homography; −1 when not measured
+	NonRigid          float64 // 90th percentile residual (frame pixels) of points tracked on the face after the best homography; −1 when not measured
 	Points            int     // points the non-rigid fit used
 	Moire             float64 // spectral peak score of the face at native resolution (screen pixel grids, moiré)
 	DetectMS, TotalMS float64 // time spent detecting and in the whole analysis (for benchmarks and `face check`)

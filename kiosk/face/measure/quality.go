@@ -48,7 +48,7 @@ type Thresholds struct {
 	MaxCentre     float64 // |face centre − frame centre| / frame size, each axis
 	MaxRoll       float64 // degrees
 	MaxYaw        float64 // |Yaw|
-	MinEyeOpen    float64 // eye-region openness
+	MinEyeOpen    float64 // eye openness relative to the track's recent median (a blink or closed eyes drop it)
 	MinSharpness  float64 // variance of the Laplacian
 	MinBrightness float64 // mean grey
 	MaxBrightness float64
@@ -60,7 +60,7 @@ type Thresholds struct {
 func DefaultThresholds() Thresholds {
 	return Thresholds{
 		MinEyeDist: 90, MaxFaceFrac: 0.6, MaxCentre: 0.18, MaxRoll: 8, MaxYaw: 0.12,
-		MinEyeOpen: 0.12, MinSharpness: 60, MinBrightness: 70, MaxBrightness: 200,
+		MinEyeOpen: 0.85, MinSharpness: 60, MinBrightness: 70, MaxBrightness: 200,
 		MaxClipped: 0.05, MinUniformity: 0.7,
 	}
 }
@@ -120,7 +120,7 @@ func (t Thresholds) Check(f *Frame) Result {
 	}
 	add(MRoll, roll, t.MaxRoll, math.Abs(roll) <= t.MaxRoll, GuideLevel)
 	add(MYaw, f.Yaw, t.MaxYaw, math.Abs(f.Yaw) <= t.MaxYaw && f.Profile == 0, GuideStraight)
-	add(MEyeOpen, f.EyeOpen, t.MinEyeOpen, f.EyeOpen >= t.MinEyeOpen, GuideOpenEyes)
+	add(MEyeOpen, f.EyeOpenRel, t.MinEyeOpen, f.EyeOpenRel >= t.MinEyeOpen, GuideOpenEyes)
 	add(MSharpness, f.Sharpness, t.MinSharpness, f.Sharpness >= t.MinSharpness, GuideHoldStill)
 	bg := GuideTooDark
 	if f.Brightness > t.MaxBrightness {
