@@ -20,6 +20,7 @@ import (
 
 	"eidkiosk/drivers/idcard"
 	"eidkiosk/drivers/idcard/sim"
+	"eidkiosk/kiosk/clock"
 )
 
 // TestMain doubles as the fake vendor WLT decoder: run with
@@ -650,5 +651,25 @@ func TestPollerPhotoDecoder(t *testing.T) {
 	}
 	if d, err := idcard.NewPhotoDecoder("", 0); d != nil || err != nil {
 		t.Error("empty path must mean no decoder")
+	}
+}
+
+// Reconnect backoff runs on the injected clock: nothing happens until the
+// fake clock is advanced, however long the real wait.
+func TestPollerBackoffOnInjectedClock(t *testing.T) {
+	link := t.TempDir() + "/idcard"
+	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	ev, _, _ := runPoller(t, idcard.Options{Port: link, Clock: fake, BackoffMin: time.Second, BackoffMax: 4 * time.Second})
+	if f := ev.next(); f.Kind != idcard.ReaderFault || !f.At.Equal(fake.Now()) {
+		t.Fatalf("first event %s at %s", f.Kind, f.At)
+	}
+	startSim(t, sim.Options{Link: link})
+	ev.none(300 * time.Millisecond) // the real clock runs, the fake one does not
+	for fake.Pending() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	fake.Advance(time.Second)
+	if b := ev.next(); b.Kind != idcard.ReaderBack {
+		t.Fatalf("after the backoff: %s (%v)", b.Kind, b.Err)
 	}
 }
