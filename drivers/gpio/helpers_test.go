@@ -75,6 +75,7 @@ type switchPin struct {
 	mu       sync.Mutex
 	pull     gpio.Pull
 	noEdges  bool
+	noPull   bool // like sysfs GPIO: only PullNoChange
 	setupErr error
 }
 
@@ -92,6 +93,9 @@ func (s *switchPin) In(pull gpio.Pull, edge gpio.Edge) error {
 	}
 	if edge != gpio.NoEdge && s.noEdges {
 		return fmt.Errorf("gpiotest: no edge support")
+	}
+	if s.noPull && pull != gpio.PullNoChange && pull != gpio.Float {
+		return fmt.Errorf("gpiotest: doesn't support pull-up/pull-down")
 	}
 	s.mu.Lock()
 	s.pull = pull

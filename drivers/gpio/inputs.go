@@ -57,18 +57,14 @@ func (p *Peripherals) Watch(ctx context.Context, emit func(session.Event)) error
 	var wg sync.WaitGroup
 	var debs []*debouncer
 	for _, w := range ins {
-		edges := true
-		if err := w.in.Pin.In(w.pull, gpio.BothEdges); err != nil {
-			edges = false
-			if err := w.in.Pin.In(w.pull, gpio.NoEdge); err != nil {
-				cancel()
-				wg.Wait()
-				for _, d := range debs {
-					d.stop()
-				}
-				return fmt.Errorf("gpio: %s: set up as input: %w", w.in.Key, err)
+		edges, err := p.setupInput(w.in, w.pull)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			for _, d := range debs {
+				d.stop()
 			}
-			p.log.Info("gpio: no edge interrupts; polling", "peripheral", w.in.Key, "every", p.opt.PollInterval)
+			return err
 		}
 		d := newDebouncer(p.clk, p.opt.Debounce, w.on)
 		debs = append(debs, d)
@@ -106,6 +102,35 @@ func (p *Peripherals) Watch(ctx context.Context, emit func(session.Event)) error
 		d.stop()
 	}
 	return nil
+}
+
+// setupInput configures an input, preferring edge interrupts and the
+// internal pull resistor, and falling back to polling and to an external
+// resistor (sysfs GPIO has neither pulls nor, on some boards, edges). It
+// reports whether edges are available.
+func (p *Peripherals) setupInput(in *In, pull gpio.Pull) (bool, error) {
+	var first error
+	for _, try := range []struct {
+		pull gpio.Pull
+		edge gpio.Edge
+	}{{pull, gpio.BothEdges}, {gpio.PullNoChange, gpio.BothEdges}, {pull, gpio.NoEdge}, {gpio.PullNoChange, gpio.NoEdge}} {
+		err := in.Pin.In(try.pull, try.edge)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		if try.pull != pull {
+			p.log.Warn("gpio: the board cannot set this input's pull resistor; fit an external one (10 kΩ)",
+				"peripheral", in.Key, "pull", pull.String())
+		}
+		if try.edge == gpio.NoEdge {
+			p.log.Info("gpio: no edge interrupts; polling", "peripheral", in.Key, "every", p.opt.PollInterval)
+		}
+		return try.edge != gpio.NoEdge, nil
+	}
+	return false, fmt.Errorf("gpio: %s: set up as input: %w", in.Key, first)
 }
 
 func pullFor(in *In, pull gpio.Pull) gpio.Pull {

@@ -313,3 +313,45 @@ func TestDebouncer(t *testing.T) {
 		t.Fatal("reported after stop")
 	}
 }
+
+func TestWatchWithoutPullResistors(t *testing.T) {
+	var lb logBuf
+	clk := clock.NewFake(t0)
+	tamp := newSwitch("T", gpio.High, true)
+	tamp.noPull = true
+	p := New(Pins{Tamper: &In{Key: "tamper", Pin: tamp}}, Options{Clock: clk, Log: lb.logger(), EdgeWait: 20 * time.Millisecond})
+	events := make(chan session.Event, 8)
+	sampled := make(chan bool, 4096)
+	p.afterSample = func(_ string, active bool) {
+		select {
+		case sampled <- active:
+		default:
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Watch(ctx, func(ev session.Event) { events <- ev }) }()
+	<-sampled
+	clk.Advance(50 * time.Millisecond)
+	if ev := <-events; ev != (session.Tamper{Open: true}) {
+		t.Fatalf("event %v", ev)
+	}
+	if tamp.gotPull() != gpio.PullNoChange {
+		t.Fatalf("pull %v, want PullNoChange after the board refused the pull-up", tamp.gotPull())
+	}
+	// Edges still work without the pull.
+	tamp.EdgesChan <- gpio.Low
+	for <-sampled {
+	}
+	clk.Advance(50 * time.Millisecond)
+	if ev := <-events; ev != (session.Tamper{Open: false}) {
+		t.Fatalf("event %v", ev)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if countLines(lb.String(), "external one") != 1 || countLines(lb.String(), "polling") != 0 {
+		t.Fatalf("log:\n%s", lb.String())
+	}
+}
