@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,6 +52,13 @@ type Intake struct {
 	sem       chan struct{}
 
 	db *authority.DB
+
+	// SQLite only: the group-commit connection and its checkpointer.
+	wconn     *sql.Conn
+	ckpt      chan struct{}
+	stop      chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
 
 	bmu     sync.Mutex
 	pending []*insertReq
@@ -134,7 +142,7 @@ func (in *Intake) Migrate(ctx context.Context, db *authority.DB) error {
 		}
 	}
 	in.db = db
-	return nil
+	return in.setupWriter(ctx, db)
 }
 
 // Use sets the database without migrating (operator commands on a database

@@ -82,7 +82,13 @@ func (in *Intake) commit(batch []*insertReq) {
 
 func (in *Intake) commitTx(ctx context.Context, batch []*insertReq) error {
 	db := in.db
-	tx, err := db.BeginTx(ctx, nil)
+	var tx *sql.Tx
+	var err error
+	if in.wconn != nil {
+		tx, err = in.wconn.BeginTx(ctx, nil)
+	} else {
+		tx, err = db.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return fmt.Errorf("intake: store: %w", err)
 	}
@@ -127,6 +133,7 @@ func (in *Intake) commitTx(ctx context.Context, batch []*insertReq) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("intake: store: %w", err)
 	}
+	in.kickCheckpoint()
 	return nil
 }
 

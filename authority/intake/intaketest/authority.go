@@ -69,6 +69,7 @@ func NewAuthority(tb testing.TB, dir string, pki *PKI, reg *Registry, opts intak
 	}
 	tb.Cleanup(func() {
 		a.Stop()
+		a.Intake.Close()
 		db.Close()
 	})
 	return a

@@ -1,0 +1,130 @@
+package intake_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"eidkiosk/authority/intake"
+	"eidkiosk/authority/intake/intaketest"
+	"eidkiosk/kiosk/enroll"
+)
+
+const kiosks = 16
+
+// BenchmarkIntakeThroughput: 16 simulated kiosks, each with its own device
+// certificate and TLS 1.3 connection, post sealed packages to the intake on
+// loopback with SQLite (WAL, synchronous=FULL). Beside it, the baseline: the
+// same clients posting the same bytes to a handler that only reads them.
+// Reported: enrollments/s, baseline requests/s, and their ratio. Sealing is
+// done before the timer starts.
+func BenchmarkIntakeThroughput(b *testing.B) {
+	pki, err := intaketest.NewPKI()
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := intaketest.NewRegistry()
+	auth := intaketest.NewAuthority(b, b.TempDir(), pki, reg, intake.Options{MaxConcurrent: 64})
+	url := auth.Serve(b, "127.0.0.1:0")
+	base := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusCreated)
+		w.Write(make([]byte, 200))
+	}))
+	base.TLS = pki.ServerTLS()
+	base.StartTLS()
+	defer base.Close()
+
+	type kiosk struct {
+		dev    *intaketest.Device
+		sealer *enroll.Sealer
+		client *http.Client
+	}
+	ks := make([]kiosk, kiosks)
+	for i := range ks {
+		d, err := pki.NewDevice(fmt.Sprintf("KT-B%02d", i), fmt.Sprintf("NS-PSB-%03d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		reg.Add(d)
+		s, err := d.Sealer(auth.Intake.IntakePublicKey())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ks[i] = kiosk{dev: d, sealer: s, client: &http.Client{Transport: &http.Transport{TLSClientConfig: d.ClientTLS(pki)}}}
+	}
+	// Seal b.N packages spread over the kiosks (outside the timer).
+	type job struct {
+		k   int
+		id  string
+		pkg []byte
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	p, ev, err := intaketest.Portrait()
+	if err != nil {
+		b.Fatal(err)
+	}
+	jobs := make([]job, b.N)
+	for i := range jobs {
+		k := i % kiosks
+		e, _ := intaketest.EnrollmentWith(intaketest.CitizenName, intaketest.RandomNumber(rnd), p, ev, rnd)
+		q := &memQueue{}
+		rc, err := enroll.NewSubmitter(ks[k].sealer, q, "bench", nil, nil).Submit(b.Context(), e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		jobs[i] = job{k: k, id: rc.EnrollmentID, pkg: q.pkgs[rc.EnrollmentID]}
+	}
+	perKiosk := make([][]job, kiosks)
+	for _, j := range jobs {
+		perKiosk[j.k] = append(perKiosk[j.k], j)
+	}
+	run := func(target string, want int) time.Duration {
+		var wg sync.WaitGroup
+		var failed atomic.Value
+		start := time.Now()
+		for k := range kiosks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, j := range perKiosk[k] {
+					req, _ := http.NewRequest("POST", target+intake.PathEnrollments+j.id, bytes.NewReader(j.pkg))
+					req.Header.Set("Idempotency-Key", j.id)
+					resp, err := ks[k].client.Do(req)
+					if err != nil {
+						failed.Store(err.Error())
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != want {
+						failed.Store(fmt.Sprintf("status %d", resp.StatusCode))
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if f := failed.Load(); f != nil {
+			b.Fatal(f)
+		}
+		return time.Since(start)
+	}
+	b.ResetTimer()
+	tBase := run(base.URL, http.StatusCreated)
+	tIntake := run(url, http.StatusCreated)
+	b.StopTimer()
+	if n, _ := auth.Intake.Count(b.Context()); n != b.N {
+		b.Fatalf("stored %d of %d", n, b.N)
+	}
+	b.ReportMetric(float64(b.N)/tIntake.Seconds(), "enrollments/s")
+	b.ReportMetric(float64(b.N)/tBase.Seconds(), "baseline-req/s")
+	b.ReportMetric(tIntake.Seconds()/tBase.Seconds(), "intake/baseline")
+}
