@@ -48,14 +48,22 @@ func (s *SyncBuffer) Bytes() []byte {
 	return bytes.Clone(s.b.Bytes())
 }
 
-// NewAuthority creates the authority in dir (keys and database) without
-// serving it; call Serve. opts.DataDir and opts.Devices are filled in.
+// NewAuthority creates the authority in dir (keys and SQLite database)
+// without serving it; call Serve. opts.DataDir, opts.Devices and
+// opts.Logger are filled in.
 func NewAuthority(tb testing.TB, dir string, pki *PKI, reg *Registry, opts intake.Options) *Authority {
+	tb.Helper()
+	return NewAuthorityDB(tb, dir, dir, pki, reg, opts)
+}
+
+// NewAuthorityDB is NewAuthority with the database named by dsn (a
+// directory for SQLite or a postgres:// URL).
+func NewAuthorityDB(tb testing.TB, dir, dsn string, pki *PKI, reg *Registry, opts intake.Options) *Authority {
 	tb.Helper()
 	ctx := context.Background()
 	a := &Authority{Dir: dir, PKI: pki, Registry: reg, Log: &SyncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(a.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	db, err := authority.OpenDB(ctx, dir)
+	db, err := authority.OpenDB(ctx, dsn)
 	if err != nil {
 		tb.Fatal(err)
 	}
