@@ -85,14 +85,6 @@ func setText(t *canvas.Text, s string) {
 	}
 }
 
-// bigIcon is a themed icon drawn at size×size.
-func bigIcon(res fyne.Resource, size float32) *canvas.Image {
-	img := canvas.NewImageFromResource(res)
-	img.FillMode = canvas.ImageFillContain
-	img.SetMinSize(fyne.NewSize(size, size))
-	return img
-}
-
 // iconLine is an icon followed by a wrapping label.
 func iconLine(res fyne.Resource, size fyne.ThemeSizeName, bold bool) (*fyne.Container, *widget.Icon, *widget.Label) {
 	ic := widget.NewIcon(res)

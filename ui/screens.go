@@ -40,7 +40,7 @@ func (s *attractScreen) build(u *UI) *screen {
 	for i := range s.steps {
 		s.steps[i] = newLabel(sizeNameSub, true, false)
 		s.steps[i].Alignment = fyne.TextAlignCenter
-		tiles = append(tiles, tile(u, container.NewVBox(container.NewCenter(bigIcon(icons[i], 72)), s.steps[i])))
+		tiles = append(tiles, tile(u, container.NewVBox(container.NewCenter(u.bigIcon(icons[i], 72)), s.steps[i])))
 	}
 	s.start = newButton(iconNext, widget.HighImportance, func() { u.send(session.Tap{Action: session.ActStart}) })
 	s.start.IconPlacement = widget.ButtonIconTrailingText
@@ -110,7 +110,7 @@ func (s *infoScreen) build(u *UI, res fyne.Resource) *screen {
 	s.title = newLabel(theme.SizeNameHeadingText, true, false)
 	s.hint = newLabel(sizeNameSub, false, true)
 	text := container.NewVBox(layout.NewSpacer(), s.title, s.hint, layout.NewSpacer())
-	c := container.NewBorder(nil, nil, container.NewCenter(bigIcon(res, 280)), nil, container.NewPadded(text))
+	c := container.NewBorder(nil, nil, container.NewCenter(u.bigIcon(res, 280)), nil, container.NewPadded(text))
 	return &screen{content: c}
 }
 
@@ -148,7 +148,7 @@ func (s *dataScreen) build(u *UI) *screen {
 	}
 	form := container.NewBorder(nil, nil, atLeast(container.New(&pitchLayout{pitch: 56}, kcol...), 220, 0), nil,
 		container.New(&pitchLayout{pitch: 56}, vcol...))
-	s.photo = canvas.NewImageFromResource(iconSilhouette)
+	s.photo = canvas.NewImageFromImage(u.silhouette)
 	s.photo.FillMode = canvas.ImageFillContain
 	s.photo.SetMinSize(fyne.NewSize(255, 340))
 	s.photoCaption = newLabel("", false, false)
@@ -207,11 +207,9 @@ func (s *dataScreen) apply(u *UI, v session.View) {
 	if c.Photo != s.photoSrc {
 		s.photoSrc = c.Photo
 		if c.Photo != nil {
-			s.photo.Resource = nil
 			s.photo.Image = c.Photo
 		} else {
-			s.photo.Image = nil
-			s.photo.Resource = iconSilhouette
+			s.photo.Image = u.silhouette
 		}
 		s.photo.Refresh()
 	}
@@ -233,13 +231,12 @@ func safeNumber(n string) string {
 }
 
 // clear drops the card photo and the masked data from the widgets.
-func (s *dataScreen) clear() {
+func (s *dataScreen) clear(u *UI) {
 	if s.photoSrc == nil && s.name.Text == "" {
 		return
 	}
 	s.photoSrc = nil
-	s.photo.Image = nil
-	s.photo.Resource = iconSilhouette
+	s.photo.Image = u.silhouette
 	s.photo.Refresh()
 	for _, l := range []*canvas.Text{s.kind, s.name, s.number, s.gender, s.birth, s.valid} {
 		setText(l, "")
@@ -264,7 +261,7 @@ func (s *consentScreen) build(u *UI) *screen {
 		s.bodies[i] = newLabel("", false, true)
 		blocks = append(blocks, tileTight(u, container.NewBorder(nil, nil, atLeast(s.heads[i], 250, 0), nil, s.bodies[i])))
 	}
-	c := container.NewBorder(container.NewHBox(bigIcon(iconShield, 64), s.title), nil, nil, nil,
+	c := container.NewBorder(container.NewHBox(u.bigIcon(iconShield, 64), s.title), nil, nil, nil,
 		container.NewGridWithColumns(1, blocks...))
 	s.decline = newButton(iconCancel, widget.MediumImportance, func() { u.send(session.Tap{Action: session.ActDecline}) })
 	s.agree = newButton(iconOK, widget.HighImportance, func() { u.send(session.Tap{Action: session.ActAgree}) })
@@ -370,7 +367,7 @@ func (s *reviewScreen) build(u *UI) *screen {
 	s.title = newLabel(theme.SizeNameHeadingText, true, false)
 	s.hint = newLabel(sizeNameSub, false, true)
 	s.left = newLabel("", false, false)
-	s.portrait = canvas.NewImageFromResource(iconSilhouette)
+	s.portrait = canvas.NewImageFromImage(u.silhouette)
 	s.portrait.FillMode = canvas.ImageFillContain
 	s.portrait.SetMinSize(fyne.NewSize(360, 480))
 	right := container.NewVBox(layout.NewSpacer(), s.title, s.hint, s.left, layout.NewSpacer())
@@ -395,7 +392,7 @@ func (s *reviewScreen) apply(u *UI, v session.View) {
 		s.retake.Disable()
 	}
 	if len(v.Portrait) > 0 && (len(s.src) != len(v.Portrait) || &s.src[0] != &v.Portrait[0]) {
-		s.clear()
+		s.clear(u)
 		s.src = v.Portrait
 		img, err := jpeg.Decode(bytes.NewReader(v.Portrait))
 		if err != nil {
@@ -405,14 +402,13 @@ func (s *reviewScreen) apply(u *UI, v session.View) {
 		if y, ok := img.(*image.YCbCr); ok {
 			s.decoded = y
 		}
-		s.portrait.Resource = nil
 		s.portrait.Image = img
 		s.portrait.Refresh()
 	}
 }
 
 // clear removes the portrait and zeroes the decoded copy.
-func (s *reviewScreen) clear() {
+func (s *reviewScreen) clear(u *UI) {
 	if s.src == nil && s.decoded == nil {
 		return
 	}
@@ -423,8 +419,7 @@ func (s *reviewScreen) clear() {
 		s.decoded = nil
 	}
 	s.src = nil
-	s.portrait.Image = nil
-	s.portrait.Resource = iconSilhouette
+	s.portrait.Image = u.silhouette
 	s.portrait.Refresh()
 }
 
@@ -451,7 +446,7 @@ func (s *receiptScreen) build(u *UI) *screen {
 	s.qr.SetMinSize(fyne.NewSize(400, 400))
 	white := canvas.NewRectangle(rgb(0xFFFFFF))
 	qr := container.NewStack(white, s.qr)
-	right := container.NewVBox(container.NewHBox(bigIcon(iconOK, 64), s.title), s.numberK, s.number, s.scan, st, s.take)
+	right := container.NewVBox(container.NewHBox(u.bigIcon(iconOK, 64), s.title), s.numberK, s.number, s.scan, st, s.take)
 	c := container.NewBorder(nil, nil, container.NewCenter(qr), nil, container.NewPadded(container.NewPadded(right)))
 	s.done = newButton(iconOK, widget.HighImportance, func() { u.send(session.Tap{Action: session.ActDone}) })
 	s.done.box = atLeast(s.done.Button, 320, minTouch)
@@ -518,7 +513,7 @@ func (s *faultScreen) build(u *UI, withOK bool) *screen {
 	s.title.Alignment = fyne.TextAlignCenter
 	s.what = newLabel(sizeNameSub, false, true)
 	s.what.Alignment = fyne.TextAlignCenter
-	s.icon = bigIcon(iconWarn, 200)
+	s.icon = u.bigIcon(iconWarn, 200)
 	s.notice, _, s.noticeText = iconLine(iconWarn, "", true)
 	s.notice.Hide()
 	c := container.NewVBox(layout.NewSpacer(), container.NewCenter(s.icon), s.title, s.what, s.notice, layout.NewSpacer())

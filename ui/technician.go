@@ -145,7 +145,7 @@ func (s *techScreen) build(u *UI) *screen {
 	}
 	left := container.NewVBox(tile(u, lines(rows...)), tile(u, lines(logs...)))
 	right := tile(u, lines(s.stateH, s.version, s.update, s.lease, s.outbox, s.uplink, s.reader, s.camera, s.gpio, s.quality, s.visits))
-	c := container.NewBorder(container.NewHBox(bigIcon(iconTech, 56), s.title, layout.NewSpacer(), s.tamper), nil, nil, nil,
+	c := container.NewBorder(container.NewHBox(u.bigIcon(iconTech, 56), s.title, layout.NewSpacer(), s.tamper), nil, nil, nil,
 		container.NewGridWithColumns(2, left, container.NewVBox(right)))
 	s.selfTest = newButton(iconRetake, widget.MediumImportance, func() { u.runSelfTest() })
 	s.clearTamper = newButton(iconWarn, widget.MediumImportance, func() { u.send(session.Tap{Action: session.ActClearTamper}) })

@@ -27,6 +27,7 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"eidkiosk/kiosk/clock"
@@ -116,23 +117,24 @@ type UI struct {
 	challengeDL atomic.Int64
 	lastSecs    int
 
-	attract   attractScreen
-	cardWait  infoScreen
-	reading   infoScreen
-	data      dataScreen
-	consent   consentScreen
-	face      faceScreen
-	review    reviewScreen
-	sealing   infoScreen
-	receipt   receiptScreen
-	failed    faultScreen
-	unavail   faultScreen
-	tech      techScreen
-	keypad    keypad
-	prev      *previewView
-	prompt    promptState
-	techStop  context.CancelFunc
-	lastQRKey string
+	attract    attractScreen
+	cardWait   infoScreen
+	reading    infoScreen
+	data       dataScreen
+	consent    consentScreen
+	face       faceScreen
+	review     reviewScreen
+	sealing    infoScreen
+	receipt    receiptScreen
+	failed     faultScreen
+	unavail    faultScreen
+	tech       techScreen
+	keypad     keypad
+	prev       *previewView
+	prompt     promptState
+	techStop   context.CancelFunc
+	silhouette image.Image
+	lastQRKey  string
 }
 
 // screen is one state's content and its action buttons.
@@ -248,6 +250,7 @@ func (u *UI) t(key string, args ...any) string { return u.cat.T(u.lang, key, arg
 
 func (u *UI) build() {
 	p := u.th.palette()
+	u.silhouette = rasterIcon(iconSilhouette, 480, p.fg)
 	u.header = canvas.NewRectangle(p.header)
 	u.title = canvas.NewText("", p.onHeader)
 	u.title.TextSize = sizeText
@@ -415,10 +418,10 @@ func (u *UI) apply(v session.View) {
 	u.keypad.apply(u)
 	// Personal images leave the screen with their state.
 	if v.State != session.DataShown || v.Card == nil {
-		u.data.clear()
+		u.data.clear(u)
 	}
 	if v.State != session.Review {
-		u.review.clear()
+		u.review.clear(u)
 	}
 	if v.State != session.ReceiptShown {
 		u.receipt.clear(u)
@@ -492,3 +495,12 @@ func (u *UI) State() session.State { return u.cur.State }
 
 // PreviewFrames counts the camera frames drawn so far (for measurements).
 func (u *UI) PreviewFrames() uint64 { return u.prev.frames.Load() }
+
+// ThemeSize is the text size the UI's theme gives a size name ("" is the
+// body text size); for accessibility checks.
+func (u *UI) ThemeSize(n fyne.ThemeSizeName) float32 {
+	if n == "" {
+		n = theme.SizeNameText
+	}
+	return u.th.Size(n)
+}

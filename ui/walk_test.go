@@ -291,7 +291,7 @@ func TestWholeVisit(t *testing.T) {
 	if h.u.data.gender.Text != "女" || h.u.data.birth.Text != "1956" || h.u.data.valid.Text != "2031-05-01" {
 		t.Errorf("data shown: %q %q %q", h.u.data.gender.Text, h.u.data.birth.Text, h.u.data.valid.Text)
 	}
-	if h.u.data.photo.Resource != iconSilhouette {
+	if h.u.data.photo.Image != h.u.silhouette {
 		t.Error("no card photo: the neutral silhouette must show")
 	}
 	h.tap(h.u.data.isMe)
@@ -327,7 +327,7 @@ func TestWholeVisit(t *testing.T) {
 		t.Error("no QR code on the receipt")
 	}
 	// The portrait left the screen and its decoded copy is wiped.
-	if h.u.review.portrait.Resource != iconSilhouette || h.u.review.decoded != nil || h.u.review.src != nil {
+	if h.u.review.portrait.Image != h.u.silhouette || h.u.review.decoded != nil || h.u.review.src != nil {
 		t.Error("portrait kept after review")
 	}
 	h.tap(h.u.receipt.done)

@@ -14,6 +14,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -162,6 +163,8 @@ type Renderer struct {
 	app   fyne.App
 	theme *ui.Theme
 	size  fyne.Size
+	// Scale is the canvas scale: 1 draws 1280×800 pixels, 0.5 draws 640×400.
+	Scale float32
 }
 
 // NewRenderer sets up Fyne's test app with the kiosk theme (faces from
@@ -171,22 +174,51 @@ func NewRenderer(faces font.Faces, highContrast bool) *Renderer {
 	a := test.NewApp()
 	th := ui.NewTheme(faces, highContrast)
 	a.Settings().SetTheme(th)
-	return &Renderer{app: a, theme: th, size: ui.DesignSize}
+	return &Renderer{app: a, theme: th, size: ui.DesignSize, Scale: 1}
 }
 
 // Theme is the renderer's theme.
 func (r *Renderer) Theme() *ui.Theme { return r.theme }
 
-// Render draws one shot in lang.
-func (r *Renderer) Render(s Shot, lang string) (image.Image, error) {
+// Screen is one shot set up in an offscreen window.
+type Screen struct {
+	UI     *ui.UI
+	Window fyne.Window
+	close  func()
+}
+
+// Close releases the screen.
+func (s *Screen) Close() { s.close() }
+
+// Capture lays the window out again and draws it.
+func (s *Screen) Capture() image.Image {
+	// Fyne's test canvas does not re-lay out containers whose children
+	// changed size (the real driver does each frame): do it before capturing.
+	s.Window.Content().Refresh()
+	return s.Window.Canvas().Capture()
+}
+
+// Build shows one shot in lang in an offscreen window.
+func (r *Renderer) Build(s Shot, lang string) (*Screen, error) {
 	q := ui.NewQueue()
 	fc := clock.NewFake(Now)
 	prev := NewSynthetic(640, 480, 30)
-	u := ui.New(ui.Options{Engine: nopEngine{}, Theme: r.theme, Clock: fc, Do: q.Do, NoTicker: true,
-		Preview: prev, Tech: SampleTech{}, TechPoll: time.Hour})
-	defer u.Close()
+	// Functions queued after the technician status was served mark it shown.
+	var served, shown atomic.Bool
+	do := func(f func()) {
+		if served.Load() {
+			q.Do(func() { f(); shown.Store(true) })
+			return
+		}
+		q.Do(f)
+	}
+	u := ui.New(ui.Options{Engine: nopEngine{}, Theme: r.theme, Clock: fc, Do: do, NoTicker: true,
+		Preview: prev, Tech: notifyTech{&served}, TechPoll: time.Hour})
 	w := test.NewWindow(u.Content())
-	defer w.Close()
+	sc := &Screen{UI: u, Window: w, close: func() { u.Close(); w.Close() }}
+	if c, ok := w.Canvas().(test.WindowlessCanvas); ok && r.Scale > 0 {
+		c.SetScale(r.Scale)
+	}
 	w.SetPadded(false)
 	w.Resize(r.size)
 	v := s.View
@@ -201,26 +233,49 @@ func (r *Renderer) Render(s Shot, lang string) (image.Image, error) {
 	}
 	if v.State == session.FaceCapture {
 		if !q.DrainUntil(func() bool { return u.PreviewFrames() > 0 }, 5*time.Second) {
+			sc.Close()
 			return nil, fmt.Errorf("shots: %s: no preview frame drawn", s.Name)
 		}
 	}
 	if v.State == session.Technician {
-		q.DrainUntil(func() bool { return false }, 100*time.Millisecond)
+		// The first technician status arrives from the polling goroutine.
+		if !q.DrainUntil(shown.Load, 5*time.Second) {
+			sc.Close()
+			return nil, fmt.Errorf("shots: %s: technician status not shown", s.Name)
+		}
 	}
 	q.Drain()
-	// Fyne's test canvas does not re-lay out containers whose children
-	// changed size (the real driver does each frame): do it before capturing.
-	w.Content().Refresh()
-	return w.Canvas().Capture(), nil
+	return sc, nil
 }
+
+// Render draws one shot in lang.
+func (r *Renderer) Render(s Shot, lang string) (image.Image, error) {
+	sc, err := r.Build(s, lang)
+	if err != nil {
+		return nil, err
+	}
+	defer sc.Close()
+	return sc.Capture(), nil
+}
+
+// notifyTech is SampleTech telling when it served a status.
+type notifyTech struct{ served *atomic.Bool }
+
+func (n notifyTech) TechStatus(ctx context.Context) ui.TechStatus {
+	st := SampleTech{}.TechStatus(ctx)
+	n.served.Store(true)
+	return st
+}
+
+func (n notifyTech) SelfTest(ctx context.Context) []ui.Check { return SampleTech{}.SelfTest(ctx) }
 
 type nopEngine struct{}
 
 func (nopEngine) Send(session.Event) {}
 
 // WriteAll renders every shot in both languages as dir/NAME.LANG.png and
-// reports each file through progress (may be nil).
-func WriteAll(dir string, faces font.Faces, progress func(path string)) ([]string, error) {
+// reports each file through progress (may be nil). It stops when ctx ends.
+func WriteAll(ctx context.Context, dir string, faces font.Faces, progress func(path string)) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("shots: %w", err)
 	}
@@ -228,6 +283,9 @@ func WriteAll(dir string, faces font.Faces, progress func(path string)) ([]strin
 	var paths []string
 	for _, s := range Catalogue() {
 		for _, l := range i18n.Langs {
+			if err := ctx.Err(); err != nil {
+				return paths, fmt.Errorf("shots: %w", err)
+			}
 			img, err := r.Render(s, l)
 			if err != nil {
 				return paths, err

@@ -1,0 +1,258 @@
+package shots
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"eidkiosk/kiosk/session"
+	"eidkiosk/ui"
+	"eidkiosk/ui/font"
+	"eidkiosk/ui/i18n"
+)
+
+// Golden images live in ui/testdata/golden as 640×400 grey PNGs (small,
+// and insensitive to colour-only changes of anti-aliasing). Regenerate with
+//
+//	EIDKIOSK_UPDATE_GOLDEN=1 go test ./ui/shots -run TestGolden
+const goldenDir = "../testdata/golden"
+
+var (
+	rOnce sync.Once
+	rend  *Renderer
+	rErr  error
+)
+
+func renderer(t *testing.T) *Renderer {
+	t.Helper()
+	rOnce.Do(func() {
+		var f font.Faces
+		f, rErr = font.Prepare(font.Options{})
+		if rErr == nil {
+			rend = NewRenderer(f, false)
+			rend.Scale = 0.5
+		}
+	})
+	if rErr != nil {
+		t.Skipf("no SC font: %v", rErr)
+	}
+	return rend
+}
+
+// grey converts an image to 8-bit grey.
+func grey(img image.Image) *image.Gray {
+	b := img.Bounds()
+	g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := 0; y < b.Dy(); y++ {
+		for x := 0; x < b.Dx(); x++ {
+			g.Set(x, y, color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)))
+		}
+	}
+	return g
+}
+
+// diff compares two grey images: the mean absolute difference and the share
+// of pixels differing by more than 64 (a glyph or an icon changed).
+func diff(a, b *image.Gray) (mean float64, far float64, err error) {
+	if a.Rect.Size() != b.Rect.Size() {
+		return 0, 0, fmt.Errorf("size %v, golden %v", a.Rect.Size(), b.Rect.Size())
+	}
+	var sum, n int
+	for i := range a.Pix {
+		d := int(a.Pix[i]) - int(b.Pix[i])
+		if d < 0 {
+			d = -d
+		}
+		sum += d
+		if d > 64 {
+			n++
+		}
+	}
+	return float64(sum) / float64(len(a.Pix)), float64(n) / float64(len(a.Pix)), nil
+}
+
+func TestGolden(t *testing.T) {
+	r := renderer(t)
+	update := os.Getenv("EIDKIOSK_UPDATE_GOLDEN") != ""
+	want := map[string]bool{}
+	for _, s := range Catalogue() {
+		for _, l := range i18n.Langs {
+			name := s.Name + "." + l + ".png"
+			want[name] = true
+			t.Run(s.Name+"/"+l, func(t *testing.T) {
+				img, err := r.Render(s, l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := grey(img)
+				path := filepath.Join(goldenDir, name)
+				if update {
+					if err := os.MkdirAll(goldenDir, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					f, err := os.Create(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+					if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(f, got); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				f, err := os.Open(path)
+				if err != nil {
+					t.Fatalf("%v (regenerate with EIDKIOSK_UPDATE_GOLDEN=1)", err)
+				}
+				defer f.Close()
+				gi, err := png.Decode(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mean, far, err := diff(got, grey(gi))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if mean > 1.5 || far > 0.003 {
+					out := filepath.Join(t.TempDir(), name)
+					if fo, err := os.Create(out); err == nil {
+						png.Encode(fo, got)
+						fo.Close()
+					}
+					t.Errorf("differs from %s: mean %.2f, %.2f%% of pixels far off; rendering in %s", path, mean, far*100, out)
+				}
+			})
+		}
+	}
+	if !update {
+		// No stale golden files for screens that no longer exist.
+		ents, _ := os.ReadDir(goldenDir)
+		for _, e := range ents {
+			if !want[e.Name()] {
+				t.Errorf("stale golden file %s", e.Name())
+			}
+		}
+	}
+}
+
+// TestGoldenCatchesChanges: the comparison fails for a changed text.
+func TestGoldenCatchesChanges(t *testing.T) {
+	r := renderer(t)
+	s := Catalogue()[0]
+	a, err := r.Render(s, "zh-CN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Render(s, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mean, far, _ := diff(grey(a), grey(b))
+	if mean <= 1.5 && far <= 0.003 {
+		t.Errorf("zh-CN and en attract screens compare equal (mean %.2f far %.4f): the tolerance is too loose", mean, far)
+	}
+}
+
+// TestAccessibility checks every screen in both languages: buttons are big
+// touch targets, the citizen's text is at least 28 px, nothing lies outside
+// the window, and there are no text fields or scroll containers.
+func TestAccessibility(t *testing.T) {
+	r := renderer(t)
+	rs := *r
+	rs.Scale = 1
+	for _, s := range Catalogue() {
+		for _, l := range i18n.Langs {
+			t.Run(s.Name+"/"+l, func(t *testing.T) {
+				sc, err := rs.Build(s, l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer sc.Close()
+				sc.Window.Content().Refresh()
+				tech := s.View.State == session.Technician
+				win := sc.Window.Canvas().Size()
+				drv := fyne.CurrentApp().Driver()
+				var problems []string
+				walkVisible(sc.Window.Content(), func(o fyne.CanvasObject) {
+					pos := drv.AbsolutePositionForObject(o)
+					size := o.Size()
+					inside := pos.X >= -0.5 && pos.Y >= -0.5 && pos.X+size.Width <= win.Width+0.5 && pos.Y+size.Height <= win.Height+0.5
+					switch x := o.(type) {
+					case *widget.Button:
+						if size.Height < 64 || size.Width < 64 {
+							problems = append(problems, fmt.Sprintf("button %q is %v (< 64 px)", x.Text, size))
+						}
+						if !inside {
+							problems = append(problems, fmt.Sprintf("button %q at %v+%v outside the window", x.Text, pos, size))
+						}
+					case *widget.Label:
+						if x.Text == "" {
+							return
+						}
+						ts := sc.UI.ThemeSize(x.SizeName)
+						if !tech && ts < 28 {
+							problems = append(problems, fmt.Sprintf("label %q at %v px", x.Text, ts))
+						}
+						if !inside {
+							problems = append(problems, fmt.Sprintf("label %q at %v+%v outside the window", x.Text, pos, size))
+						}
+						if min := x.MinSize(); x.Wrapping == fyne.TextWrapOff && min.Width > size.Width+1 {
+							problems = append(problems, fmt.Sprintf("label %q cut: needs %v, has %v", x.Text, min.Width, size.Width))
+						}
+					case *canvas.Text:
+						if x.Text == "" || x.Text == " " {
+							return
+						}
+						if !tech && x.TextSize < 28 {
+							problems = append(problems, fmt.Sprintf("text %q at %v px", x.Text, x.TextSize))
+						}
+						if !inside {
+							problems = append(problems, fmt.Sprintf("text %q at %v+%v outside the window", x.Text, pos, size))
+						}
+					case *widget.Entry, *widget.SelectEntry, *container.Scroll, *widget.List, *widget.Table, *widget.Tree:
+						problems = append(problems, fmt.Sprintf("%T on screen", o))
+					}
+				})
+				sort.Strings(problems)
+				if len(problems) > 0 {
+					t.Errorf("%d problems:\n  %s", len(problems), strings.Join(problems, "\n  "))
+				}
+			})
+		}
+	}
+}
+
+func walkVisible(o fyne.CanvasObject, f func(fyne.CanvasObject)) {
+	if o == nil || !o.Visible() {
+		return
+	}
+	f(o)
+	switch x := o.(type) {
+	case *fyne.Container:
+		for _, c := range x.Objects {
+			walkVisible(c, f)
+		}
+	case fyne.Widget:
+		if _, ok := x.(*widget.Label); ok {
+			return
+		}
+		for _, c := range test.WidgetRenderer(x).Objects() {
+			walkVisible(c, f)
+		}
+	}
+}
+
+var _ = ui.DesignSize
