@@ -207,6 +207,15 @@ func (u *Uplink) Run(ctx context.Context) error {
 			continue
 		}
 		if !ok {
+			// Idle. A disabled terminal has nothing to send that would tell
+			// it when it is reinstated, so it asks at the longest interval.
+			if u.o.Queue.Stats().Disabled != "" {
+				if !u.wait(ctx, u.o.MaxBackoff, changes) {
+					return ctx.Err()
+				}
+				u.probe(ctx)
+				continue
+			}
 			if !u.wait(ctx, 0, changes) {
 				return ctx.Err()
 			}
@@ -370,6 +379,37 @@ func (u *Uplink) send(ctx context.Context, it outbox.Item) (time.Duration, error
 	u.refreshBacklog()
 	u.o.Logger.Debug("uplink: acknowledged", "enrollment", it.ID)
 	return 0, nil
+}
+
+// probe asks the authority's status endpoint whether this terminal is
+// authorized again: a refusal keeps it disabled, any answer about the
+// (non-existent) enrollment "probe" means the certificate was accepted.
+func (u *Uplink) probe(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, u.o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, strings.TrimRight(u.o.URL, "/")+Path+"probe", nil)
+	if err != nil {
+		return
+	}
+	resp, err := u.client.Do(req)
+	if err != nil {
+		u.setOnline(false)
+		u.fail(fmt.Errorf("uplink: %w", err), "")
+		return
+	}
+	defer resp.Body.Close()
+	u.setOnline(true)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var eb struct{ Code string }
+	if json.Unmarshal(body, &eb) == nil && deviceCodes[eb.Code] {
+		return
+	}
+	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusOK {
+		u.o.Logger.Info("uplink: authority accepts this terminal again")
+		if err := u.o.Queue.SetDisabled(ctx, ""); err != nil {
+			u.fail(err, "")
+		}
+	}
 }
 
 func (u *Uplink) setOnline(v bool) {

@@ -132,6 +132,35 @@ func TestRevokedDisables(t *testing.T) {
 	if state, _, _ := r.box.State(context.Background(), rc.EnrollmentID); state == outbox.Acked || state == "" {
 		t.Errorf("item state %q", state)
 	}
+	// Reinstated: the next try succeeds and the gate opens again.
+	r.reg.Reinstate(r.dev)
+	r.drained(t)
+	for r.box.Admit() != nil {
+		select {
+		case <-ch:
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("gate still closed after reinstatement: %v", r.box.Admit())
+		}
+	}
+}
+
+// TestDisabledIdleProbes: a terminal marked disabled with nothing to send
+// asks the authority, and opens its gate when the authority accepts it.
+func TestDisabledIdleProbes(t *testing.T) {
+	r := newRig(t, true)
+	if err := r.box.SetDisabled(context.Background(), "device_unknown"); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t)
+	deadline := time.After(30 * time.Second)
+	for r.box.Admit() != nil {
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("still disabled: %+v", r.up.Status())
+		}
+	}
 }
 
 // TestRefusedPackageKept: a package the authority refuses (bad check

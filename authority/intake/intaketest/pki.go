@@ -156,6 +156,15 @@ func (r *Registry) Revoke(d *Device) {
 	}
 }
 
+// Reinstate lifts a revocation.
+func (r *Registry) Reinstate(d *Device) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.devices[sha256.Sum256(d.Cert.Raw)]; e != nil {
+		e.revoked = false
+	}
+}
+
 // Authorize implements intake.Devices.
 func (r *Registry) Authorize(ctx context.Context, cert *x509.Certificate) (string, string, error) {
 	if cert == nil {
