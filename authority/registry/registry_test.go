@@ -272,3 +272,31 @@ func TestTPMAreaMustMatchCSR(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkAuthorize measures the intake's per-request device check (chain
+// verification plus one SQLite lookup) beside its baseline, the chain
+// verification alone.
+func BenchmarkAuthorize(b *testing.B) {
+	a := registrytest.Start(b, registrytest.Options{})
+	req, _ := request(b, "SN-1")
+	req.Token = a.Token(b, "NS-PSB-001", time.Hour)
+	bun, err := a.Registry.Provision(context.Background(), req, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(bun.Chain[0])
+	b.Run("baseline-verify-chain", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := a.PKI.VerifyDevice(cert); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("authorize", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := a.Registry.Authorize(context.Background(), cert); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
