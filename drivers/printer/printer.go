@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -48,7 +49,18 @@ var (
 	ErrFault      = errors.New("printer: reports an error (cutter or head)")
 	ErrNoAnswer   = errors.New("printer: no answer to a status request (off, unplugged, or set printer.status_check = false)")
 	ErrBadReceipt = errors.New("printer: receipt has no enrollment number or QR payload")
+	ErrGone       = errors.New("printer: gone (unplugged or powered off)")
 )
+
+// gone turns the errors of a vanished serial device into ErrGone.
+func gone(err error) error {
+	var pe *serial.PortError
+	if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENXIO) || errors.Is(err, syscall.ENODEV) ||
+		(errors.As(err, &pe) && pe.Code() == serial.PortClosed) {
+		return fmt.Errorf("%w: %v", ErrGone, err)
+	}
+	return err
+}
 
 // Printer is an ESC/POS receipt printer. Its methods are safe for
 // concurrent use; one receipt prints at a time.
@@ -151,6 +163,9 @@ func (p *Printer) query(ctx context.Context, n byte) (byte, error) {
 		}
 		k, err := p.port.Read(buf)
 		if err != nil {
+			if g := gone(err); g != err {
+				return 0, g
+			}
 			return 0, fmt.Errorf("printer: reading status: %w", err)
 		}
 		if k == 1 && buf[0]&0x93 == 0x12 {
@@ -167,6 +182,9 @@ func (p *Printer) write(ctx context.Context, b []byte) error {
 		n := min(len(b), 256)
 		k, err := p.port.Write(b[:n])
 		if err != nil {
+			if g := gone(err); g != err {
+				return g
+			}
 			return fmt.Errorf("printer: write: %w", err)
 		}
 		b = b[k:]

@@ -258,3 +258,22 @@ type recPort struct {
 
 func (r *recPort) Write(b []byte) (int, error) { return r.Buffer.Write(b) }
 func (r *recPort) Read(b []byte) (int, error)  { return 0, nil }
+
+func TestUnpluggedPrinter(t *testing.T) {
+	for _, skip := range []bool{false, true} { // noticed by the status query, or by the write
+		s, path, err := sim.Pty(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := printer.Open(path, 9600, printer.Options{StatusWait: 300 * time.Millisecond, SkipStatus: skip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Unplug()
+		err = p.Print(context.Background(), receipt, station)
+		if !errors.Is(err, printer.ErrGone) {
+			t.Fatalf("status check %v: err = %v, want ErrGone", !skip, err)
+		}
+		p.Close()
+	}
+}

@@ -29,6 +29,7 @@ type Printer struct {
 	silent    bool
 	decErr    error
 	w         io.Writer
+	closers   []io.Closer
 }
 
 // New returns a printer with paper and its cover closed.
@@ -140,11 +141,23 @@ func Pty(ctx context.Context) (*Printer, string, error) {
 	name := tty.Name()
 	// Keep the terminal side open while serving, so the master does not
 	// see EIO between the printer's opens and closes.
+	s.closers = []io.Closer{ptmx, tty}
 	go func() {
 		<-ctx.Done()
-		ptmx.Close()
-		tty.Close()
+		s.Unplug()
 	}()
 	go func() { _ = s.Serve(ptmx) }() // ends when the pty is closed
 	return s, name, nil
+}
+
+// Unplug closes a printer served by Pty, as if its cable were pulled: the
+// port's reads and writes fail from now on.
+func (s *Printer) Unplug() {
+	s.mu.Lock()
+	cs := s.closers
+	s.closers = nil
+	s.mu.Unlock()
+	for _, c := range cs {
+		_ = c.Close()
+	}
 }
