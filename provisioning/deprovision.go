@@ -142,6 +142,7 @@ func Deprovision(ctx context.Context, o DeprovisionOptions) error {
 		detail = fmt.Sprintf("terminal %s of station %s: identity destroyed", id.DeviceID, id.StationID)
 	}
 	_ = appendAudit(dir, o.Clock.Now(), "deprovision", detail)
+	_ = FixOwnership(o.StateDir)
 	o.Log.Info("provisioning: terminal deprovisioned")
 	return nil
 }

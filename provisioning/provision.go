@@ -113,6 +113,11 @@ func Provision(ctx context.Context, o ProvisionOptions) (*Identity, Result, erro
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, Result{}, fmt.Errorf("provisioning: state directory: %w", err)
 	}
+	defer func() {
+		if err := FixOwnership(o.StateDir); err != nil {
+			o.Log.Error("provisioning: the kiosk's user may not read its identity", "err", err)
+		}
+	}()
 	serial := o.Serial
 	if serial == "" {
 		var err error
@@ -161,6 +166,8 @@ func Provision(ctx context.Context, o ProvisionOptions) (*Identity, Result, erro
 	// 2. The device key.
 	key, keyPath, err := createKey(o, dir, progress)
 	if err != nil {
+		_ = devkey.Destroy(filepath.Join(dir, KeyFileName))
+		_ = devkey.Destroy(filepath.Join(dir, TPMKeyFileName))
 		audit("provision.failed", err.Error())
 		return nil, Result{}, err
 	}

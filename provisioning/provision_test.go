@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -454,4 +455,31 @@ func TestDeprovision(t *testing.T) {
 	if err := provisioning.Deprovision(context.Background(), provisioning.DeprovisionOptions{StateDir: state}); !errors.Is(err, provisioning.ErrNotProvisioned) {
 		t.Fatalf("second deprovision: %v", err)
 	}
+}
+
+// TestOwnershipForTheKioskUser: a technician provisions as root; the state
+// directory belongs to the kiosk's user, who must own the identity after.
+func TestOwnershipForTheKioskUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to hand files to another user")
+	}
+	a := startAuthority(t, registrytest.Options{})
+	state := t.TempDir()
+	const uid, gid = 4242, 4243
+	if err := os.Chown(state, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := provision(t, a, provisioning.ProvisionOptions{Token: a.Token(t, station, time.Hour), StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id.Close()
+	filepath.WalkDir(filepath.Join(state, "identity"), func(p string, d os.DirEntry, err error) error {
+		fi, _ := os.Lstat(p)
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != uid || st.Gid != gid {
+			t.Errorf("%s owned by %d:%d", p, st.Uid, st.Gid)
+		}
+		return nil
+	})
 }

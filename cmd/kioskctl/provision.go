@@ -80,10 +80,10 @@ func init() {
 			}
 			fmt.Fprintf(out, "\nProvisioned terminal %s for station %s (%s)\n  key: %s; certificate valid until %s\n  took %s\n\n",
 				res.DeviceID, res.StationID, res.StationName, res.KeyKind, res.Expires.UTC().Format("2006-01-02 15:04 MST"), res.Took.Round(1e6))
-			if noSelftest {
-				return nil
+			if !noSelftest {
+				_, err = selftest.RunTerminal(ctx, selftest.TerminalOptions{Config: cfg, StateDir: state, Out: out, Progress: app.Stderr, Send: true})
 			}
-			_, err = selftest.RunTerminal(ctx, selftest.TerminalOptions{Config: cfg, StateDir: state, Out: out, Progress: app.Stderr, Send: true})
+			fmt.Fprintln(out, "\nThe kiosk loads its identity when it starts: `systemctl restart eidkiosk-kiosk`.")
 			return err
 		},
 	})

@@ -88,6 +88,7 @@ func RunTerminal(ctx context.Context, o TerminalOptions) (Report, error) {
 		if err := rep.Save(filepath.Join(id.Dir(), ReportFile)); err != nil {
 			fmt.Fprintf(o.Out, "report not saved: %v\n", err)
 		}
+		defer provisioning.FixOwnership(o.StateDir)
 		if o.Send {
 			if err := Send(ctx, id, rep, o.Software); err != nil {
 				fmt.Fprintf(o.Out, "report not sent to the authority: %v\n", err)
