@@ -37,6 +37,8 @@ type Authority struct {
 type Options struct {
 	Registry registry.Options // Intake/Receipt keys default to fresh X25519 keys, TUFRoot to a placeholder JSON
 	PKI      pki.Config       // DataDir is set by Start
+	// DSN is a postgres:// URL to use instead of SQLite in the temporary directory.
+	DSN string
 }
 
 // Start starts an authority that stops when the test ends.
@@ -44,7 +46,11 @@ func Start(t testing.TB, o Options) *Authority {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
-	db, err := authority.OpenDB(ctx, dir)
+	dsn := o.DSN
+	if dsn == "" {
+		dsn = dir
+	}
+	db, err := authority.OpenDB(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
