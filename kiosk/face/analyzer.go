@@ -23,7 +23,7 @@ type AnalyzerOptions struct {
 	// fraction of the frame width (default 0.1).
 	MinFaceFrac float64
 	// RecountEvery: a full search (to count faces while tracking) every
-	// this many frames (default 15).
+	// this many frames (default 30).
 	RecountEvery int
 	// RepeatWindow: how many earlier frame hashes are kept to find replayed
 	// frames (default 1000).
@@ -38,7 +38,7 @@ func (o *AnalyzerOptions) defaults() {
 		o.MinFaceFrac = 0.1
 	}
 	if o.RecountEvery <= 0 {
-		o.RecountEvery = 15
+		o.RecountEvery = 30
 	}
 	if o.RepeatWindow <= 0 {
 		o.RepeatWindow = 1000
@@ -53,6 +53,7 @@ const (
 )
 
 const (
+	eyeW   = 110 // upper-face crop width for the eye cascade (eyes ≈ 25 px)
 	normW  = 128 // face crop width for the statistics
 	flowW  = 96  // face crop width for the non-rigid motion fit
 	moireN = 64  // side of the native-resolution patch for the spectrum
@@ -209,10 +210,42 @@ func (a *Analyzer) hashFrame(bgr gocv.Mat, f *measure.Frame) {
 	a.n++
 }
 
+// trackFace is the face width (pixels) the tracking search runs at: the
+// region around the last face is scaled so the face is this wide, which
+// keeps the cost the same at any camera resolution.
+const trackFace = 64
+
 // detect finds the face: in the region around the last face when there is
 // one, else (or every RecountEvery frames, to count faces) on the whole
 // down-scaled image.
 func (a *Analyzer) detect(size image.Point) (box image.Rectangle, faces int, full bool) {
+	a.lastProfile = 0
+	a.sinceFull++
+	if !a.last.Empty() && a.sinceFull < a.o.RecountEvery {
+		lw := a.last.Dx()
+		roiF := a.last.Inset(-lw * 2 / 5).Intersect(image.Rect(0, 0, size.X, size.Y))
+		t := math.Min(1, float64(trackFace)/float64(lw))
+		if roiF.Dx() >= 24 && roiF.Dy() >= 24 {
+			r := a.grey.Region(roiF)
+			rs := image.Pt(int(float64(roiF.Dx())*t), int(float64(roiF.Dy())*t))
+			gocv.Resize(r, &a.small, rs, 0, 0, gocv.InterpolationLinear)
+			r.Close()
+			last := scaleRect(a.last.Sub(roiF.Min), t)
+			sw := last.Dx()
+			hits := a.faceC.DetectMultiScaleWithParams(a.small, 1.1, 3, 0,
+				image.Pt(sw*4/5, sw*4/5), image.Pt(sw*13/10, sw*13/10))
+			if b, ok := nearest(hits, last); ok {
+				box = scaleRect(b, 1/t).Add(roiF.Min)
+				a.last = box
+				return box, max(a.faces, 1), false
+			}
+			if p := a.profile(last, t); !p.Empty() {
+				a.last = p.Add(roiF.Min)
+				return a.last, max(a.faces, 1), false
+			}
+		}
+	}
+	// Full search on the down-scaled image.
 	s := 1.0
 	if size.X > a.o.DetectWidth {
 		s = float64(a.o.DetectWidth) / float64(size.X)
@@ -220,41 +253,34 @@ func (a *Analyzer) detect(size image.Point) (box image.Rectangle, faces int, ful
 	} else {
 		a.grey.CopyTo(&a.small)
 	}
-	a.sinceFull++
-	if !a.last.Empty() && a.sinceFull < a.o.RecountEvery {
-		last := scaleRect(a.last, s)
-		lw := last.Dx()
-		roi := last.Inset(-lw * 2 / 5).Intersect(image.Rect(0, 0, a.small.Cols(), a.small.Rows()))
-		if roi.Dx() >= 24 && roi.Dy() >= 24 {
-			r := a.small.Region(roi)
-			hits := a.faceC.DetectMultiScaleWithParams(r, 1.08, 3, 0,
-				image.Pt(lw*3/4, lw*3/4), image.Pt(lw*7/5, lw*7/5))
-			r.Close()
-			if b, ok := nearest(hits, last.Sub(roi.Min)); ok {
-				box = scaleRect(b.Add(roi.Min), 1/s)
-				a.last = box
-				return box, max(a.faces, 1), false
-			}
-			if p := a.profile(roi, s, last); !p.Empty() {
-				a.last = p
-				return p, max(a.faces, 1), false
-			}
-		}
-	}
-	// Full search.
 	a.sinceFull = 0
-	minW := int(a.o.MinFaceFrac * float64(a.small.Cols()))
+	minW := max(24, int(a.o.MinFaceFrac*float64(a.small.Cols())))
 	hits := a.faceC.DetectMultiScaleWithParams(a.small, 1.1, 3, 0, image.Pt(minW, minW), image.Point{})
 	clusters := cluster(hits)
+	if len(clusters) > 1 {
+		// Several candidates: keep those a stricter search confirms at a
+		// higher resolution (Haar false positives rarely survive it).
+		var kept [][]image.Rectangle
+		for _, c := range clusters {
+			if a.confirm(scaleRect(c[0], 1/s), size) {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) > 0 {
+			clusters = kept
+		}
+	}
 	a.faces = len(clusters)
 	if len(clusters) == 0 {
 		a.last = image.Rectangle{}
 		return image.Rectangle{}, 0, true
 	}
 	var pick image.Rectangle
+	ok := false
 	if !a.last.Empty() {
-		pick, _ = nearest(flattenSmallest(clusters), scaleRect(a.last, s))
-	} else {
+		pick, ok = nearest(flattenSmallest(clusters), scaleRect(a.last, s))
+	}
+	if !ok {
 		// The largest face (the one at the kiosk); inside a cluster the
 		// smallest box (Haar adds larger duplicates shifted up).
 		best := 0
@@ -270,26 +296,38 @@ func (a *Analyzer) detect(size image.Point) (box image.Rectangle, faces int, ful
 	return box, len(clusters), true
 }
 
-// profile looks for a turned face in roi (small-image coordinates) with
-// the profile cascade, as is and mirrored, and returns it in frame
-// coordinates. The sign of the turn is kept in a.lastProfile.
-func (a *Analyzer) profile(roi image.Rectangle, s float64, last image.Rectangle) image.Rectangle {
-	a.lastProfile = 0
-	lw := last.Dx()
-	r := a.small.Region(roi)
-	defer r.Close()
-	minS, maxS := image.Pt(lw*3/5, lw*3/5), image.Pt(lw*3/2, lw*3/2)
-	if b, ok := nearest(a.profC.DetectMultiScaleWithParams(r, 1.1, 3, 0, minS, maxS), last.Sub(roi.Min)); ok {
-		a.lastProfile = -1
-		return scaleRect(b.Add(roi.Min), 1/s)
+// confirm re-detects a candidate face (frame coordinates) in its region
+// scaled to a 96 px face, with minNeighbors 6.
+func (a *Analyzer) confirm(b image.Rectangle, size image.Point) bool {
+	roi := b.Inset(-b.Dx() / 4).Intersect(image.Rect(0, 0, size.X, size.Y))
+	if roi.Dx() < 24 || roi.Dy() < 24 {
+		return false
 	}
-	gocv.Flip(r, &a.tmp, 1)
-	w := roi.Dx()
-	mlast := image.Rect(w-(last.Max.X-roi.Min.X), last.Min.Y-roi.Min.Y, w-(last.Min.X-roi.Min.X), last.Max.Y-roi.Min.Y)
+	t := 96 / float64(b.Dx())
+	r := a.grey.Region(roi)
+	gocv.Resize(r, &a.tmp, image.Pt(int(float64(roi.Dx())*t), int(float64(roi.Dy())*t)), 0, 0, gocv.InterpolationLinear)
+	r.Close()
+	hits := a.faceC.DetectMultiScaleWithParams(a.tmp, 1.08, 6, 0, image.Pt(70, 70), image.Pt(130, 130))
+	return len(hits) > 0
+}
+
+// profile looks for a turned face in a.small (the scaled tracking region,
+// last is the previous face in it) with the profile cascade, as is and
+// mirrored, and returns it in region coordinates at full resolution. The
+// side is kept in a.lastProfile.
+func (a *Analyzer) profile(last image.Rectangle, t float64) image.Rectangle {
+	lw := last.Dx()
+	minS, maxS := image.Pt(lw*3/5, lw*3/5), image.Pt(lw*3/2, lw*3/2)
+	if b, ok := nearest(a.profC.DetectMultiScaleWithParams(a.small, 1.1, 3, 0, minS, maxS), last); ok {
+		a.lastProfile = -1
+		return scaleRect(b, 1/t)
+	}
+	gocv.Flip(a.small, &a.tmp, 1)
+	w := a.small.Cols()
+	mlast := image.Rect(w-last.Max.X, last.Min.Y, w-last.Min.X, last.Max.Y)
 	if b, ok := nearest(a.profC.DetectMultiScaleWithParams(a.tmp, 1.1, 3, 0, minS, maxS), mlast); ok {
 		a.lastProfile = 1
-		b = image.Rect(w-b.Max.X, b.Min.Y, w-b.Min.X, b.Max.Y)
-		return scaleRect(b.Add(roi.Min), 1/s)
+		return scaleRect(image.Rect(w-b.Max.X, b.Min.Y, w-b.Min.X, b.Max.Y), 1/t)
 	}
 	return image.Rectangle{}
 }
@@ -313,16 +351,16 @@ func (a *Analyzer) eyes(f *measure.Frame) {
 	}
 	r := a.grey.Region(up)
 	sc := 1.0
-	if up.Dx() > 160 {
-		sc = 160 / float64(up.Dx())
-		gocv.Resize(r, &a.eyeCrop, image.Pt(160, int(float64(up.Dy())*sc)), 0, 0, gocv.InterpolationArea)
+	if up.Dx() > eyeW {
+		sc = eyeW / float64(up.Dx())
+		gocv.Resize(r, &a.eyeCrop, image.Pt(eyeW, int(float64(up.Dy())*sc)), 0, 0, gocv.InterpolationArea)
 	} else {
 		r.CopyTo(&a.eyeCrop)
 	}
 	r.Close()
 	cw := float64(a.eyeCrop.Cols())
-	hits := a.eyeC.DetectMultiScaleWithParams(a.eyeCrop, 1.1, 3, 0,
-		image.Pt(int(0.12*cw), int(0.12*cw)), image.Pt(int(0.45*cw), int(0.45*cw)))
+	hits := a.eyeC.DetectMultiScaleWithParams(a.eyeCrop, 1.12, 3, 0,
+		image.Pt(max(20, int(0.16*cw)), max(20, int(0.16*cw))), image.Pt(int(0.42*cw), int(0.42*cw)))
 	var l, rr image.Rectangle
 	el := image.Pt(int(0.31*cw), int(0.25*h*sc))
 	er := image.Pt(int(0.69*cw), int(0.25*h*sc))
@@ -512,7 +550,7 @@ func (a *Analyzer) motion(f *measure.Frame) {
 	r.Close()
 	gocv.AbsDiff(a.prevFlow, a.curFlow, &a.tmp)
 	f.Motion = a.tmp.Mean().Val1
-	gocv.GoodFeaturesToTrack(a.prevFlow, &a.lk.pts, 60, 0.01, 5)
+	gocv.GoodFeaturesToTrack(a.prevFlow, &a.lk.pts, 40, 0.01, 6)
 	n := a.lk.pts.Rows()
 	if n < 8 {
 		return
@@ -546,7 +584,7 @@ func (a *Analyzer) motion(f *measure.Frame) {
 	dv := dst.RowRange(0, k)
 	defer sv.Close()
 	defer dv.Close()
-	H := gocv.FindHomography(sv, &dv, gocv.HomograpyMethodRANSAC, 1.0, &a.lk.mask, 500, 0.995)
+	H := gocv.FindHomography(sv, &dv, gocv.HomograpyMethodRANSAC, 1.0, &a.lk.mask, 200, 0.99)
 	defer H.Close()
 	if H.Empty() || H.Rows() != 3 || H.Cols() != 3 {
 		return
