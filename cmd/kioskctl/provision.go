@@ -82,6 +82,9 @@ func init() {
 				res.DeviceID, res.StationID, res.StationName, res.KeyKind, res.Expires.UTC().Format("2006-01-02 15:04 MST"), res.Took.Round(1e6))
 			if !noSelftest {
 				_, err = selftest.RunTerminal(ctx, selftest.TerminalOptions{Config: cfg, StateDir: state, Out: out, Progress: app.Stderr, Send: true})
+				if errors.Is(err, selftest.ErrFailed) {
+					fmt.Fprintln(out, "\nProvisioning succeeded, but the self-test failed: fix the items marked FAIL, then run `kioskctl selftest`.")
+				}
 			}
 			fmt.Fprintln(out, "\nThe kiosk loads its identity when it starts: `systemctl restart eidkiosk-kiosk`.")
 			return err
