@@ -78,7 +78,7 @@ func (in *Intake) handlePost(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, enroll.MaxPackageSize))
+	body, err := readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -108,6 +108,23 @@ func (in *Intake) handlePost(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 	}
 	w.Write(res.Receipt)
+}
+
+// readBody reads the package, at most enroll.MaxPackageSize bytes, into a
+// buffer sized from Content-Length when the client sent one.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > enroll.MaxPackageSize {
+		return nil, &http.MaxBytesError{Limit: enroll.MaxPackageSize}
+	}
+	rd := http.MaxBytesReader(w, r.Body, enroll.MaxPackageSize)
+	if r.ContentLength <= 0 {
+		return io.ReadAll(rd)
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(rd, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 func (in *Intake) handleStatus(w http.ResponseWriter, r *http.Request) {

@@ -345,6 +345,7 @@ func TestDevicesOverTLS(t *testing.T) {
 		{"replay from another device", f.b, rcA.EnrollmentID, pkgA, 403, intake.CodeReplayOtherDevice},
 		{"id mismatch", f.a, rcU.EnrollmentID, pkgA, 400, intake.CodeIDMismatch},
 		{"garbage", f.a, rcA.EnrollmentID, []byte("not a package"), 400, intake.CodeMalformed},
+		{"too large", f.a, rcA.EnrollmentID, make([]byte, enroll.MaxPackageSize+1), 413, intake.CodeTooLarge},
 		{"ok", f.a, rcA.EnrollmentID, pkgA, 201, ""},
 		{"repeat", f.a, rcA.EnrollmentID, pkgA, 200, ""},
 	} {
