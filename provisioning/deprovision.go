@@ -59,6 +59,11 @@ func Deprovision(ctx context.Context, o DeprovisionOptions) error {
 		}
 	}
 	dir := filepath.Join(o.StateDir, IdentityDir)
+	unlock, err := lockIdentity(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	id, err := Load(o.StateDir, o.Options)
 	switch {
 	case err == nil:
@@ -120,13 +125,13 @@ func Deprovision(ctx context.Context, o DeprovisionOptions) error {
 		errs = append(errs, devkey.Destroy(p))
 	}
 	// Everything else in the identity directory (bundle, last self-test)
-	// goes too; the audit log stays.
+	// goes too; the audit log (and the lock) stay.
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	for _, e := range entries {
-		if e.Name() != AuditFile {
+		if e.Name() != AuditFile && e.Name() != lockFile {
 			errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
 		}
 	}

@@ -101,6 +101,11 @@ func Provision(ctx context.Context, o ProvisionOptions) (*Identity, Result, erro
 	if strings.TrimSpace(o.Token) == "" {
 		return nil, Result{}, fmt.Errorf("provisioning: no enrollment token given (city IT creates one with `authority token create`)")
 	}
+	unlock, err := lockIdentity(dir)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	defer unlock()
 	if _, err := os.Stat(filepath.Join(dir, BundleFile)); err == nil {
 		if id, lerr := Load(o.StateDir, o.Options); lerr == nil {
 			defer id.Close()

@@ -483,3 +483,25 @@ func TestOwnershipForTheKioskUser(t *testing.T) {
 		return nil
 	})
 }
+
+func TestBusyIdentityRefused(t *testing.T) {
+	state := t.TempDir()
+	dir := filepath.Join(state, "identity")
+	os.MkdirAll(dir, 0o700)
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = provisioning.Provision(context.Background(), provisioning.ProvisionOptions{
+		AuthorityURL: "https://127.0.0.1:1", Token: "T", StateDir: state, AssumeYes: true, Serial: "S"})
+	if !errors.Is(err, provisioning.ErrBusy) {
+		t.Fatalf("provision: %v", err)
+	}
+	if err := provisioning.Deprovision(context.Background(), provisioning.DeprovisionOptions{StateDir: state, Force: true}); !errors.Is(err, provisioning.ErrBusy) {
+		t.Fatalf("deprovision: %v", err)
+	}
+}

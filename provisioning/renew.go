@@ -67,6 +67,11 @@ func (r *Renewer) Renew(ctx context.Context) error {
 		log = slog.Default()
 	}
 	id := r.Identity
+	unlock, err := lockIdentity(id.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	old := id.Certificate()
 	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject:            pkix.Name{CommonName: id.DeviceID},
