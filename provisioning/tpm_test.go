@@ -2,6 +2,7 @@ package provisioning_test
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"net/http"
 	"os"
@@ -49,6 +50,17 @@ func TestEndToEndTPM(t *testing.T) {
 	devs, _ := a.Registry.Devices(context.Background())
 	if len(devs) != 1 || devs[0].KeyKind != protocol.KeyTPM {
 		t.Fatalf("devices %+v", devs)
+	}
+	// Renewal signs its CSR inside the TPM and keeps the key.
+	old := id.Certificate()
+	if err := (&provisioning.Renewer{Identity: id}).Renew(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if id.Certificate().Equal(old) || !id.Certificate().PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(old.PublicKey) {
+		t.Fatal("renewal did not keep the TPM key with a new certificate")
+	}
+	if code, body := intake(t, id, a); code != http.StatusOK {
+		t.Fatalf("intake after renewal: %d %s", code, body)
 	}
 	// Without the TPM the identity does not load, with a clear reason.
 	_, err = provisioning.Load(state, provisioning.Options{OpenTPM: func() (transport.TPMCloser, error) {
