@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"time"
 
 	"eidkiosk/kiosk/cli"
 	"eidkiosk/kiosk/config"
+	"eidkiosk/kiosk/enroll"
 	"eidkiosk/kiosk/outbox"
+	"eidkiosk/provisioning"
 )
 
 func init() {
@@ -66,6 +69,47 @@ func init() {
 				return err
 			}
 			fmt.Fprintf(app.Stdout, "%d sealed packages in %s\n", n, args[0])
+			return nil
+		},
+	}, &cli.Command{
+		Name: "outbox receipts",
+		Summary: "acknowledge exported packages with the receipts `authority import` wrote into DIR; " +
+			"each receipt is verified with the authority's receipt key before its package is erased",
+		Usage: "DIR",
+		Flags: stateFlags,
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) != 1 {
+				fmt.Fprintln(app.Stderr, "outbox receipts: give the directory holding the .receipt files")
+				return cli.ErrUsage
+			}
+			if state == "" {
+				cfg, err := provConfig(cfgPath)
+				if err != nil {
+					return err
+				}
+				state = cfg.State.Dir
+			}
+			id, err := provisioning.LoadIdentity(state)
+			if err != nil {
+				return err
+			}
+			defer id.Close()
+			box, err := outbox.OpenShared(ctx, outbox.DirIn(state))
+			if err != nil {
+				return err
+			}
+			defer box.Close()
+			n, bad, err := box.AckReceipts(ctx, args[0], enroll.ReceiptVerifier(ed25519.PublicKey(id.ReceiptPublicKey)))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(app.Stdout, "%d packages acknowledged and erased\n", n)
+			for _, b := range bad {
+				fmt.Fprintf(app.Stdout, "  receipt for %s does not verify: package kept\n", b)
+			}
+			if len(bad) > 0 {
+				return fmt.Errorf("%d receipts refused", len(bad))
+			}
 			return nil
 		},
 	})

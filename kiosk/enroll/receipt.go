@@ -3,6 +3,7 @@ package enroll
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 )
@@ -58,4 +59,15 @@ func VerifyReceipt(pub ed25519.PublicKey, receipt []byte, enrollmentID string, p
 		return ReceiptBody{}, fmt.Errorf("%w: it acknowledges another package", ErrBadReceipt)
 	}
 	return b, nil
+}
+
+// ReceiptVerifier returns a function that checks a receipt for a package
+// (kiosk/outbox AckReceipts): signature by pub, this enrollment ID, this
+// package's SHA-256.
+func ReceiptVerifier(pub ed25519.PublicKey) func(id string, pkg, receipt []byte) error {
+	return func(id string, pkg, receipt []byte) error {
+		h := sha256.Sum256(pkg)
+		_, err := VerifyReceipt(pub, receipt, id, h[:])
+		return err
+	}
 }

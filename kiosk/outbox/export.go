@@ -3,6 +3,7 @@ package outbox
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -105,4 +106,57 @@ func WriteFileDurable(path string, b []byte) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// ReceiptExt is the extension of a receipt written by `authority import`
+// beside an exported package.
+const ReceiptExt = ".receipt"
+
+// AckReceipts acknowledges the items whose receipts `authority import` wrote
+// into dir (ID.receipt): each is checked by verify (signature, ID and package
+// hash) before its item is acknowledged and its package erased; a receipt
+// that does not verify is reported and its item stays. It returns how many
+// items were acknowledged and the IDs whose receipts were refused.
+func (o *Outbox) AckReceipts(ctx context.Context, dir string, verify func(id string, pkg, receipt []byte) error) (int, []string, error) {
+	if o.readOnly {
+		return 0, nil, ErrReadOnly
+	}
+	rows, err := o.db.QueryContext(ctx, `SELECT id, package FROM items WHERE state <> ? ORDER BY seq`, Acked)
+	if err != nil {
+		return 0, nil, fmt.Errorf("outbox: receipts: %w", err)
+	}
+	type item struct {
+		id  string
+		pkg []byte
+	}
+	var items []item
+	for rows.Next() {
+		var it item
+		if err := rows.Scan(&it.id, &it.pkg); err != nil {
+			rows.Close()
+			return 0, nil, fmt.Errorf("outbox: receipts: %w", err)
+		}
+		items = append(items, it)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, nil, fmt.Errorf("outbox: receipts: %w", err)
+	}
+	n := 0
+	var bad []string
+	for _, it := range items {
+		rc, err := os.ReadFile(filepath.Join(dir, it.id+ReceiptExt))
+		if err != nil {
+			continue // not imported (yet)
+		}
+		if err := verify(it.id, it.pkg, rc); err != nil {
+			bad = append(bad, it.id)
+			continue
+		}
+		if err := o.Ack(ctx, it.id, rc); err != nil && !errors.Is(err, ErrNotFound) {
+			return n, bad, err
+		}
+		n++
+	}
+	return n, bad, nil
 }

@@ -99,7 +99,18 @@ type Outbox struct {
 // Open opens or creates the outbox in dir and puts items left "sending" by a
 // crash back to "queued".
 func Open(ctx context.Context, dir string, cfg config.OutboxConfig, clk clock.Clock) (*Outbox, error) {
-	return open(ctx, dir, cfg, clk, false)
+	return open(ctx, dir, cfg, clk, false, true)
+}
+
+// OpenShared opens an existing outbox for writing beside a running kiosk
+// (`kioskctl outbox receipts`): no crash recovery, no pruning. SQLite's
+// locking serialises the two writers; the kiosk sees the change at its
+// next own change or restart.
+func OpenShared(ctx context.Context, dir string) (*Outbox, error) {
+	if _, err := os.Stat(filepath.Join(dir, File)); err != nil {
+		return nil, fmt.Errorf("outbox: no outbox in %s (is the state directory right?): %w", dir, err)
+	}
+	return open(ctx, dir, config.Default().Outbox, clock.Real{}, false, false)
 }
 
 // Inspect opens an existing outbox for reading only (status, export) while
@@ -108,10 +119,10 @@ func Inspect(ctx context.Context, dir string) (*Outbox, error) {
 	if _, err := os.Stat(filepath.Join(dir, File)); err != nil {
 		return nil, fmt.Errorf("outbox: no outbox in %s (is the state directory right?): %w", dir, err)
 	}
-	return open(ctx, dir, config.Default().Outbox, clock.Real{}, true)
+	return open(ctx, dir, config.Default().Outbox, clock.Real{}, true, false)
 }
 
-func open(ctx context.Context, dir string, cfg config.OutboxConfig, clk clock.Clock, ro bool) (*Outbox, error) {
+func open(ctx context.Context, dir string, cfg config.OutboxConfig, clk clock.Clock, ro, recover bool) (*Outbox, error) {
 	if clk == nil {
 		clk = clock.Real{}
 	}
@@ -131,7 +142,7 @@ func open(ctx context.Context, dir string, cfg config.OutboxConfig, clk clock.Cl
 	}
 	db.SetMaxOpenConns(1)
 	o := &Outbox{db: db, cfg: cfg, clock: clk, readOnly: ro, subs: map[chan struct{}]struct{}{}}
-	if !ro {
+	if recover {
 		if err := o.migrate(ctx); err != nil {
 			db.Close()
 			return nil, err
