@@ -50,7 +50,8 @@ type Options struct {
 	PollInterval time.Duration // default 1h
 	HealthWindow time.Duration // default 5m
 	OfflineGrace time.Duration // default 30 days
-	// CheckEvery is the pause between health check rounds; default 2s.
+	// CheckEvery is the pause between health check rounds, and between
+	// looks at the visit lease while waiting to switch; default 2s.
 	CheckEvery time.Duration
 	// MaxTarget bounds a release's size; default 1 GiB.
 	MaxTarget int64
@@ -419,7 +420,7 @@ func (a *Agent) waitIdle(ctx context.Context) error {
 			return nil
 		}
 		a.set(func(s *Status) { s.Phase = PhaseWaitIdle })
-		if err := a.wait(ctx, 5*time.Second, nil); err != nil {
+		if err := a.wait(ctx, min(a.o.CheckEvery, 5*time.Second), nil); err != nil {
 			return err
 		}
 	}

@@ -80,9 +80,11 @@ func (s *supervisor) output() string {
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool, diag func() string) {
 	t.Helper()
-	end := time.Now().Add(timeout)
+	start := time.Now()
+	end := start.Add(timeout)
 	for time.Now().Before(end) {
 		if cond() {
+			t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
 			return
 		}
 		time.Sleep(25 * time.Millisecond)

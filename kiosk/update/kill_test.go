@@ -3,6 +3,7 @@ package update_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -73,13 +74,17 @@ func TestKillDuringInstall(t *testing.T) {
 		return p
 	}
 	v1 := script("1.0.0")
-	r.release(t, archive(t, tmp, script("2.0.0"), 2<<20), "2.0.0", 100)
+	r.release(t, archive(t, tmp, script("2.0.0"), 512<<10), "2.0.0", 100)
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 8))
-	var full time.Duration
+	var window time.Duration
 	outcomes := map[string]int{}
-	for i := 0; i <= kills; i++ {
-		state := filepath.Join(tmp, "state", strings.Repeat("x", 1)+string(rune('a'+i%26))+time.Now().Format("150405.000000"))
+	interrupted, finished := 0, 0
+	for i := 0; interrupted < kills; i++ {
+		if i > 3*kills {
+			t.Fatalf("only %d of %d runs were interrupted", interrupted, i)
+		}
+		state := filepath.Join(tmp, "state", fmt.Sprintf("%d", i))
 		if err := update.Seed(state, v1, "1.0.0", time.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -95,27 +100,35 @@ func TestKillDuringInstall(t *testing.T) {
 			t.Fatalf("child: %q %v", line, err)
 		}
 		start := time.Now()
+		rest := make(chan string, 1)
+		go func() { s, _ := br.ReadString(0); rest <- s }()
 		if i == 0 {
 			// Calibrate: one uninterrupted run.
-			rest, _ := bufio.NewReader(br).ReadString(0)
-			if err := cmd.Wait(); err != nil || !strings.Contains(rest, "DONE") {
-				t.Fatalf("uninterrupted child: %v\n%s", err, rest)
+			r := <-rest
+			if err := cmd.Wait(); err != nil || !strings.Contains(r, "DONE") {
+				t.Fatalf("uninterrupted child: %v\n%s", err, r)
 			}
-			full = time.Since(start)
+			window = time.Since(start)
 			checkGood(t, state, "2.0.0")
 			continue
 		}
-		delay := time.Duration(rng.Int64N(int64(full) * 12 / 10))
-		time.Sleep(delay)
+		time.Sleep(time.Duration(rng.Int64N(int64(window))))
 		cmd.Process.Signal(syscall.SIGKILL)
-		go func() { br.ReadString(0) }()
 		cmd.Wait()
+		if strings.Contains(<-rest, "DONE") {
+			// Too late: the install had finished. Aim earlier.
+			finished++
+			window = window * 8 / 10
+		} else {
+			interrupted++
+		}
 		v := checkGood(t, state, "")
 		outcomes[v]++
 		recover2(t, state, rootFile, r.Dir)
 		os.RemoveAll(state)
 	}
-	t.Logf("full install+switch+commit: %s; after %d kills the terminal started on: %v", full, kills, outcomes)
+	t.Logf("%d kills during install+switch+commit (%d more landed after it), final window %s; the terminal then started on: %v",
+		interrupted, finished, window, outcomes)
 }
 
 // checkGood launches the terminal as the launcher would and runs the

@@ -123,7 +123,7 @@ func run() error {
 		return err
 	}
 	if authority != "" {
-		hb := &heartbeat.Sender{Authority: authority, Client: client, Interval: 100 * time.Millisecond,
+		hb := &heartbeat.Sender{Authority: authority, Client: client, Interval: 300 * time.Millisecond,
 			Collect: func() heartbeat.Report {
 				s := agent.Status()
 				ln := ls.Snapshot()
