@@ -406,7 +406,13 @@ func (a *Agent) rollback(ctx context.Context, outcome, detail string) error {
 	if err := a.waitIdle(ctx); err != nil {
 		return err
 	}
-	return a.o.Restart()
+	if err := a.o.Restart(); err != nil {
+		if a.o.Lease != nil {
+			a.o.Lease.Release(Holder)
+		}
+		return fmt.Errorf("update: restart onto the committed slot: %w", err)
+	}
+	return nil
 }
 
 // waitIdle takes the lease as Holder, waiting while a visit holds it. The
@@ -544,7 +550,10 @@ func (a *Agent) cycleFrom(ctx context.Context, repo string) (res Result, err err
 	res.Bytes = src.bytes.Load()
 	a.o.Log.Info("update: switching", "version", c.Meta.Version, "slot", slot)
 	if err := a.o.Restart(); err != nil {
-		return res, fmt.Errorf("update: restart onto %s: %w", c.Meta.Version, err)
+		if a.o.Lease != nil {
+			a.o.Lease.Release(Holder)
+		}
+		return res, fmt.Errorf("update: restart onto %s (it starts at the next restart): %w", c.Meta.Version, err)
 	}
 	return res, nil
 }

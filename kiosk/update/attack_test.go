@@ -1,6 +1,7 @@
 package update_test
 
 import (
+	"archive/tar"
 	"context"
 	"crypto"
 	"crypto/ed25519"
@@ -357,4 +358,38 @@ func (l *limitWriter) Write(b []byte) (int, error) {
 		f.Flush()
 	}
 	return n, err
+}
+
+func TestSignedButUnsafeArchiveIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hdr  tar.Header
+	}{
+		{"traversal", tar.Header{Name: "../../escape", Mode: 0o644, Typeflag: tar.TypeReg, Size: 4}},
+		{"absolute", tar.Header{Name: "/etc/escape", Mode: 0o644, Typeflag: tar.TypeReg, Size: 4}},
+		{"symlink", tar.Header{Name: "assets/link", Linkname: "/etc/shadow", Typeflag: tar.TypeSymlink}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, "1.0.0", repo.InitOptions{})
+			p := filepath.Join(t.TempDir(), "evil.tar")
+			f, _ := os.Create(p)
+			tw := tar.NewWriter(f)
+			tw.WriteHeader(&tar.Header{Name: "kiosk", Mode: 0o755, Typeflag: tar.TypeReg, Size: 3})
+			tw.Write([]byte("#!\n"))
+			tw.WriteHeader(&tc.hdr)
+			if tc.hdr.Size > 0 {
+				tw.Write([]byte("evil"))
+			}
+			tw.Close()
+			f.Close()
+			g.r.release(t, p, "2.0.0", 100)
+			g.refused(g.agent("1.0.0"), update.ReasonBadArchive)
+			if _, err := os.Stat(filepath.Join(g.state, "escape")); err == nil {
+				t.Fatal("wrote outside the slot")
+			}
+			if ents, _ := os.ReadDir(filepath.Join(g.state, "update", "slots")); len(ents) != 1 {
+				t.Fatalf("slots dir holds %d entries, want only a", len(ents))
+			}
+		})
+	}
 }
