@@ -259,3 +259,13 @@ func TestOfflineGrace(t *testing.T) {
 		t.Fatalf("beyond the grace: %v", err)
 	}
 }
+
+func TestLauncherMain(t *testing.T) {
+	var buf strings.Builder
+	if code := update.Main([]string{"-state", t.TempDir()}, &buf); code != 1 || !strings.Contains(buf.String(), "no installed slot") {
+		t.Fatalf("empty state: %d %q", code, buf.String())
+	}
+	if code := update.Main([]string{"-bogus"}, &buf); code != 2 {
+		t.Fatalf("bad flag: %d", code)
+	}
+}

@@ -2,7 +2,9 @@ package update
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,4 +211,25 @@ func RunningSlot(stateDir string) string {
 		}
 	}
 	return ""
+}
+
+// Main is the whole body of a stand-alone launcher binary (pure Go, no
+// cgo, so a broken graphics or vision library cannot stop a rollback):
+//
+//	func main() { os.Exit(update.Main(os.Args[1:], os.Stderr)) }
+//
+// Arguments: -state DIR, then "--" and the kiosk's own arguments. It
+// returns only on error (exit status 1) or a usage mistake (2).
+func Main(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kiosk-launch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	state := fs.String("state", "/var/lib/eidkiosk", "the kiosk's state directory (state.dir)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := Exec(*state, fs.Args()); err != nil {
+		fmt.Fprintln(stderr, "kiosk-launch:", err)
+		return 1
+	}
+	return 0
 }
