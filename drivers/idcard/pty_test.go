@@ -581,6 +581,24 @@ func TestPollerSAMSelfTestFails(t *testing.T) {
 	ev.expect(idcard.ReaderBack)
 }
 
+func TestOpenRefusals(t *testing.T) {
+	s := startSim(t, sim.Options{})
+	if _, err := idcard.OpenSerial(s.Path(), 1200); err == nil {
+		t.Fatal("1200 baud accepted")
+	}
+	openReader(t, s, 115200, idcard.Timeouts{})
+	if os.Geteuid() == 0 {
+		t.Skip("root bypasses the exclusive open (TIOCEXCL); the busy case needs an ordinary user")
+	}
+	p, err := idcard.OpenSerial(s.Path(), 115200)
+	if err == nil {
+		p.Close()
+	}
+	if !errors.Is(err, idcard.ErrBusy) {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
 func TestPollerMissingPort(t *testing.T) {
 	ev, _, _ := runPoller(t, idcard.Options{Port: t.TempDir() + "/nope"})
 	f := ev.expect(idcard.ReaderFault)[0]

@@ -1,10 +1,17 @@
 package idcard
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
 	"go.bug.st/serial"
+)
+
+// Errors opening a port that is there but cannot be used.
+var (
+	ErrBusy       = errors.New("idcard: the reader's port is in use by another program (is the kiosk service running?)")
+	ErrPermission = errors.New("idcard: no permission to open the reader's port (add the user to the dialout group)")
 )
 
 // SerialPort is a real serial line opened with go.bug.st/serial, 8N1, no
@@ -26,6 +33,15 @@ func OpenSerial(path string, baud int) (*SerialPort, error) {
 	}
 	p, err := serial.Open(path, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
 	if err != nil {
+		var pe *serial.PortError
+		if errors.As(err, &pe) {
+			switch pe.Code() {
+			case serial.PortBusy:
+				return nil, fmt.Errorf("idcard: open %s: %w", path, ErrBusy)
+			case serial.PermissionDenied:
+				return nil, fmt.Errorf("idcard: open %s: %w", path, ErrPermission)
+			}
+		}
 		return nil, fmt.Errorf("idcard: open %s: %w", path, gonePort(err))
 	}
 	if err := p.ResetInputBuffer(); err != nil {

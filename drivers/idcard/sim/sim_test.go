@@ -141,3 +141,25 @@ func TestUnplugRemovesPath(t *testing.T) {
 		t.Fatal("replug after close")
 	}
 }
+
+// Unplug must return even while another program holds the tty open and
+// the simulator waits for requests.
+func TestUnplugWithTTYHeld(t *testing.T) {
+	s, err := Start(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f, err := os.OpenFile(s.Path(), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done := make(chan struct{})
+	go func() { s.Unplug(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Unplug hangs while the tty is held open")
+	}
+}
