@@ -30,6 +30,8 @@ type Options struct {
 	Root        string
 	Packages    []string // "kiosk", "authority"
 	NoShlibDeps bool
+	// Compression of the data archive: gzip (default), xz, zstd or none.
+	Compression string
 	Log         io.Writer
 	// DpkgInfo is the dpkg database's info directory; default
 	// /var/lib/dpkg/info.
@@ -77,6 +79,11 @@ func Build(opt Options) ([]Result, error) {
 	if opt.Arch == "" {
 		opt.Arch = debArch()
 	}
+	switch opt.Compression {
+	case "", "gzip", "xz", "zstd", "none":
+	default:
+		return nil, fmt.Errorf("mkdeb: compression %q is not one of gzip, xz, zstd, none", opt.Compression)
+	}
 	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("mkdeb: %w", err)
 	}
@@ -111,7 +118,7 @@ func Build(opt Options) ([]Result, error) {
 			}
 			libDeps = append(libDeps, deps...)
 		}
-		r, err := buildOne(filepath.Join(root, "packaging", "nfpm", name+".yaml"), root, opt.Out, env, libDeps)
+		r, err := buildOne(filepath.Join(root, "packaging", "nfpm", name+".yaml"), root, opt.Out, env, libDeps, opt.Compression)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +128,7 @@ func Build(opt Options) ([]Result, error) {
 	return results, nil
 }
 
-func buildOne(cfgPath, root, out string, env map[string]string, libDeps []string) (Result, error) {
+func buildOne(cfgPath, root, out string, env map[string]string, libDeps []string, compression string) (Result, error) {
 	cfg, err := nfpm.ParseFileWithEnvMapping(cfgPath, func(k string) string { return env[k] })
 	if err != nil {
 		return Result{}, fmt.Errorf("mkdeb: %s: %w", cfgPath, err)
@@ -141,6 +148,9 @@ func buildOne(cfgPath, root, out string, env map[string]string, libDeps []string
 		}
 	}
 	info.Depends = mergeDeps(info.Depends, libDeps)
+	if compression != "" {
+		info.Deb.Compression = compression
+	}
 	info = nfpm.WithDefaults(info)
 	if err := nfpm.PrepareForPackager(info, "deb"); err != nil {
 		return Result{}, fmt.Errorf("mkdeb: %s: %w", info.Name, err)

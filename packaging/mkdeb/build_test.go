@@ -252,6 +252,9 @@ func TestMissingBinary(t *testing.T) {
 	if _, err := Build(Options{Version: "1.0.0", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"demo"}}); err == nil {
 		t.Fatal("unknown package accepted")
 	}
+	if _, err := Build(Options{Version: "1.0.0", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Compression: "bzip2"}); err == nil {
+		t.Fatal("unknown compression accepted")
+	}
 	for _, v := range []string{"", "v1.2.3", "1.2", "9267b31", "1.2.3 dirty"} {
 		if _, err := Build(Options{Version: v, Bin: dir, Out: t.TempDir(), Root: repoRoot(t)}); err == nil || !strings.Contains(err.Error(), "version") {
 			t.Errorf("version %q: err %v", v, err)

@@ -27,6 +27,7 @@ func main() {
 	flag.StringVar(&opt.Root, "root", ".", "repository root (holding packaging/ and docs/)")
 	flag.StringVar(&opt.Arch, "arch", "", "Debian architecture; default: dpkg --print-architecture, else GOARCH")
 	flag.StringVar(&pkgs, "packages", "kiosk,authority", "which packages to build, comma-separated")
+	flag.StringVar(&opt.Compression, "compression", "gzip", "compression of the packages' data: gzip, xz (smallest, slowest), zstd or none")
 	flag.BoolVar(&opt.NoShlibDeps, "no-shlib-deps", false, "do not add the shared libraries' packages to Depends")
 	flag.Parse()
 	opt.Packages = strings.Split(pkgs, ",")
