@@ -72,6 +72,8 @@ type Item struct {
 // Stats is the outbox's state, for the gate, the UI and `kioskctl outbox status`.
 type Stats struct {
 	Pending      int       // queued or sending
+	Sending      int       // being sent now
+	LowDisk      bool      // the disk is nearly full (the reserve was spent)
 	Refused      int       // refused by the authority, kept
 	Acked        int       // acknowledged, package erased (kept AckedRetention)
 	Bytes        int64     // bytes of packages still held
@@ -90,14 +92,18 @@ type Outbox struct {
 	clock    clock.Clock
 	readOnly bool
 
-	mu      sync.Mutex
-	stats   Stats
-	subs    map[chan struct{}]struct{}
-	staleAt clock.Timer
+	dir string
+
+	mu       sync.Mutex
+	stats    Stats
+	subs     map[chan struct{}]struct{}
+	staleAt  clock.Timer
+	inflight map[string]bool // items being sent
+	lowDisk  bool            // the reserve is spent or the disk nearly full
 }
 
-// Open opens or creates the outbox in dir and puts items left "sending" by a
-// crash back to "queued".
+// Open opens or creates the outbox in dir. Items that were being sent when
+// the kiosk stopped are simply queued (sending is not persisted).
 func Open(ctx context.Context, dir string, cfg config.OutboxConfig, clk clock.Clock) (*Outbox, error) {
 	return open(ctx, dir, cfg, clk, false, true)
 }
@@ -131,7 +137,12 @@ func open(ctx context.Context, dir string, cfg config.OutboxConfig, clk clock.Cl
 			return nil, fmt.Errorf("outbox: %w", err)
 		}
 	}
-	q := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)" +
+	// auto_vacuum=INCREMENTAL (set before WAL creates the file) lets freed
+	// pages go back to the filesystem on a nearly full disk (reclaim). A
+	// small WAL (checkpoint every 64 pages, file cut back to 1 MiB) keeps the
+	// space the queue needs predictable when the disk fills up.
+	q := "?_pragma=auto_vacuum(INCREMENTAL)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)" +
+		"&_pragma=wal_autocheckpoint(64)&_pragma=journal_size_limit(1048576)" +
 		"&_pragma=busy_timeout(10000)&_txlock=immediate"
 	if ro {
 		q = "?_pragma=busy_timeout(10000)&_pragma=query_only(1)"
@@ -141,12 +152,14 @@ func open(ctx context.Context, dir string, cfg config.OutboxConfig, clk clock.Cl
 		return nil, fmt.Errorf("outbox: open: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	o := &Outbox{db: db, cfg: cfg, clock: clk, readOnly: ro, subs: map[chan struct{}]struct{}{}}
+	o := &Outbox{db: db, cfg: cfg, clock: clk, readOnly: ro, dir: dir,
+		subs: map[chan struct{}]struct{}{}, inflight: map[string]bool{}}
 	if recover {
 		if err := o.migrate(ctx); err != nil {
 			db.Close()
 			return nil, err
 		}
+		o.keepReserve()
 	}
 	if err := o.refresh(ctx); err != nil {
 		db.Close()
@@ -218,9 +231,13 @@ func (o *Outbox) Enqueue(ctx context.Context, id string, pkg []byte) error {
 		return errors.New("outbox: empty id or package")
 	}
 	now := o.clock.Now().UnixMilli()
-	res, err := o.db.ExecContext(ctx,
-		`INSERT INTO items(id, state, size, queued_at, package) VALUES(?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
-		id, Queued, len(pkg), now, pkg)
+	var res sql.Result
+	err := o.withSpace(func() (err error) {
+		res, err = o.db.ExecContext(ctx,
+			`INSERT INTO items(id, state, size, queued_at, package) VALUES(?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+			id, Queued, len(pkg), now, pkg)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
@@ -237,42 +254,89 @@ func (o *Outbox) Enqueue(ctx context.Context, id string, pkg []byte) error {
 	return o.changed(ctx)
 }
 
-// Next takes the oldest queued item and marks it sending. ok is false when
-// nothing is queued.
+// Next takes the oldest queued item that is not already being sent and marks
+// it sending. "Sending" lives in memory only (a crash puts it back in the
+// queue by itself), so Next writes nothing and works on a full disk. ok is
+// false when nothing is waiting.
 func (o *Outbox) Next(ctx context.Context) (it Item, ok bool, err error) {
 	if o.readOnly {
 		return Item{}, false, ErrReadOnly
 	}
+	o.mu.Lock()
+	skip := len(o.inflight)
+	o.mu.Unlock()
+	rows, err := o.db.QueryContext(ctx,
+		`SELECT seq, id, queued_at, attempts FROM items WHERE state = ? ORDER BY seq LIMIT ?`, Queued, skip+1)
+	if err != nil {
+		return Item{}, false, fmt.Errorf("outbox: next: %w", err)
+	}
 	var at int64
-	err = o.db.QueryRowContext(ctx,
-		`UPDATE items SET state = ? WHERE seq = (SELECT seq FROM items WHERE state = ? ORDER BY seq LIMIT 1)
-		 RETURNING seq, id, package, queued_at, attempts`, Sending, Queued).
-		Scan(&it.Seq, &it.ID, &it.Package, &at, &it.Attempts)
-	if errors.Is(err, sql.ErrNoRows) {
+	found := false
+	o.mu.Lock()
+	for rows.Next() {
+		if err := rows.Scan(&it.Seq, &it.ID, &at, &it.Attempts); err != nil {
+			o.mu.Unlock()
+			rows.Close()
+			return Item{}, false, fmt.Errorf("outbox: next: %w", err)
+		}
+		if !o.inflight[it.ID] {
+			o.inflight[it.ID] = true
+			found = true
+			break
+		}
+	}
+	o.mu.Unlock()
+	rows.Close()
+	if err := rows.Err(); err != nil || !found {
+		if found {
+			o.done(it.ID)
+		}
+		if err != nil {
+			return Item{}, false, fmt.Errorf("outbox: next: %w", err)
+		}
 		return Item{}, false, nil
 	}
-	if err != nil {
+	if err := o.db.QueryRowContext(ctx, `SELECT package FROM items WHERE id = ?`, it.ID).Scan(&it.Package); err != nil {
+		o.done(it.ID)
 		return Item{}, false, fmt.Errorf("outbox: next: %w", err)
 	}
 	it.Queued = time.UnixMilli(at)
 	return it, true, nil
 }
 
+func (o *Outbox) done(id string) {
+	o.mu.Lock()
+	delete(o.inflight, id)
+	o.mu.Unlock()
+}
+
 // Release puts a sending item back at its place in the queue after a failed
-// attempt; reason is a short non-personal error text.
+// attempt; reason is a short non-personal error text. The attempt count is
+// recorded when the disk allows.
 func (o *Outbox) Release(ctx context.Context, id, reason string) error {
-	return o.update(ctx, `UPDATE items SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND state = ?`,
-		Queued, reason, id, Sending)
+	o.mu.Lock()
+	sending := o.inflight[id]
+	delete(o.inflight, id)
+	o.mu.Unlock()
+	if !sending {
+		return ErrNotFound
+	}
+	return o.update(ctx, `UPDATE items SET attempts = attempts + 1, last_error = ? WHERE id = ? AND state = ?`,
+		reason, id, Queued)
 }
 
 // Ack records the authority's verified receipt and erases the package.
 func (o *Outbox) Ack(ctx context.Context, id string, receipt []byte) error {
+	defer o.done(id)
 	now := o.clock.Now().UnixMilli()
 	if err := o.update(ctx, `UPDATE items SET state = ?, package = NULL, receipt = ?, acked_at = ?, last_error = '' WHERE id = ? AND state <> ?`,
 		Acked, receipt, now, id, Acked); err != nil {
 		return err
 	}
-	_, err := o.db.ExecContext(ctx, `INSERT INTO meta(k, v) VALUES('last_ack', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, fmt.Sprint(now))
+	err := o.withSpace(func() error {
+		_, err := o.db.ExecContext(ctx, `INSERT INTO meta(k, v) VALUES('last_ack', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, fmt.Sprint(now))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("outbox: ack: %w", err)
 	}
@@ -282,6 +346,7 @@ func (o *Outbox) Ack(ctx context.Context, id string, receipt []byte) error {
 // Refuse marks an item the authority refused for good (code is its reason
 // code). The package is kept for export; it is no longer sent.
 func (o *Outbox) Refuse(ctx context.Context, id, code string) error {
+	defer o.done(id)
 	if err := o.update(ctx, `UPDATE items SET state = ?, last_error = ?, attempts = attempts + 1 WHERE id = ? AND state <> ?`,
 		Refused, code, id, Acked); err != nil {
 		return err
@@ -327,7 +392,11 @@ func (o *Outbox) update(ctx context.Context, q string, args ...any) error {
 	if o.readOnly {
 		return ErrReadOnly
 	}
-	res, err := o.db.ExecContext(ctx, q, args...)
+	var res sql.Result
+	err := o.withSpace(func() (err error) {
+		res, err = o.db.ExecContext(ctx, q, args...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
@@ -346,6 +415,11 @@ func (o *Outbox) State(ctx context.Context, id string) (state string, receipt []
 	if err != nil {
 		return "", nil, fmt.Errorf("outbox: %w", err)
 	}
+	o.mu.Lock()
+	if state == Queued && o.inflight[id] {
+		state = Sending
+	}
+	o.mu.Unlock()
 	return state, receipt, nil
 }
 
@@ -411,14 +485,26 @@ func (o *Outbox) refresh(ctx context.Context) error {
 		return fmt.Errorf("outbox: stats: %w", err)
 	}
 	o.mu.Lock()
+	s.Sending, s.LowDisk = len(o.inflight), o.lowDisk
 	o.stats = s
 	o.armStaleLocked()
 	o.mu.Unlock()
 	return nil
 }
 
-// changed refreshes the cache and wakes the subscribers.
+// changed refreshes the cache and wakes the subscribers. On a nearly full
+// disk it first gives freed pages back to the filesystem and tries to make
+// the reserve again.
 func (o *Outbox) changed(ctx context.Context) error {
+	if !o.readOnly {
+		o.mu.Lock()
+		low := o.lowDisk
+		o.mu.Unlock()
+		if low {
+			o.reclaim(ctx)
+			o.keepReserve()
+		}
+	}
 	err := o.refresh(ctx)
 	o.notify()
 	return err
@@ -489,6 +575,8 @@ func (o *Outbox) Admit() error {
 	switch {
 	case s.Disabled != "":
 		return fmt.Errorf("outbox: authority refused this terminal (%s): %w", s.Disabled, session.ErrDisabled)
+	case o.lowDisk:
+		return fmt.Errorf("outbox: the disk is nearly full: %w", session.ErrOutboxFull)
 	case s.Bytes+Headroom > o.cfg.MaxBytes:
 		return fmt.Errorf("outbox: %d of %d bytes used: %w", s.Bytes, o.cfg.MaxBytes, session.ErrOutboxFull)
 	case s.Pending+s.Refused+1 > o.cfg.MaxItems:
