@@ -223,6 +223,9 @@ func Provision(ctx context.Context, o ProvisionOptions) (*Identity, Result, erro
 		return nil, Result{}, err
 	}
 	if err := writeStored(dir, st); err != nil {
+		err = fmt.Errorf("provisioning: the authority enrolled this box as terminal %s, but its identity could not be saved (%w): fix the disk, ask city IT to revoke %s and for a new token, and provision again",
+			b.DeviceID, err, b.DeviceID)
+		audit("provision.failed", err.Error())
 		return nil, Result{}, err
 	}
 	ok = true

@@ -505,3 +505,28 @@ func TestBusyIdentityRefused(t *testing.T) {
 		t.Fatalf("deprovision: %v", err)
 	}
 }
+
+// TestSaveFailureAfterEnrolment: the authority enrolled the box but the
+// bundle cannot be written (a non-empty directory appears where it goes,
+// just before the save). The technician is told which terminal to have
+// revoked; no key and no identity are left behind.
+func TestSaveFailureAfterEnrolment(t *testing.T) {
+	a := startAuthority(t, registrytest.Options{})
+	state := t.TempDir()
+	bundle := filepath.Join(state, "identity", provisioning.BundleFile)
+	_, _, err := provision(t, a, provisioning.ProvisionOptions{
+		Token: a.Token(t, station, time.Hour), StateDir: state,
+		Progress: func(s string) {
+			if strings.HasPrefix(s, "checking and saving") {
+				os.MkdirAll(filepath.Join(bundle, "x"), 0o700)
+			}
+		},
+	})
+	devs, _ := a.Registry.Devices(context.Background())
+	if err == nil || len(devs) != 1 || !strings.Contains(err.Error(), "ask city IT to revoke "+devs[0].ID) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(state, "identity", provisioning.KeyFileName)); !os.IsNotExist(err) {
+		t.Fatalf("key left behind: %v", err)
+	}
+}
