@@ -134,7 +134,7 @@ func (l Layout) lock() (unlock func(), err error) {
 }
 
 // errNoState: state.json does not exist (nothing installed yet).
-var errNoState = errors.New("update: no state (nothing installed)")
+var errNoState = errors.New("update: nothing installed in the update slots (a new terminal runs kioskctl update seed)")
 
 func (l Layout) load() (State, error) {
 	b, err := os.ReadFile(l.StatePath())
