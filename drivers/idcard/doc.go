@@ -30,7 +30,9 @@
 //     decoder as a sidecar program (WLT on stdin, BMP/PNG on stdout).
 //
 // The simulator (drivers/idcard/sim) answers the same protocol on a pty; the
-// tests drive this real driver against it.
+// tests drive this real driver against it. Record and ParseTranscript
+// (Playback) capture and replay an exchange, so that recordings of real
+// readers (vendor test cards only) can join testdata/recordings/.
 //
 // It does not decode the WLT photo itself (only licensed vendor libraries
 // can), does not match fingerprints, does not speak the native-USB SAM
