@@ -137,7 +137,7 @@ func (in *Intake) handleStatus(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, fromDevices(err))
 		return
 	}
-	st, err := in.Status(r.Context(), r.PathValue("id"))
+	st, err := in.status(r.Context(), r.PathValue("id"))
 	if err != nil || st.device != deviceID {
 		// Another terminal's enrollment is reported as absent.
 		http.Error(w, "not found", http.StatusNotFound)

@@ -21,7 +21,12 @@ type status struct {
 }
 
 // Status returns an enrollment's state by ID.
-func (in *Intake) Status(ctx context.Context, id string) (status, error) {
+func (in *Intake) Status(ctx context.Context, id string) (StatusBody, error) {
+	st, err := in.status(ctx, id)
+	return st.StatusBody, err
+}
+
+func (in *Intake) status(ctx context.Context, id string) (status, error) {
 	var st status
 	var received int64
 	err := in.db.QueryRowContext(ctx, in.db.Rebind(`SELECT id, short, device_id, received, receipt FROM intake_enrollments WHERE id = ?`), id).
