@@ -128,7 +128,7 @@ func Inspect(ctx context.Context, dir string) (*Outbox, error) {
 	return open(ctx, dir, config.Default().Outbox, clock.Real{}, true, false)
 }
 
-func open(ctx context.Context, dir string, cfg config.OutboxConfig, clk clock.Clock, ro, recover bool) (*Outbox, error) {
+func open(ctx context.Context, dir string, cfg config.OutboxConfig, clk clock.Clock, ro, maintain bool) (*Outbox, error) {
 	if clk == nil {
 		clk = clock.Real{}
 	}
@@ -154,7 +154,7 @@ func open(ctx context.Context, dir string, cfg config.OutboxConfig, clk clock.Cl
 	db.SetMaxOpenConns(1)
 	o := &Outbox{db: db, cfg: cfg, clock: clk, readOnly: ro, dir: dir,
 		subs: map[chan struct{}]struct{}{}, inflight: map[string]bool{}}
-	if recover {
+	if maintain {
 		if err := o.migrate(ctx); err != nil {
 			db.Close()
 			return nil, err
