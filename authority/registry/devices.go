@@ -23,11 +23,9 @@ func (r *Registry) Provision(ctx context.Context, req protocol.ProvisionRequest,
 	if err != nil {
 		var ref *protocol.Refusal
 		if errors.As(err, &ref) {
-			hint := NormalizeToken(req.Token)
-			hint = hint[:min(4, len(hint))]
 			// A refusal is audited outside the failed transaction.
 			if aerr := r.audit(ctx, r.db, "terminal@"+from, "provision.refused", "", req.Station,
-				fmt.Sprintf("%s: token %s… serial %q", ref.Reason, hint, req.Serial)); aerr != nil {
+				fmt.Sprintf("%s: token %s… serial %q", ref.Reason, tokenHint(req.Token), req.Serial)); aerr != nil {
 				r.opts.Log.Error("registry: audit failed", "err", aerr)
 			}
 			r.opts.Log.Warn("registry: provisioning refused", "reason", string(ref.Reason), "from", from)

@@ -215,6 +215,13 @@ func NormalizeToken(s string) string {
 	return b.String()
 }
 
+// tokenHint is the part of a token kept in clear for lists and the audit
+// log: its first four characters (20 of its 160 bits).
+func tokenHint(tok string) string {
+	n := NormalizeToken(tok)
+	return n[:min(4, len(n))]
+}
+
 func tokenHash(tok string) string {
 	sum := sha256.Sum256([]byte("eidkiosk-token:" + NormalizeToken(tok)))
 	return hex.EncodeToString(sum[:])
@@ -258,10 +265,10 @@ func (r *Registry) CreateToken(ctx context.Context, station, stationName string,
 		return Token{}, err
 	}
 	if _, err := tx.ExecContext(ctx, r.q(`INSERT INTO registry_tokens (hash, hint, station, created_ms, expires_ms, created_by) VALUES (?, ?, ?, ?, ?, ?)`),
-		tokenHash(tok), groups[0], station, ms(now), ms(exp), by); err != nil {
+		tokenHash(tok), tokenHint(tok), station, ms(now), ms(exp), by); err != nil {
 		return Token{}, fmt.Errorf("registry: store token: %w", err)
 	}
-	if err := r.audit(ctx, tx, by, "token.create", "", station, fmt.Sprintf("token %s… expires %s", groups[0], exp.UTC().Format(time.RFC3339))); err != nil {
+	if err := r.audit(ctx, tx, by, "token.create", "", station, fmt.Sprintf("token %s… expires %s", tokenHint(tok), exp.UTC().Format(time.RFC3339))); err != nil {
 		return Token{}, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -354,6 +361,5 @@ func (r *Registry) RevokeToken(ctx context.Context, token, by string) error {
 	if n, _ := res.RowsAffected(); n != 1 {
 		return refuse(protocol.ReasonTokenUnknown, "no unused, unrevoked token matches: `authority token list` shows the tokens")
 	}
-	hint := NormalizeToken(token)
-	return r.audit(ctx, r.db, by, "token.revoke", "", "", "token "+hint[:min(4, len(hint))]+"…")
+	return r.audit(ctx, r.db, by, "token.revoke", "", "", "token "+tokenHint(token)+"…")
 }

@@ -13,6 +13,24 @@ import (
 	"eidkiosk/kiosk/cli"
 )
 
+// The registry's operator commands (token …, device …) share these flags.
+var regData, regDSN string
+
+func registryFlags(fs *flag.FlagSet) {
+	fs.StringVar(&regData, "data", "", "the authority's data directory (PKI, SQLite store)")
+	fs.StringVar(&regDSN, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
+}
+
+// withRegistry opens the registry named by the flags, runs f, and closes it.
+func withRegistry(ctx context.Context, f func(*registry.Registry) error) error {
+	r, db, err := registry.OpenDir(ctx, regData, regDSN, registry.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return f(r)
+}
+
 // operator names the person running an operator command, for audit logs.
 func operator() string {
 	if u, err := user.Current(); err == nil {
@@ -21,15 +39,22 @@ func operator() string {
 	return "operator"
 }
 
+// when formats a time for the operator's tables; "-" when unset.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
 func init() {
-	var data, dsn, station, name string
+	var station, name string
 	var expires time.Duration
 	app.Register(&cli.Command{
 		Name:    "token create",
 		Summary: "create a one-time enrollment token for a station; the token is the last line of stdout",
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&data, "data", "", "the authority's data directory (PKI, SQLite store)")
-			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
+			registryFlags(fs)
 			fs.StringVar(&station, "station", "", "station ID the token enrols a terminal for, e.g. NS-PSB-001")
 			fs.StringVar(&name, "name", "", "station display name delivered to the terminal (kept when empty)")
 			fs.DurationVar(&expires, "expires", 24*time.Hour, "how long the token stays valid, e.g. 24h")
@@ -39,76 +64,54 @@ func init() {
 				fmt.Fprintln(app.Stderr, "authority token create: --station is required, e.g. --station NS-PSB-001")
 				return cli.ErrUsage
 			}
-			r, db, err := registry.OpenDir(ctx, data, dsn, registry.Options{})
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			tok, err := r.CreateToken(ctx, strings.ToUpper(station), name, expires, operator())
-			if err != nil {
-				return err
-			}
-			fp := r.PKI().RootFingerprint()
-			w := app.Stdout
-			fmt.Fprintf(w, "station:  %s\n", tok.Station)
-			fmt.Fprintf(w, "expires:  %s (in %s); the token works once\n", tok.Expires.UTC().Format("2006-01-02 15:04 MST"), expires)
-			fmt.Fprintf(w, "authority CA fingerprint (SHA-256), for the technician to compare or pin with --ca-fingerprint:\n  %s\n", fp)
-			fmt.Fprintf(w, "token:\n%s\n", tok.Value)
-			return nil
+			return withRegistry(ctx, func(r *registry.Registry) error {
+				tok, err := r.CreateToken(ctx, strings.ToUpper(station), name, expires, operator())
+				if err != nil {
+					return err
+				}
+				w := app.Stdout
+				fmt.Fprintf(w, "station:  %s\n", tok.Station)
+				fmt.Fprintf(w, "expires:  %s (in %s); the token works once\n", tok.Expires.UTC().Format("2006-01-02 15:04 MST"), expires)
+				fmt.Fprintf(w, "authority CA fingerprint (SHA-256), for the technician to compare or pin with --ca-fingerprint:\n  %s\n", r.PKI().RootFingerprint())
+				fmt.Fprintf(w, "token:\n%s\n", tok.Value)
+				return nil
+			})
 		},
 	}, &cli.Command{
 		Name:    "token list",
 		Summary: "list enrollment tokens (only their first group is stored) with station, expiry, use and withdrawal",
-		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&data, "data", "", "the authority's data directory (PKI, SQLite store)")
-			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
-		},
+		Flags:   registryFlags,
 		Run: func(ctx context.Context, args []string) error {
-			r, db, err := registry.OpenDir(ctx, data, dsn, registry.Options{})
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			ts, err := r.Tokens(ctx)
-			if err != nil {
-				return err
-			}
-			when := func(t time.Time) string {
-				if t.IsZero() {
-					return "-"
+			return withRegistry(ctx, func(r *registry.Registry) error {
+				ts, err := r.Tokens(ctx)
+				if err != nil {
+					return err
 				}
-				return t.UTC().Format("2006-01-02 15:04")
-			}
-			tw := tabwriter.NewWriter(app.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TOKEN\tSTATION\tCREATED BY\tCREATED\tEXPIRES\tUSED\tDEVICE\tWITHDRAWN")
-			for _, t := range ts {
-				fmt.Fprintf(tw, "%s…\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Hint, t.Station, t.CreatedBy, when(t.Created), when(t.Expires), when(t.Used), t.Device, when(t.Revoked))
-			}
-			return tw.Flush()
+				tw := tabwriter.NewWriter(app.Stdout, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "TOKEN\tSTATION\tCREATED BY\tCREATED\tEXPIRES\tUSED\tDEVICE\tWITHDRAWN")
+				for _, t := range ts {
+					fmt.Fprintf(tw, "%s…\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Hint, t.Station, t.CreatedBy, when(t.Created), when(t.Expires), when(t.Used), t.Device, when(t.Revoked))
+				}
+				return tw.Flush()
+			})
 		},
 	}, &cli.Command{
 		Name:    "token revoke",
 		Summary: "withdraw an unused enrollment token (e.g. sent to the wrong person)",
 		Usage:   "TOKEN",
-		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&data, "data", "", "the authority's data directory (PKI, SQLite store)")
-			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
-		},
+		Flags:   registryFlags,
 		Run: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
 				fmt.Fprintln(app.Stderr, "authority token revoke: give the whole TOKEN as printed by `authority token create`")
 				return cli.ErrUsage
 			}
-			r, db, err := registry.OpenDir(ctx, data, dsn, registry.Options{})
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := r.RevokeToken(ctx, args[0], operator()); err != nil {
-				return err
-			}
-			fmt.Fprintln(app.Stdout, "token withdrawn")
-			return nil
+			return withRegistry(ctx, func(r *registry.Registry) error {
+				if err := r.RevokeToken(ctx, args[0], operator()); err != nil {
+					return err
+				}
+				fmt.Fprintln(app.Stdout, "token withdrawn")
+				return nil
+			})
 		},
 	})
 }
