@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -689,5 +690,36 @@ func TestPollerBackoffOnInjectedClock(t *testing.T) {
 	fake.Advance(time.Second)
 	if b := ev.next(); b.Kind != idcard.ReaderBack {
 		t.Fatalf("after the backoff: %s (%v)", b.Kind, b.Err)
+	}
+}
+
+// A port without read timeouts (a plain *os.File on the tty) is read by the
+// Reader's own goroutine: the same exchanges, cancellation and unplug.
+func TestPlainFilePort(t *testing.T) {
+	s := startSim(t, sim.Options{})
+	f, err := os.OpenFile(s.Path(), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := idcard.NewReader(f, 115200, idcard.Timeouts{Read: 20 * time.Second})
+	defer r.Close()
+	s.Place(5)
+	c, _, err := r.ReadCard(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameCard(t, "plain file", c, withoutFP(s.Deck()[5]))
+
+	s.Inject(sim.Fault{Kind: sim.FaultSilent, Cmd: idcard.CmdReadBase})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	if _, _, err := r.ReadCard(ctx, false); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled read: %v", err)
+	}
+
+	s.Inject(sim.Fault{Kind: sim.FaultUnplug, Cmd: idcard.CmdReadBase})
+	c, _, err = r.ReadCard(context.Background(), false)
+	if !errors.Is(err, idcard.ErrDisconnected) || c.Text != nil {
+		t.Fatalf("unplug mid-read: %v", err)
 	}
 }
