@@ -166,6 +166,11 @@ func TestSimAnswersReferenceBytes(t *testing.T) {
 			t.Fatalf("answer % X, want % X", got, want)
 		}
 	}
+	// The public USB test's find with CHK 21 instead of 22 [34]: SW3 10.
+	p.Write(hexb(t, "AAAAAA96690003200121"))
+	if got := readN(t, p, 11); !bytes.Equal(got, hexb(t, "AAAAAA9669000400001014")) {
+		t.Fatalf("answer to a corrupt request: % X", got)
+	}
 	p.Write(hexb(t, "AAAAAA9669000330 0132"))
 	got := readN(t, p, 1295)
 	if !bytes.Equal(got[:14], hexb(t, "AAAAAA9669050800009001000400")) || got[1294] != 0x33 {
