@@ -115,9 +115,6 @@ func Provision(ctx context.Context, o ProvisionOptions) (*Identity, Result, erro
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, Result{}, fmt.Errorf("provisioning: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, Result{}, fmt.Errorf("provisioning: state directory: %w", err)
-	}
 	defer func() {
 		if err := FixOwnership(o.StateDir); err != nil {
 			o.Log.Error("provisioning: the kiosk's user may not read its identity", "err", err)
