@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,7 +36,7 @@ func LoadDeck(path string) ([]idcard.Card, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: deck: %w", err)
 	}
-	d, err := ParseDeck(string(b))
+	d, err := parseDeck(string(b), filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("sim: deck %s: %w", path, err)
 	}
@@ -69,10 +70,13 @@ type deckCard struct {
 	NewAddresses []string `toml:"new_addresses"`
 }
 
-// ParseDeck parses deck text. Cards are laid out with idcard.EncodeText, so
+// ParseDeck parses deck text (photo paths relative to the working directory). Cards are laid out with idcard.EncodeText, so
 // Text holds the chip's 256-byte block; values are not validated, so a deck
 // may hold invalid cards on purpose.
-func ParseDeck(text string) ([]idcard.Card, error) {
+func ParseDeck(text string) ([]idcard.Card, error) { return parseDeck(text, ".") }
+
+// parseDeck resolves relative photo paths against dir.
+func parseDeck(text, dir string) ([]idcard.Card, error) {
 	var f deckFile
 	md, err := toml.Decode(text, &f)
 	if err != nil {
@@ -86,7 +90,7 @@ func ParseDeck(text string) ([]idcard.Card, error) {
 	}
 	out := make([]idcard.Card, 0, len(f.Card))
 	for i, d := range f.Card {
-		c, err := d.card()
+		c, err := d.card(dir)
 		if err != nil {
 			return nil, fmt.Errorf("sim: deck: card %d: %w", i, err)
 		}
@@ -95,7 +99,7 @@ func ParseDeck(text string) ([]idcard.Card, error) {
 	return out, nil
 }
 
-func (d deckCard) card() (idcard.Card, error) {
+func (d deckCard) card(dir string) (idcard.Card, error) {
 	var c idcard.Card
 	switch d.Kind {
 	case "resident":
@@ -153,7 +157,11 @@ func (d deckCard) card() (idcard.Card, error) {
 	case "zero":
 		c.Photo = make([]byte, idcard.PhotoLen)
 	default:
-		b, err := os.ReadFile(d.Photo)
+		path := d.Photo
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		b, err := os.ReadFile(path)
 		if err != nil {
 			return c, fmt.Errorf("photo: %w", err)
 		}

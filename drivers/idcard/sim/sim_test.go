@@ -75,10 +75,18 @@ photo = "zero"
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "deck.toml")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "deck.toml")
 	os.WriteFile(path, []byte(defaultDeck), 0o600)
 	if d, err := LoadDeck(path); err != nil || len(d) != len(DefaultDeck()) {
 		t.Fatalf("LoadDeck: %v", err)
+	}
+	// A photo file beside the deck, named relative to it.
+	wlt := SyntheticWLT(7)
+	os.WriteFile(filepath.Join(dir, "p.wlt"), wlt, 0o600)
+	os.WriteFile(path, []byte("[[card]]\nkind = \"resident\"\nphoto = \"p.wlt\"\n"), 0o600)
+	if d, err := LoadDeck(path); err != nil || string(d[0].Photo) != string(wlt) {
+		t.Fatalf("photo beside the deck: %v", err)
 	}
 }
 
