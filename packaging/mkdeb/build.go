@@ -221,8 +221,9 @@ func debArch() string {
 }
 
 // shlibDeps returns the Debian dependencies of the shared libraries an ELF
-// binary links (DT_NEEDED), from the dpkg database's shlibs files. A
-// statically linked binary has none.
+// binary links (DT_NEEDED), from the dpkg database: the symbols file where
+// the library has one (the minimal version the imported symbols need), else
+// the shlibs file. A statically linked binary has none.
 func shlibDeps(binary, infoDir string) ([]string, error) {
 	if infoDir == "" {
 		infoDir = "/var/lib/dpkg/info"
@@ -233,6 +234,10 @@ func shlibDeps(binary, infoDir string) ([]string, error) {
 	}
 	defer f.Close()
 	needed, err := f.ImportedLibraries()
+	if err != nil {
+		return nil, fmt.Errorf("mkdeb: %s: %w", binary, err)
+	}
+	imported, err := f.ImportedSymbols()
 	if err != nil {
 		return nil, fmt.Errorf("mkdeb: %s: %w", binary, err)
 	}
@@ -253,7 +258,11 @@ func shlibDeps(binary, infoDir string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mkdeb: %s: %w", so, err)
 		}
-		deps = append(deps, shlibsDep(infoDir, pkg, so))
+		if d, ok := symbolsDep(infoDir, pkg, so, imported); ok {
+			deps = append(deps, d)
+		} else {
+			deps = append(deps, shlibsDep(infoDir, pkg, so))
+		}
 	}
 	return deps, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"debug/elf"
 	"errors"
 	"os"
 	"os/exec"
@@ -330,4 +331,65 @@ func hasDep(depends, pkg string) bool {
 		}
 	}
 	return false
+}
+
+func TestCompareVersions(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"2.36", "2.2.5", 1}, {"4.1.1", "12", -1}, {"1.0~rc1", "1.0", -1}, {"2:1.0", "1:9.9", 1},
+		{"4.6.0+dfsg", "4.6.0", 1}, {"1.0-1", "1.0-1", 0}, {"1.0a", "1.0+", -1}, {"3.4.29", "3.4.9", 1},
+		{"1:2.36-9+deb12u4", "2.36-9", 1}, {"2.36-9+deb12u4", "2.36-9", 1},
+	} {
+		if got := compareVersions(c.a, c.b); got != c.want {
+			t.Errorf("compare(%s, %s) = %d, want %d", c.a, c.b, got, c.want)
+		}
+		if got := compareVersions(c.b, c.a); got != -c.want {
+			t.Errorf("compare(%s, %s) = %d, want %d", c.b, c.a, got, -c.want)
+		}
+	}
+}
+
+func TestSymbolsDep(t *testing.T) {
+	dir := t.TempDir()
+	arch := debArch()
+	if err := os.WriteFile(filepath.Join(dir, "libfoo1:"+arch+".symbols"), []byte(`libfoo.so.1 libfoo1 #MINVER#
+| libfoo1 (>> 2.0), libfoo1 (<< 2.1)
+* Build-Depends-Package: libfoo-dev
+ FOO_1@FOO_1 1.0
+ foo_new@FOO_2 1.9~beta
+ foo_newest@FOO_2 2.0
+ foo_private@FOO_PRIVATE 2.0 1
+libbar.so.2 libbar2 #MINVER#
+ bar@Base 5
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	imp := func(names ...string) []elf.ImportedSymbol {
+		var s []elf.ImportedSymbol
+		for _, n := range names {
+			name, ver, _ := strings.Cut(n, "@")
+			s = append(s, elf.ImportedSymbol{Name: name, Version: ver, Library: "libfoo.so.1"})
+		}
+		return s
+	}
+	for _, c := range []struct {
+		syms []elf.ImportedSymbol
+		want string
+	}{
+		{imp("FOO_1@FOO_1"), "libfoo1 (>= 1.0)"},
+		{imp("FOO_1@FOO_1", "foo_new@FOO_2"), "libfoo1 (>= 1.9~beta)"},
+		{imp("foo_newest@FOO_2", "foo_new@FOO_2"), "libfoo1 (>= 2.0)"},
+		{imp("unknown@FOO_9"), "libfoo1"},
+		{append(imp("FOO_1@FOO_1"), elf.ImportedSymbol{Name: "foo_newest", Version: "FOO_2", Library: "libother.so"}), "libfoo1 (>= 1.0)"},
+	} {
+		got, ok := symbolsDep(dir, "libfoo1", "libfoo.so.1", c.syms)
+		if !ok || got != c.want {
+			t.Errorf("%v: %q %v, want %q", c.syms, got, ok, c.want)
+		}
+	}
+	if _, ok := symbolsDep(dir, "libnone", "libnone.so.1", nil); ok {
+		t.Error("a package without a symbols file answered")
+	}
 }
