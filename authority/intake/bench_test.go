@@ -128,3 +128,75 @@ func BenchmarkIntakeThroughput(b *testing.B) {
 	b.ReportMetric(float64(b.N)/tBase.Seconds(), "baseline-req/s")
 	b.ReportMetric(tIntake.Seconds()/tBase.Seconds(), "intake/baseline")
 }
+
+// BenchmarkSubmitDirect is the intake without HTTP and TLS: 16 goroutines
+// call Submit on pre-sealed packages (SQLite, group commit). Beside it, the
+// baseline: the same goroutines only parsing and verifying the packages
+// (no decryption, no storage). Reported: enrollments/s and the ratio.
+func BenchmarkSubmitDirect(b *testing.B) {
+	pki, _ := intaketest.NewPKI()
+	reg := intaketest.NewRegistry()
+	auth := intaketest.NewAuthority(b, b.TempDir(), pki, reg, intake.Options{})
+	devs := make([]*intaketest.Device, kiosks)
+	sealers := make([]*enroll.Sealer, kiosks)
+	for i := range devs {
+		devs[i], _ = pki.NewDevice(fmt.Sprintf("KT-D%02d", i), "NS-PSB-001")
+		reg.Add(devs[i])
+		sealers[i], _ = devs[i].Sealer(auth.Intake.IntakePublicKey())
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	p, ev, _ := intaketest.Portrait()
+	type job struct {
+		k   int
+		id  string
+		pkg []byte
+	}
+	per := make([][]job, kiosks)
+	for i := 0; i < b.N; i++ {
+		k := i % kiosks
+		e, _ := intaketest.EnrollmentWith(intaketest.CitizenName, intaketest.RandomNumber(rnd), p, ev, rnd)
+		q := &memQueue{}
+		rc, err := enroll.NewSubmitter(sealers[k], q, "bench", nil, nil).Submit(b.Context(), e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		per[k] = append(per[k], job{k, rc.EnrollmentID, q.pkgs[rc.EnrollmentID]})
+	}
+	run := func(f func(j job) error) time.Duration {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for k := range kiosks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, j := range per[k] {
+					if err := f(j); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	b.ResetTimer()
+	tBase := run(func(j job) error {
+		s, err := enroll.Parse(j.pkg)
+		if err != nil {
+			return err
+		}
+		if err := s.Check(); err != nil {
+			return err
+		}
+		return s.Verify(devs[j.k].Cert)
+	})
+	tIn := run(func(j job) error {
+		_, err := auth.Intake.Submit(b.Context(), j.pkg, j.id, devs[j.k].Cert, intake.FromUplink)
+		return err
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/tIn.Seconds(), "enrollments/s")
+	b.ReportMetric(float64(b.N)/tBase.Seconds(), "baseline-verify/s")
+	b.ReportMetric(tIn.Seconds()/tBase.Seconds(), "submit/baseline")
+}
