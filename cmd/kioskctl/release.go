@@ -203,6 +203,40 @@ func init() {
 			return nil
 		},
 	}, &cli.Command{
+		Name:    "release rotate",
+		Summary: "replace the keys of a role (e.g. a lost or stolen timestamp key) in a new root signed with the offline root keys",
+		Usage:   "ROLE",
+		Flags: func(fs *flag.FlagSet) {
+			repoFlag(fs)
+			offlineFlag(fs)
+			onlineFlag(fs)
+			fs.IntVar(&rootKeys, "keys", 1, "number of new keys for the role")
+			fs.IntVar(&rootThreshold, "threshold", 1, "signatures of the new keys needed")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) != 1 || repoDir == "" || offline == "" {
+				return fmt.Errorf("release rotate: ROLE (root, targets, snapshot, timestamp), --repo and --offline-keys are required: %w", cli.ErrUsage)
+			}
+			keyDir := offline
+			if args[0] == "snapshot" || args[0] == "timestamp" {
+				if online == "" {
+					return fmt.Errorf("release rotate: --online-keys is required for %s: %w", args[0], cli.ErrUsage)
+				}
+				keyDir = online
+			}
+			v, err := repo.RotateKeys(repoDir, offline, keyDir, args[0], rootKeys, rootThreshold, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(app.Stdout, "root version %d written with new %s keys in %s (old ones renamed *.retired)\n", v, args[0], keyDir)
+			if args[0] == "targets" {
+				fmt.Fprintln(app.Stdout, "next: kioskctl release sign (no --file) to re-sign the targets with the new keys, then release publish")
+			} else {
+				fmt.Fprintln(app.Stdout, "next: copy the repository and the new keys to the publishing server and run kioskctl release publish")
+			}
+			return nil
+		},
+	}, &cli.Command{
 		Name:    "release list",
 		Summary: "list the releases and configurations in the repository with their rollout",
 		Flags:   repoFlag,

@@ -393,3 +393,50 @@ func TestSignedButUnsafeArchiveIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A compromised timestamp key is rotated out: terminals follow the signed
+// root chain to the new key and refuse the old one from then on.
+func TestKeyRotation(t *testing.T) {
+	g := newRig(t, "1.0.0", repo.InitOptions{})
+	a := g.agent("1.0.0")
+	if _, err := a.Cycle(context.Background()); !errors.Is(err, update.ErrNoUpdate) {
+		t.Fatal(err)
+	}
+	oldTS, err := repo.LoadKeys(g.r.Online, "timestamp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := repo.RotateKeys(g.r.Dir, g.r.Offline, g.r.Online, "timestamp", 1, 1, g.clk.Now()); err != nil || v != 2 {
+		t.Fatalf("rotate timestamp: %d %v", v, err)
+	}
+	if v, err := repo.RotateKeys(g.r.Dir, g.r.Offline, g.r.Offline, "root", 2, 2, g.clk.Now()); err != nil || v != 3 {
+		t.Fatalf("rotate root: %d %v", v, err)
+	}
+	g.r.release(t, g.releaseFile("2.0.0", 0), "2.0.0", 100)
+	if res, err := a.Cycle(context.Background()); err != nil || res.Installed != "2.0.0" {
+		t.Fatalf("after rotation: %+v %v", res, err)
+	}
+	b, _ := os.ReadFile(filepath.Join(g.state, "update", "tuf", "root.json"))
+	if !strings.Contains(string(b), `"version": 3`) {
+		t.Fatal("the terminal did not follow the root chain to version 3")
+	}
+	// The thief of the old timestamp key signs a newer timestamp.
+	resign[metadata.TimestampType](t, filepath.Join(g.r.Dir, "timestamp.json"), oldTS[0], func(m *metadata.Metadata[metadata.TimestampType]) { m.Signed.Version += 10 })
+	os.RemoveAll(filepath.Join(g.state, "update", "slots", "b"))
+	g.restarts = 0
+	clearTrial(t, g.state)
+	g.refused(g.agent("1.0.0"), update.ReasonSignature)
+}
+
+// clearTrial forgets a pending trial (the test plays the launcher abandoning it).
+func clearTrial(t *testing.T, state string) {
+	t.Helper()
+	for i := 0; i <= update.MaxUnstarted; i++ {
+		if _, err := update.Launch(state, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _ := update.ReadState(state); st.Trial != nil {
+		t.Fatalf("trial still pending: %+v", st.Trial)
+	}
+}
