@@ -13,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -727,4 +729,81 @@ func TestPlainFilePort(t *testing.T) {
 	if !errors.Is(err, idcard.ErrDisconnected) || c.Text != nil {
 		t.Fatalf("unplug mid-read: %v", err)
 	}
+}
+
+// Nothing personal reaches the log or an event's error, through reads,
+// invalid data and faults.
+func TestNoPersonalDataInLogsOrErrors(t *testing.T) {
+	deck := sim.DefaultDeck()
+	bad := deck[0]
+	bad.Text = append([]byte(nil), bad.Text...)
+	bad.Text[122+34] = '8' // last character of the number: check digit now wrong
+	s := startSim(t, sim.Options{Deck: []idcard.Card{deck[0], bad, deck[3]}})
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	o := idcard.Options{Port: s.Path(), Interval: 50 * time.Millisecond, BackoffMin: 20 * time.Millisecond,
+		Photo: &idcard.ExecDecoder{Path: "/nonexistent/decoder"},
+		Log:   slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	ch := make(chan idcard.Event, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- idcard.NewPoller(o).Run(ctx, func(e idcard.Event) { ch <- e }) }()
+	var texts []string
+	wait := func(k idcard.EventKind) {
+		for {
+			select {
+			case e := <-ch:
+				texts = append(texts, e.Describe(false), fmt.Sprint(e.Card), fmt.Sprintf("%v", e.Err), fmt.Sprintf("%v", e.PhotoErr))
+				if e.Kind == k {
+					return
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no %s", k)
+			}
+		}
+	}
+	wait(idcard.ReaderBack)
+	for i := 0; i < 3; i++ {
+		if i == 2 {
+			s.Inject(sim.Fault{Kind: sim.FaultUnplug, Cmd: idcard.CmdReadBase, Stall: 50 * time.Millisecond})
+		}
+		s.Place(i)
+		if i == 1 {
+			wait(idcard.CardReadFailed)
+		} else if i == 2 {
+			wait(idcard.ReaderBack)
+			wait(idcard.CardRead)
+		} else {
+			wait(idcard.CardRead)
+		}
+		s.Remove()
+		wait(idcard.CardRemoved)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	all := logs.String() + strings.Join(texts, "\n")
+	mu.Unlock()
+	for _, c := range s.Deck() {
+		for _, secret := range []string{c.Name.Reveal(), c.NameEN.Reveal(), c.Number.Reveal(), c.Address.Reveal(),
+			c.Number.Reveal()[:17], c.BirthDate.Format("20060102")} {
+			if secret != "" && strings.Contains(all, secret) {
+				t.Errorf("personal value of a %s card found in logs or errors", c.Kind)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "photo not decoded") || !strings.Contains(all, "check character") {
+		t.Fatalf("the test did not exercise the failures it means to:\n%s", all)
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -36,6 +36,10 @@ func TestDefaultDeckIsValid(t *testing.T) {
 	if deck[1].Photo[0] != 'W' || deck[1].Photo[1] != 'L' || len(deck[1].Fingerprint) != 1024 || deck[1].Fingerprint[512] != 0x43 {
 		t.Error("synthetic photo or fingerprint shape")
 	}
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, idcard.CST)
+	if !deck[6].Expired(now) || deck[0].Expired(now) || deck[1].Expired(now) {
+		t.Error("card 6 is the expired one, 0 and 1 are valid")
+	}
 	if !deck[1].NoExpiry || len([]rune(deck[3].NameEN.Reveal())) <= 35 {
 		t.Error("the deck must hold a 长期 card and a long 2023 English name")
 	}
