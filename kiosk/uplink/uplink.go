@@ -57,11 +57,14 @@ const Path = "/v1/enrollments/"
 // Refusal codes that concern the terminal rather than one package.
 var deviceCodes = map[string]bool{"device_unknown": true, "device_revoked": true, "no_client_cert": true}
 
-// RefusedError is the authority's typed refusal.
+// RefusedError is an error answer of the authority. Typed is true when the
+// body carried the intake's reason code; an untyped answer (a proxy, a wrong
+// URL) is never taken as a refusal of the package and is retried.
 type RefusedError struct {
 	Status  int
 	Code    string
 	Message string
+	Typed   bool
 }
 
 func (e *RefusedError) Error() string {
@@ -233,14 +236,14 @@ func (u *Uplink) Run(ctx context.Context) error {
 		}
 		var ref *RefusedError
 		switch {
-		case errors.As(err, &ref) && !deviceCodes[ref.Code] && ref.Status >= 400 && ref.Status < 500 && ref.Status != http.StatusTooManyRequests:
+		case errors.As(err, &ref) && ref.Typed && !deviceCodes[ref.Code] && ref.Status >= 400 && ref.Status < 500 && ref.Status != http.StatusTooManyRequests:
 			// This package is refused for good: keep it, go on with the next.
 			u.o.Logger.Warn("uplink: package refused", "enrollment", it.ID, "code", ref.Code)
 			if err := u.o.Queue.Refuse(ctx, it.ID, ref.Code); err != nil {
 				u.fail(err, "")
 			}
 			continue
-		case errors.As(err, &ref) && deviceCodes[ref.Code]:
+		case errors.As(err, &ref) && ref.Typed && deviceCodes[ref.Code]:
 			u.o.Logger.Error("uplink: authority refused this terminal", "code", ref.Code)
 			if err := u.o.Queue.SetDisabled(ctx, ref.Code); err != nil {
 				u.fail(err, "")
@@ -351,7 +354,7 @@ func (u *Uplink) send(ctx context.Context, it outbox.Item) (time.Duration, error
 		ref := &RefusedError{Status: resp.StatusCode, Code: fmt.Sprintf("http_%d", resp.StatusCode)}
 		var eb struct{ Code, Message string }
 		if json.Unmarshal(body, &eb) == nil && eb.Code != "" {
-			ref.Code, ref.Message = eb.Code, eb.Message
+			ref.Code, ref.Message, ref.Typed = eb.Code, eb.Message, true
 		}
 		u.fail(ref, ref.Code)
 		return retry, ref

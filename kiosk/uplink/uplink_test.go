@@ -197,9 +197,14 @@ func TestRetryAfterAndBadReceipt(t *testing.T) {
 		if req.Header.Get("Idempotency-Key") == "" || len(req.TLS.PeerCertificates) == 0 {
 			t.Error("no idempotency key or client certificate")
 		}
-		if calls.Add(1) == 1 {
+		switch calls.Add(1) {
+		case 1:
 			w.Header().Set("Retry-After", "7")
 			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		case 2:
+			// A proxy's untyped 403: retried, not taken as a refusal.
+			w.WriteHeader(http.StatusForbidden)
 			return
 		}
 		w.WriteHeader(http.StatusCreated)
@@ -246,6 +251,14 @@ func TestRetryAfterAndBadReceipt(t *testing.T) {
 		t.Fatal("retried before Retry-After")
 	}
 	fake.Advance(2 * time.Second)
+	st = waitFor("untyped 403", func(s uplink.Status) bool { return s.LastCode == "http_403" && !s.NextAttempt.IsZero() })
+	if s, _, _ := r.box.State(context.Background(), rc.EnrollmentID); s == outbox.Refused {
+		t.Fatal("an untyped 403 refused the package")
+	}
+	if r.box.Admit() != nil {
+		t.Fatal("an untyped 403 disabled the terminal")
+	}
+	fake.Advance(st.NextAttempt.Sub(fake.Now()) + time.Millisecond)
 	waitFor("bad receipt", func(s uplink.Status) bool { return s.LastCode == "bad_receipt" })
 	if s, _, _ := r.box.State(context.Background(), rc.EnrollmentID); s == outbox.Acked {
 		t.Fatal("acknowledged on an unverified receipt")
