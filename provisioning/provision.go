@@ -136,7 +136,7 @@ func Provision(ctx context.Context, o ProvisionOptions) (*Identity, Result, erro
 		audit("provision.failed", err.Error())
 		return nil, Result{}, err
 	}
-	fp := fingerprint(root)
+	fp := Fingerprint(root)
 	progress("authority CA fingerprint (SHA-256): %s", groupHex(fp))
 	switch {
 	case o.CAFingerprint != "":
@@ -304,7 +304,9 @@ func fetchRoot(ctx context.Context, authorityURL string) (*x509.Certificate, err
 	return root, nil
 }
 
-func fingerprint(c *x509.Certificate) string {
+// Fingerprint is the SHA-256 of a certificate's DER in lower-case hex, as
+// shown to technicians and pinned in authority.ca_fingerprint.
+func Fingerprint(c *x509.Certificate) string {
 	sum := sha256Sum(c.Raw)
 	return hex.EncodeToString(sum[:])
 }

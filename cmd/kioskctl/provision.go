@@ -89,5 +89,62 @@ func init() {
 			fmt.Fprintln(out, "\nThe kiosk loads its identity when it starts: `systemctl restart eidkiosk-kiosk`.")
 			return err
 		},
+	}, &cli.Command{
+		Name:    "provision status",
+		Summary: "show the terminal's identity: device ID, station, key, certificate expiry, authority; exit 1 when not provisioned",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&cfgPath, "config", config.DefaultPath, "kiosk configuration file; defaults when absent")
+			fs.StringVar(&state, "state", "", "state directory (default: state.dir of the configuration)")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			cfg, err := provConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			if state == "" {
+				state = cfg.State.Dir
+			}
+			id, err := provisioning.LoadIdentity(state)
+			if err != nil {
+				return err
+			}
+			defer id.Close()
+			c := id.Certificate()
+			renew := &provisioning.Renewer{Identity: id}
+			fmt.Fprintf(app.Stdout, "terminal:     %s\nstation:      %s (%s)\nkey:          %s\ncertificate:  %s, valid %s to %s (renewal due: %v)\nauthority:    %s\nauthority CA: %s\nprovisioned:  %s\n",
+				id.DeviceID, id.StationID, id.StationName, id.KeyKind, c.SerialNumber.Text(16),
+				c.NotBefore.UTC().Format("2006-01-02"), c.NotAfter.UTC().Format("2006-01-02"), renew.Due(),
+				id.AuthorityURL, provisioning.Fingerprint(id.Root), id.Provisioned.UTC().Format("2006-01-02 15:04 MST"))
+			return nil
+		},
+	}, &cli.Command{
+		Name:    "provision renew",
+		Summary: "renew the device certificate now (the kiosk does it by itself when a third of its lifetime is left)",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&cfgPath, "config", config.DefaultPath, "kiosk configuration file; defaults when absent")
+			fs.StringVar(&state, "state", "", "state directory (default: state.dir of the configuration)")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			cfg, err := provConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			if state == "" {
+				state = cfg.State.Dir
+			}
+			id, err := provisioning.LoadIdentity(state)
+			if err != nil {
+				return err
+			}
+			defer id.Close()
+			if err := (&provisioning.Renewer{Identity: id}).Renew(ctx); err != nil {
+				return err
+			}
+			if err := provisioning.FixOwnership(state); err != nil {
+				return err
+			}
+			fmt.Fprintf(app.Stdout, "terminal %s: new certificate valid until %s\n", id.DeviceID, id.Expires().UTC().Format("2006-01-02 15:04 MST"))
+			return nil
+		},
 	})
 }
