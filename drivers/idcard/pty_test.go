@@ -594,10 +594,8 @@ func TestOpenRefusals(t *testing.T) {
 	if _, err := idcard.OpenSerial(s.Path(), 1200); err == nil {
 		t.Fatal("1200 baud accepted")
 	}
-	openReader(t, s, 115200, idcard.Timeouts{})
-	if os.Geteuid() == 0 {
-		t.Skip("root bypasses the exclusive open (TIOCEXCL); the busy case needs an ordinary user")
-	}
+	r := openReader(t, s, 115200, idcard.Timeouts{})
+	// Busy even for root (who passes TIOCEXCL): the device is locked.
 	p, err := idcard.OpenSerial(s.Path(), 115200)
 	if err == nil {
 		p.Close()
@@ -605,6 +603,12 @@ func TestOpenRefusals(t *testing.T) {
 	if !errors.Is(err, idcard.ErrBusy) {
 		t.Fatalf("second open: %v", err)
 	}
+	r.Close()
+	p, err = idcard.OpenSerial(s.Path(), 115200)
+	if err != nil {
+		t.Fatalf("open after the first closed: %v", err)
+	}
+	p.Close()
 }
 
 func TestPollerMissingPort(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"go.bug.st/serial"
 )
@@ -19,6 +20,7 @@ var (
 type SerialPort struct {
 	serial.Port
 	path string
+	lock *os.File // holds the advisory lock on the device
 }
 
 // OpenSerial opens the reader's tty at baud and discards anything already
@@ -31,8 +33,28 @@ func OpenSerial(path string, baud int) (*SerialPort, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("idcard: open %s: %w", path, gonePort(err))
 	}
+	// The exclusive open (TIOCEXCL) that go.bug.st/serial sets does not stop
+	// root; an advisory lock on the device does, so a technician's
+	// `kioskctl card read` cannot steal the kiosk's answers.
+	lock, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
+	switch {
+	case errors.Is(err, syscall.EBUSY): // TIOCEXCL of another opener
+		return nil, fmt.Errorf("idcard: open %s: %w", path, ErrBusy)
+	case errors.Is(err, os.ErrPermission):
+		return nil, fmt.Errorf("idcard: open %s: %w", path, ErrPermission)
+	case err != nil:
+		return nil, fmt.Errorf("idcard: open %s: %w", path, gonePort(err))
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("idcard: open %s: %w", path, ErrBusy)
+		}
+		return nil, fmt.Errorf("idcard: open %s: lock: %w", path, gonePort(err))
+	}
 	p, err := serial.Open(path, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
 	if err != nil {
+		lock.Close()
 		var pe *serial.PortError
 		if errors.As(err, &pe) {
 			switch pe.Code() {
@@ -46,9 +68,17 @@ func OpenSerial(path string, baud int) (*SerialPort, error) {
 	}
 	if err := p.ResetInputBuffer(); err != nil {
 		p.Close()
+		lock.Close()
 		return nil, fmt.Errorf("idcard: open %s: flush: %w", path, gonePort(err))
 	}
-	return &SerialPort{Port: p, path: path}, nil
+	return &SerialPort{Port: p, path: path, lock: lock}, nil
+}
+
+// Close closes the port and releases its lock.
+func (s *SerialPort) Close() error {
+	err := s.Port.Close()
+	s.lock.Close()
+	return err
 }
 
 // SetBaud changes the line rate.
