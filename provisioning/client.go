@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"eidkiosk/kiosk/clock"
 	"eidkiosk/provisioning/protocol"
 )
 
@@ -76,6 +77,9 @@ func netError(base string, err error) error {
 		return fmt.Errorf("provisioning: the authority at %s refused the TLS connection (%v): the device certificate may have expired; provision again", base, err)
 	}
 	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "remote error" {
+		return fmt.Errorf("provisioning: the authority at %s refused this terminal in the TLS handshake (%v): if its certificate expired or the authority's CA changed, provision again", base, oe.Err)
+	}
 	if errors.As(err, &oe) {
 		return fmt.Errorf("%w: cannot reach %s (%v): check the network cable, the address and that the authority runs", ErrUnreachable, base, oe.Err)
 	}
@@ -94,11 +98,28 @@ func httpClient(cfg *tls.Config) *http.Client {
 	}
 }
 
+// ErrCertificateExpired: the device certificate is past its expiry, so the
+// authority refuses the terminal and it can no longer renew: provision again.
+var ErrCertificateExpired = errors.New("provisioning: device certificate expired")
+
 // Client talks to the authority with the terminal's identity (mTLS).
 type Client struct {
-	id   *Identity
-	base string
-	hc   *http.Client
+	id    *Identity
+	base  string
+	hc    *http.Client
+	clock clock.Clock
+}
+
+// call checks the certificate's expiry against the terminal's clock (the
+// authority's refusal of an expired certificate in TLS 1.3 reaches the
+// client as a broken connection, which would read as a network fault) and
+// makes the call.
+func (c *Client) call(ctx context.Context, path string, in, out any) error {
+	if exp := c.id.Expires(); c.clock.Now().After(exp) {
+		return fmt.Errorf("%w on %s: the authority refuses it; ask city IT for a token, then `kioskctl deprovision --force` and `kioskctl provision`",
+			ErrCertificateExpired, exp.UTC().Format("2006-01-02 15:04 MST"))
+	}
+	return call(ctx, c.hc, c.base, path, in, out)
 }
 
 // NewClient returns a client for the authority at base (the identity's
@@ -107,7 +128,7 @@ func NewClient(id *Identity, base string) *Client {
 	if base == "" {
 		base = id.AuthorityURL
 	}
-	return &Client{id: id, base: base, hc: httpClient(id.TLSConfig())}
+	return &Client{id: id, base: base, hc: httpClient(id.TLSConfig()), clock: clock.Real{}}
 }
 
 // URL is the authority's base URL.
@@ -118,19 +139,17 @@ func (c *Client) URL() string { return c.base }
 // authority does not accept the terminal.
 func (c *Client) Ping(ctx context.Context) (protocol.Ping, error) {
 	var p protocol.Ping
-	err := call(ctx, c.hc, c.base, protocol.PathPing, nil, &p)
+	err := c.call(ctx, protocol.PathPing, nil, &p)
 	return p, err
 }
 
 // SendReport sends a self-test report.
 func (c *Client) SendReport(ctx context.Context, rep protocol.SelfTestReport) error {
 	var ack protocol.Ack
-	if err := call(ctx, c.hc, c.base, protocol.PathSelfTest, rep, &ack); err != nil {
+	if err := c.call(ctx, protocol.PathSelfTest, rep, &ack); err != nil {
 		return err
 	}
-	if c.id != nil {
-		_ = appendAudit(c.id.dir, time.Now(), "selftest.sent", fmt.Sprintf("%d checks, passed=%v", len(rep.Checks), rep.Passed))
-	}
+	_ = appendAudit(c.id.dir, c.clock.Now(), "selftest.sent", fmt.Sprintf("%d checks, passed=%v", len(rep.Checks), rep.Passed))
 	return nil
 }
 

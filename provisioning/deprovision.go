@@ -106,9 +106,10 @@ func Deprovision(ctx context.Context, o DeprovisionOptions) error {
 		progress("telling the authority that terminal %s leaves", id.DeviceID)
 		var ack protocol.Ack
 		c := NewClient(id, "")
-		if err := call(ctx, c.hc, c.base, protocol.PathDeprovision, struct{}{}, &ack); err != nil {
+		c.clock = o.Clock
+		if err := c.call(ctx, protocol.PathDeprovision, struct{}{}, &ack); err != nil {
 			switch {
-			case protocol.Disabled(err):
+			case protocol.Disabled(err), errors.Is(err, ErrCertificateExpired):
 				progress("the authority already refuses this terminal (%v)", err)
 			case !o.Force:
 				return fmt.Errorf("provisioning: the authority could not be told (%w); retry when it is reachable, or use --force and have city IT revoke terminal %s", err, id.DeviceID)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"eidkiosk/authority/pki"
 	"eidkiosk/authority/registry"
 	"eidkiosk/authority/registry/registrytest"
 	"eidkiosk/kiosk/clock"
@@ -528,5 +529,40 @@ func TestSaveFailureAfterEnrolment(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(state, "identity", provisioning.KeyFileName)); !os.IsNotExist(err) {
 		t.Fatalf("key left behind: %v", err)
+	}
+}
+
+// TestExpiredCertificate: a terminal whose certificate expired (switched off
+// for months) is refused in the TLS handshake; the message says to provision
+// again, not to check the network.
+func TestExpiredCertificate(t *testing.T) {
+	past := clock.NewFake(time.Now().Add(-100 * 24 * time.Hour))
+	a := startAuthority(t, registrytest.Options{PKI: pki.Config{Clock: past}})
+	id, _, err := provision(t, a, provisioning.ProvisionOptions{Token: a.Token(t, station, time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer id.Close()
+	if !id.Expires().Before(time.Now()) {
+		t.Fatalf("certificate not expired: %v", id.Expires())
+	}
+	_, err = provisioning.NewClient(id, "").Ping(context.Background())
+	if !errors.Is(err, provisioning.ErrCertificateExpired) || !strings.Contains(err.Error(), "kioskctl provision") {
+		t.Fatalf("err = %v", err)
+	}
+	t.Log(err)
+	r := &provisioning.Renewer{Identity: id}
+	if !r.Due() {
+		t.Fatal("an expired certificate is not due for renewal")
+	}
+	if _, err := r.Check(context.Background()); !errors.Is(err, provisioning.ErrCertificateExpired) {
+		t.Fatalf("renewing an expired certificate: %v", err)
+	}
+	// The authority's own refusal, when the terminal's clock is behind, is
+	// not reported as a network fault.
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: id.TLSConfig()}}
+	defer hc.CloseIdleConnections()
+	if _, err := hc.Get(a.URL + "/v1/registry/ping"); err == nil {
+		t.Fatal("the authority accepted an expired certificate")
 	}
 }

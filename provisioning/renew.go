@@ -82,7 +82,8 @@ func (r *Renewer) Renew(ctx context.Context) error {
 	}
 	var b protocol.Bundle
 	c := NewClient(id, r.URL)
-	if err := call(ctx, c.hc, c.base, protocol.PathRenew, protocol.RenewRequest{CSR: csr}, &b); err != nil {
+	c.clock = r.clock()
+	if err := c.call(ctx, protocol.PathRenew, protocol.RenewRequest{CSR: csr}, &b); err != nil {
 		_ = appendAudit(id.dir, r.clock().Now(), "renew.failed", err.Error())
 		return err
 	}

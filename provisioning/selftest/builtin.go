@@ -78,6 +78,8 @@ func authorityFix(err error) string {
 		return "the authority has disabled this terminal: call city IT"
 	case errors.Is(err, protocol.ErrUnknownDevice):
 		return "the authority does not know this terminal: provision it again with a new token"
+	case errors.Is(err, provisioning.ErrCertificateExpired):
+		return "the device certificate expired: ask city IT for a token, `kioskctl deprovision --force`, then `kioskctl provision`"
 	case errors.Is(err, protocol.ErrStaleCertificate):
 		return "restart the kiosk service so it loads its renewed certificate"
 	case errors.Is(err, provisioning.ErrUnreachable):
