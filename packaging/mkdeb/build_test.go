@@ -363,6 +363,7 @@ func TestSymbolsDep(t *testing.T) {
  foo_private@FOO_PRIVATE 2.0 1
 libbar.so.2 libbar2 #MINVER#
  bar@Base 5
+ bar_any@Base 0
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -382,12 +383,19 @@ libbar.so.2 libbar2 #MINVER#
 		{imp("FOO_1@FOO_1", "foo_new@FOO_2"), "libfoo1 (>= 1.9~beta)"},
 		{imp("foo_newest@FOO_2", "foo_new@FOO_2"), "libfoo1 (>= 2.0)"},
 		{imp("unknown@FOO_9"), "libfoo1"},
+		{[]elf.ImportedSymbol{{Name: "bar"}}, "libfoo1"}, // unversioned: bar@Base is libbar's
 		{append(imp("FOO_1@FOO_1"), elf.ImportedSymbol{Name: "foo_newest", Version: "FOO_2", Library: "libother.so"}), "libfoo1 (>= 1.0)"},
 	} {
 		got, ok := symbolsDep(dir, "libfoo1", "libfoo.so.1", c.syms)
 		if !ok || got != c.want {
 			t.Errorf("%v: %q %v, want %q", c.syms, got, ok, c.want)
 		}
+	}
+	if got, _ := symbolsDep(dir, "libfoo1", "libbar.so.2", []elf.ImportedSymbol{{Name: "bar"}}); got != "libbar2 (>= 5)" {
+		t.Errorf("unversioned import: %q, want libbar2 (>= 5)", got)
+	}
+	if got, _ := symbolsDep(dir, "libfoo1", "libbar.so.2", []elf.ImportedSymbol{{Name: "bar_any"}}); got != "libbar2" {
+		t.Errorf("minimal version 0: %q, want libbar2", got)
 	}
 	if _, ok := symbolsDep(dir, "libnone", "libnone.so.1", nil); ok {
 		t.Error("a package without a symbols file answered")

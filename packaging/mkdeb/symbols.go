@@ -24,9 +24,14 @@ func symbolsDep(infoDir, pkg, soname string, imported []elf.ImportedSymbol) (str
 	}
 	used := map[string]bool{}
 	for _, s := range imported {
-		if s.Library == soname {
-			used[s.Name+"@"+s.Version] = true
+		if s.Library != soname && s.Library != "" {
+			continue
 		}
+		v := s.Version
+		if v == "" { // an unversioned import; symbols files spell it @Base
+			v = "Base"
+		}
+		used[s.Name+"@"+v] = true
 	}
 	template, minver, in := "", "", false
 	for _, line := range strings.Split(string(b), "\n") {
@@ -51,7 +56,7 @@ func symbolsDep(infoDir, pkg, soname string, imported []elf.ImportedSymbol) (str
 	if template == "" {
 		return "", false
 	}
-	if minver == "" {
+	if minver == "" || minver == "0" { // "0": any version will do
 		return strings.TrimSpace(strings.ReplaceAll(template, "#MINVER#", "")), true
 	}
 	return strings.ReplaceAll(template, "#MINVER#", "(>= "+minver+")"), true
