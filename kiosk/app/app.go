@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"eidkiosk/drivers/camera"
 	"eidkiosk/drivers/gpio"
 	"eidkiosk/drivers/idcard"
 	"eidkiosk/drivers/printer"
@@ -82,6 +83,7 @@ type System struct {
 
 	log     *slog.Logger
 	clk     clock.Clock
+	camera  *camera.Camera
 	client  *http.Client
 	started time.Time
 
@@ -201,12 +203,9 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	// Face capture.
 	face := o.Face
 	if face == nil {
-		face, err = buildFace(cfg, s.log)
+		face, err = s.buildFace(cfg)
 		if err != nil {
 			return fail(err)
-		}
-		if c, ok := face.(interface{ Close() error }); ok {
-			s.closers = append(s.closers, c.Close)
 		}
 	}
 

@@ -113,7 +113,11 @@ func Setup(ctx context.Context, o Options) (*Env, error) {
 func DemoConfig(st *simstack.Stack) config.Config {
 	c := st.Config(config.Default())
 	c.Log.Level = "info"
-	applyDemoFace(&c)
+	// The recording is delivered frame by frame as fast as the pipeline
+	// takes it, and rewound at each capture (docs/face.md).
+	c.Camera.Pace = "lockstep"
+	c.Camera.Loop = true
+	c.Face.Preset = "demo"
 	return c
 }
 
