@@ -334,7 +334,7 @@ func (a *Agent) Confirm(ctx context.Context) error {
 	deadline := a.now().Add(a.o.HealthWindow)
 	var last error
 	for {
-		last = a.runChecks(ctx)
+		last = a.runChecks(ctx, max(deadline.Sub(a.now()), time.Second))
 		if last == nil {
 			return a.commit(tr.Version)
 		}
@@ -351,9 +351,11 @@ func (a *Agent) Confirm(ctx context.Context) error {
 	return a.rollback(ctx, OutcomeUnhealthy, last.Error())
 }
 
-func (a *Agent) runChecks(ctx context.Context) error {
+// runChecks runs every check, each bounded by timeout (what is left of
+// the health window): a hanging check cannot hold a trial past it.
+func (a *Agent) runChecks(ctx context.Context, timeout time.Duration) error {
 	for _, c := range a.o.Checks {
-		cctx, cancel := context.WithTimeout(ctx, a.o.HealthWindow)
+		cctx, cancel := context.WithTimeout(ctx, timeout)
 		err := c.Run(cctx)
 		cancel()
 		if err != nil {

@@ -269,3 +269,25 @@ func TestLauncherMain(t *testing.T) {
 		t.Fatalf("bad flag: %d", code)
 	}
 }
+
+func TestHangingCheckCannotHoldTheTrial(t *testing.T) {
+	g := onTrial(t)
+	c, _ := update.Launch(g.state, g.clk.Now())
+	t.Setenv(update.EnvSlot, c.Slot)
+	restarted := 0
+	a, _ := update.New(update.Options{StateDir: g.state, TrustedRoot: g.r.root(t), RepoURL: g.srv.URL + "/tuf/",
+		Version: "2.0.0", HealthWindow: 200 * time.Millisecond, CheckEvery: 50 * time.Millisecond,
+		Restart: func() error { restarted++; return nil },
+		Checks: []update.Check{{Name: "ui", Run: func(ctx context.Context) error {
+			<-ctx.Done() // the UI never answers
+			return ctx.Err()
+		}}}})
+	if err := a.Confirm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := update.ReadState(g.state)
+	if restarted != 1 || st.Trial != nil || st.LastTrial == nil || st.LastTrial.Outcome != update.OutcomeUnhealthy ||
+		!strings.Contains(st.LastTrial.Detail, "health check ui") {
+		t.Fatalf("restarted=%d %+v", restarted, st.LastTrial)
+	}
+}
