@@ -451,11 +451,22 @@ func TestPollerRecoversFromFaults(t *testing.T) {
 	s.Remove()
 	ev.expect(idcard.CardRemoved)
 
+	// The card leaves during the read (select fails twice): a failed read
+	// and a removal; still there at the next poll, it is read then.
+	s.Inject(sim.Fault{Kind: sim.FaultStatus, Cmd: idcard.CmdSelectCard, Status: idcard.StatusSelectFailed, Times: 2})
+	s.Place(1)
+	got := ev.expect(idcard.CardPlaced, idcard.CardReadFailed, idcard.CardRemoved, idcard.CardPlaced, idcard.CardRead)
+	if !errors.Is(got[1].Err, idcard.ErrNoCard) || got[1].Invalid {
+		t.Fatalf("card gone during the read: %v", got[1].Err)
+	}
+	s.Remove()
+	ev.expect(idcard.CardRemoved)
+
 	// Persistent card errors: one CardReadFailed, not Invalid, and no
 	// further attempts while the card stays.
 	s.Inject(sim.Fault{Kind: sim.FaultStatus, Cmd: idcard.CmdReadBaseFP, Status: idcard.StatusCardAuth, Times: 2})
 	s.Place(1)
-	got := ev.expect(idcard.CardPlaced, idcard.CardReadFailed)
+	got = ev.expect(idcard.CardPlaced, idcard.CardReadFailed)
 	if got[1].Invalid || !errors.Is(got[1].Err, idcard.ErrCardRead) {
 		t.Fatalf("failed read: %v invalid=%v", got[1].Err, got[1].Invalid)
 	}
