@@ -79,6 +79,7 @@ func intake(t *testing.T, id *provisioning.Identity, a *registrytest.Authority) 
 }
 
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	a := startAuthority(t, registrytest.Options{})
 	tok := a.Token(t, station, 24*time.Hour)
 	state := t.TempDir()
@@ -172,6 +173,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func TestTokenRefusals(t *testing.T) {
+	t.Parallel()
 	fake := clock.NewFake(time.Now())
 	a := startAuthority(t, registrytest.Options{})
 	b := startAuthority(t, registrytest.Options{Registry: registry.Options{Clock: fake}})
@@ -216,6 +218,7 @@ func TestTokenRefusals(t *testing.T) {
 }
 
 func TestSerialAllowList(t *testing.T) {
+	t.Parallel()
 	a := startAuthority(t, registrytest.Options{})
 	ctx := context.Background()
 	if err := a.Registry.AllowSerial(ctx, "SN-OK", "batch 1", "test"); err != nil {
@@ -239,6 +242,7 @@ func TestSerialAllowList(t *testing.T) {
 }
 
 func TestReprovisionSameBoxReplacesOldRecord(t *testing.T) {
+	t.Parallel()
 	a := startAuthority(t, registrytest.Options{})
 	first, _, err := provision(t, a, provisioning.ProvisionOptions{Token: a.Token(t, station, time.Hour)})
 	if err != nil {
@@ -259,6 +263,7 @@ func TestReprovisionSameBoxReplacesOldRecord(t *testing.T) {
 }
 
 func TestFingerprint(t *testing.T) {
+	t.Parallel()
 	a := startAuthority(t, registrytest.Options{})
 	tok := a.Token(t, station, time.Hour)
 	state := t.TempDir()
@@ -291,6 +296,7 @@ func TestFingerprint(t *testing.T) {
 }
 
 func TestAssumeYesIsAudited(t *testing.T) {
+	t.Parallel()
 	a := startAuthority(t, registrytest.Options{})
 	state := t.TempDir()
 	id, _, err := provision(t, a, provisioning.ProvisionOptions{Token: a.Token(t, station, time.Hour), StateDir: state, AssumeYes: true})
@@ -305,6 +311,7 @@ func TestAssumeYesIsAudited(t *testing.T) {
 }
 
 func TestLooseKeyPermissionsRefusedAtStart(t *testing.T) {
+	t.Parallel()
 	a := startAuthority(t, registrytest.Options{})
 	state := t.TempDir()
 	id, _, err := provision(t, a, provisioning.ProvisionOptions{Token: a.Token(t, station, time.Hour), StateDir: state})
@@ -321,6 +328,7 @@ func TestLooseKeyPermissionsRefusedAtStart(t *testing.T) {
 }
 
 func TestNotProvisionedAndCorrupt(t *testing.T) {
+	t.Parallel()
 	state := t.TempDir()
 	if _, err := provisioning.LoadIdentity(state); !errors.Is(err, provisioning.ErrNotProvisioned) {
 		t.Fatalf("empty: %v", err)
@@ -345,6 +353,7 @@ func TestNotProvisionedAndCorrupt(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
+	t.Parallel()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
@@ -357,6 +366,7 @@ func TestUnreachable(t *testing.T) {
 }
 
 func TestRenewal(t *testing.T) {
+	t.Parallel()
 	fake := clock.NewFake(time.Now())
 	a := startAuthority(t, registrytest.Options{Registry: registry.Options{Clock: fake}})
 	state := t.TempDir()
@@ -408,6 +418,7 @@ func TestRenewal(t *testing.T) {
 }
 
 func TestDeprovision(t *testing.T) {
+	t.Parallel()
 	a := startAuthority(t, registrytest.Options{})
 	state := t.TempDir()
 	id, _, err := provision(t, a, provisioning.ProvisionOptions{Token: a.Token(t, station, time.Hour), StateDir: state})
@@ -461,6 +472,7 @@ func TestDeprovision(t *testing.T) {
 // TestOwnershipForTheKioskUser: a technician provisions as root; the state
 // directory belongs to the kiosk's user, who must own the identity after.
 func TestOwnershipForTheKioskUser(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to hand files to another user")
 	}
@@ -486,6 +498,7 @@ func TestOwnershipForTheKioskUser(t *testing.T) {
 }
 
 func TestBusyIdentityRefused(t *testing.T) {
+	t.Parallel()
 	state := t.TempDir()
 	dir := filepath.Join(state, "identity")
 	os.MkdirAll(dir, 0o700)
@@ -512,6 +525,7 @@ func TestBusyIdentityRefused(t *testing.T) {
 // just before the save). The technician is told which terminal to have
 // revoked; no key and no identity are left behind.
 func TestSaveFailureAfterEnrolment(t *testing.T) {
+	t.Parallel()
 	a := startAuthority(t, registrytest.Options{})
 	state := t.TempDir()
 	bundle := filepath.Join(state, "identity", provisioning.BundleFile)
@@ -536,6 +550,7 @@ func TestSaveFailureAfterEnrolment(t *testing.T) {
 // for months) is refused in the TLS handshake; the message says to provision
 // again, not to check the network.
 func TestExpiredCertificate(t *testing.T) {
+	t.Parallel()
 	past := clock.NewFake(time.Now().Add(-100 * 24 * time.Hour))
 	a := startAuthority(t, registrytest.Options{PKI: pki.Config{Clock: past}})
 	id, _, err := provision(t, a, provisioning.ProvisionOptions{Token: a.Token(t, station, time.Hour)})

@@ -20,6 +20,7 @@ import (
 )
 
 func TestEndToEndTPM(t *testing.T) {
+	t.Parallel()
 	openTPM := swtpmtest.Start(t)
 	a := startAuthority(t, registrytest.Options{})
 	state := t.TempDir()
@@ -72,6 +73,7 @@ func TestEndToEndTPM(t *testing.T) {
 }
 
 func TestKeyTPMRequiredButAbsent(t *testing.T) {
+	t.Parallel()
 	a := startAuthority(t, registrytest.Options{})
 	_, _, err := provision(t, a, provisioning.ProvisionOptions{
 		Token: a.Token(t, station, time.Hour), Key: provisioning.KeyTPM,
