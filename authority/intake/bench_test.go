@@ -27,12 +27,23 @@ const kiosks = 16
 // Reported: enrollments/s, baseline requests/s, and their ratio. Sealing is
 // done before the timer starts.
 func BenchmarkIntakeThroughput(b *testing.B) {
+	dir := b.TempDir()
+	benchThroughput(b, dir, dir)
+}
+
+// BenchmarkIntakeThroughputPostgres is the same on PostgreSQL (runs with
+// EIDKIOSK_PG=1 or EIDKIOSK_PG_URL; skipped otherwise).
+func BenchmarkIntakeThroughputPostgres(b *testing.B) {
+	benchThroughput(b, b.TempDir(), intaketest.Postgres(b))
+}
+
+func benchThroughput(b *testing.B, dir, dsn string) {
 	pki, err := intaketest.NewPKI()
 	if err != nil {
 		b.Fatal(err)
 	}
 	reg := intaketest.NewRegistry()
-	auth := intaketest.NewAuthority(b, b.TempDir(), pki, reg, intake.Options{MaxConcurrent: 64})
+	auth := intaketest.NewAuthorityDB(b, dir, dsn, pki, reg, intake.Options{MaxConcurrent: 64})
 	url := auth.Serve(b, "127.0.0.1:0")
 	base := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
