@@ -60,7 +60,9 @@ func (r *Renewer) Check(ctx context.Context) (bool, error) {
 }
 
 // Renew renews the certificate now and stores the new bundle durably; the
-// Identity's TLS configuration uses it from the next handshake.
+// Identity's TLS configuration uses it from the next handshake. The bundle
+// also refreshes the intake and receipt keys and the TUF root on disk; the
+// Identity's fields for those keep their values until the next start.
 func (r *Renewer) Renew(ctx context.Context) error {
 	log := r.Log
 	if log == nil {

@@ -125,12 +125,36 @@ func signed(d time.Duration) string {
 	}
 }
 
+// Certificate checks the device certificate's remaining lifetime: it fails
+// when expired, or when less than a tenth of its lifetime is left, which
+// means the automatic renewal (due at a third) has been failing.
+func Certificate(id *provisioning.Identity, c clock.Clock) Check {
+	if c == nil {
+		c = clock.Real{}
+	}
+	return New("certificate", func(ctx context.Context) Result {
+		cert := id.Certificate()
+		now := c.Now()
+		left := cert.NotAfter.Sub(now)
+		v := fmt.Sprintf("terminal %s, valid until %s", id.DeviceID, cert.NotAfter.UTC().Format("2006-01-02"))
+		switch {
+		case left <= 0:
+			return Failed(v+": expired", "ask city IT for a token, `kioskctl deprovision --force`, then `kioskctl provision`")
+		case left < cert.NotAfter.Sub(cert.NotBefore)/10:
+			return Failed(fmt.Sprintf("%s: %d days left, the automatic renewal is failing", v, int(left.Hours()/24)),
+				"check the authority check above, then `kioskctl provision renew`")
+		}
+		return Passed("%s (%d days left)", v, int(left.Hours()/24))
+	})
+}
+
 // Builtin is the checks needing no hardware, for a provisioned terminal.
 // minFree is the disk space wanted in stateDir; maxSkew the clock tolerance.
 func Builtin(id *provisioning.Identity, stateDir string, minFree uint64, maxSkew time.Duration) []Check {
 	c := provisioning.NewClient(id, "")
 	return []Check{
 		DiskSpace(stateDir, minFree),
+		Certificate(id, nil),
 		Authority(c, id.DeviceID),
 		ClockSkew(c, maxSkew, nil),
 	}

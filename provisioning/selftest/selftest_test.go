@@ -139,7 +139,7 @@ func TestAgainstAuthority(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored, err := a.Registry.SelfTests(context.Background(), id.DeviceID, 5)
-	if err != nil || len(stored) != 1 || len(stored[0].Checks) != 4 || !stored[0].Passed {
+	if err != nil || len(stored) != 1 || len(stored[0].Checks) != 5 || !stored[0].Passed {
 		t.Fatalf("stored %+v %v", stored, err)
 	}
 	devs, _ := a.Registry.Devices(context.Background())
@@ -149,8 +149,23 @@ func TestAgainstAuthority(t *testing.T) {
 
 	a.Registry.Revoke(context.Background(), id.DeviceID, "test", "test")
 	rep = selftest.Runner{}.Run(context.Background(), selftest.Builtin(id, state, 1, selftest.DefaultMaxSkew))
-	if rep.Entries[1].Status != selftest.Fail || !strings.Contains(rep.Entries[1].Fix, "call city IT") {
-		t.Fatalf("after revoke: %+v", rep.Entries[1])
+	if rep.Entries[2].Name != "authority (mTLS)" || rep.Entries[2].Status != selftest.Fail || !strings.Contains(rep.Entries[2].Fix, "call city IT") {
+		t.Fatalf("after revoke: %+v", rep.Entries[2])
+	}
+
+	// The certificate check follows the terminal's clock.
+	c := clock.NewFake(time.Now())
+	check := selftest.Certificate(id, c)
+	if r := check.Run(context.Background()); r.Status != selftest.Pass || !strings.Contains(r.Value, "days left") {
+		t.Fatalf("fresh: %+v", r)
+	}
+	c.Advance(85 * 24 * time.Hour)
+	if r := check.Run(context.Background()); r.Status != selftest.Fail || !strings.Contains(r.Value, "renewal is failing") {
+		t.Fatalf("5 days left: %+v", r)
+	}
+	c.Advance(10 * 24 * time.Hour)
+	if r := check.Run(context.Background()); r.Status != selftest.Fail || !strings.Contains(r.Value, "expired") {
+		t.Fatalf("expired: %+v", r)
 	}
 	if err := selftest.Send(context.Background(), id, rep, "test"); !errors.Is(err, registry.ErrRevoked) {
 		t.Fatalf("send after revoke: %v", err)
