@@ -21,8 +21,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,6 +102,51 @@ type Outbox struct {
 	staleAt  clock.Timer
 	inflight map[string]bool // items being sent
 	lowDisk  bool            // the reserve is spent or the disk nearly full
+	log      *slog.Logger
+	gate     string // last gate answer logged
+}
+
+// SetLogger makes the outbox log when its gate closes or opens (the alert
+// an operator sees in the journal and the fleet view). Nothing personal is
+// logged: counts, sizes, times, codes.
+func (o *Outbox) SetLogger(l *slog.Logger) {
+	o.mu.Lock()
+	o.log = l
+	o.mu.Unlock()
+	o.logGate()
+}
+
+// logGate logs a change of the gate's answer.
+func (o *Outbox) logGate() {
+	err := o.Admit()
+	now := ""
+	if err != nil {
+		now = err.Error()
+	}
+	o.mu.Lock()
+	l, before := o.log, o.gate
+	o.gate = now
+	o.mu.Unlock()
+	if l == nil || now == before {
+		return
+	}
+	switch {
+	case err == nil:
+		l.Info("outbox: accepting visits again")
+	case before == "" || !sameKind(before, now):
+		l.Warn("outbox: refusing new visits", "reason", now)
+	}
+}
+
+// sameKind reports whether two gate answers are the same condition (they
+// differ in counts as the queue moves).
+func sameKind(a, b string) bool {
+	for _, e := range []error{session.ErrDisabled, session.ErrOutboxFull, session.ErrOutboxStale} {
+		if strings.HasSuffix(a, e.Error()) && strings.HasSuffix(b, e.Error()) {
+			return true
+		}
+	}
+	return false
 }
 
 // Open opens or creates the outbox in dir. Items that were being sent when
@@ -506,6 +553,7 @@ func (o *Outbox) changed(ctx context.Context) error {
 		}
 	}
 	err := o.refresh(ctx)
+	o.logGate()
 	o.notify()
 	return err
 }
@@ -536,7 +584,10 @@ func (o *Outbox) armStaleLocked() {
 	if d < 0 {
 		return
 	}
-	o.staleAt = o.clock.AfterFunc(d+time.Millisecond, o.notify)
+	o.staleAt = o.clock.AfterFunc(d+time.Millisecond, func() {
+		o.logGate()
+		o.notify()
+	})
 }
 
 // staleTimeLocked is when the gate closes for staleness if nothing changes:

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,6 +144,8 @@ func TestGateStaleByTime(t *testing.T) {
 	cfg := config.Default().Outbox
 	cfg.MaxBacklogAge = config.D(7 * 24 * time.Hour)
 	o := open(t, t.TempDir(), cfg, fake)
+	var logs bytes.Buffer
+	o.SetLogger(slog.New(slog.NewTextHandler(&logs, nil)))
 	ch, stop := o.Subscribe()
 	defer stop()
 	o.Enqueue(ctx, "a", []byte("p"))
@@ -159,10 +163,16 @@ func TestGateStaleByTime(t *testing.T) {
 	if err := o.Admit(); !errors.Is(err, session.ErrOutboxStale) {
 		t.Fatalf("stale: %v", err)
 	}
+	o.Enqueue(ctx, "b", []byte("p")) // still stale: no second alert
 	it, _, _ := o.Next(ctx)
 	o.Ack(ctx, it.ID, []byte("r"))
 	if err := o.Admit(); err != nil {
 		t.Fatalf("after an ack: %v", err)
+	}
+	l := logs.String()
+	if strings.Count(l, "refusing new visits") != 1 || !strings.Contains(l, "nothing acknowledged") ||
+		strings.Count(l, "accepting visits again") != 1 {
+		t.Errorf("gate alerts:\n%s", l)
 	}
 }
 
