@@ -114,8 +114,9 @@ type Uplink struct {
 	client *http.Client
 	kick   chan struct{}
 
-	mu sync.Mutex
-	st Status
+	mu    sync.Mutex
+	st    Status
+	known bool // st.Online was set at least once
 }
 
 // New checks the options and builds the TLS client.
@@ -415,10 +416,21 @@ func (u *Uplink) probe(ctx context.Context) {
 	}
 }
 
+// setOnline records whether the authority answered, logging the changes
+// (and the first state) so an outage shows in the journal once, not per try.
 func (u *Uplink) setOnline(v bool) {
 	u.mu.Lock()
-	u.st.Online = v
+	changed := u.st.Online != v || !u.known
+	u.st.Online, u.known = v, true
 	u.mu.Unlock()
+	if !changed {
+		return
+	}
+	if v {
+		u.o.Logger.Info("uplink: authority reachable", "url", u.o.URL)
+	} else {
+		u.o.Logger.Warn("uplink: authority unreachable; packages stay queued", "url", u.o.URL)
+	}
 }
 
 // retryAfter parses a Retry-After header: delay-seconds or an HTTP date.

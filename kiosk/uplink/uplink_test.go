@@ -105,6 +105,10 @@ func TestOutage(t *testing.T) {
 	if st := r.up.Status(); !st.Online || st.Backlog != 0 || st.Failures == 0 {
 		t.Errorf("after: %+v", st)
 	}
+	l := string(r.kioskLog.Bytes())
+	if strings.Count(l, "authority unreachable") != 1 || strings.Count(l, "authority reachable") != 1 {
+		t.Errorf("outage not logged once each way:\n%s", l)
+	}
 }
 
 // TestRevokedDisables: a revoked terminal learns it from the refusal; the
