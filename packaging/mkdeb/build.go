@@ -189,21 +189,27 @@ func buildOne(cfgPath, root, out string, env map[string]string, libDeps []string
 	return Result{Name: info.Name, Path: path, Size: st.Size(), Depends: info.Depends}, nil
 }
 
-// mergeDeps appends extra to deps, dropping duplicates by package name (the
-// first, usually versioned, wins) and sorting the added ones.
+// mergeDeps returns the library dependencies (sorted) followed by the
+// configured ones, one entry per package: for a package named twice, the
+// higher ">=" version wins (libc6 from libm and from libc), and a versioned
+// entry wins over a plain name.
 func mergeDeps(deps, extra []string) []string {
-	seen := map[string]bool{}
+	index := map[string]int{}
 	var out []string
 	add := func(d string) {
 		n := strings.Fields(d)[0]
-		if !seen[n] {
-			seen[n] = true
+		i, seen := index[n]
+		if !seen {
+			index[n] = len(out)
 			out = append(out, d)
+			return
+		}
+		if compareVersions(minVersion(d), minVersion(out[i])) > 0 {
+			out[i] = d
 		}
 	}
+	extra = append([]string(nil), extra...)
 	sort.Strings(extra)
-	// Versioned shared-library dependencies win over a plain name in the
-	// config.
 	for _, d := range extra {
 		add(d)
 	}
@@ -211,6 +217,15 @@ func mergeDeps(deps, extra []string) []string {
 		add(d)
 	}
 	return out
+}
+
+// minVersion returns X of "pkg (>= X)", or "" (lowest) for a plain name.
+func minVersion(dep string) string {
+	_, v, ok := strings.Cut(dep, "(>= ")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), ")"))
 }
 
 func debArch() string {

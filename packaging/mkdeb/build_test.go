@@ -401,3 +401,50 @@ libbar.so.2 libbar2 #MINVER#
 		t.Error("a package without a symbols file answered")
 	}
 }
+
+func TestMergeDeps(t *testing.T) {
+	got := mergeDeps([]string{"cage", "libc6", "systemd"},
+		[]string{"libc6 (>= 2.27)", "libx11-6 (>= 2:1.2.99.901)", "libc6 (>= 2.34)", "libc6 (>= 2.2.5)", "libgl1"})
+	want := "libc6 (>= 2.34), libgl1, libx11-6 (>= 2:1.2.99.901), cage, systemd"
+	if strings.Join(got, ", ") != want {
+		t.Fatalf("got  %s\nwant %s", strings.Join(got, ", "), want)
+	}
+}
+
+// TestMatchesDpkgShlibdeps compares the computed dependencies with
+// dpkg-shlibdeps' for system binaries, one linking OpenCV when installed.
+func TestMatchesDpkgShlibdeps(t *testing.T) {
+	need(t, "dpkg-shlibdeps", "/sbin/ldconfig")
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "debian"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "debian", "control"), []byte("Source: x\n\nPackage: x\nArchitecture: any\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bins := []string{}
+	for _, name := range []string{"true", "opencv_version"} {
+		if p, err := exec.LookPath(name); err == nil {
+			bins = append(bins, p)
+		}
+	}
+	if len(bins) == 0 {
+		t.Skip("no system binaries to compare")
+	}
+	for _, bin := range bins {
+		cmd := exec.Command("dpkg-shlibdeps", "-O", bin)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("dpkg-shlibdeps %s: %v", bin, err)
+		}
+		want := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "shlibs:Depends="))
+		deps, err := shlibDeps(bin, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(mergeDeps(nil, deps), ", "); got != want {
+			t.Errorf("%s:\n got  %s\n want %s", bin, got, want)
+		}
+	}
+}
