@@ -8,8 +8,10 @@
 // authority refuses for good stays, as refused, for a technician to export.
 // The outbox is also the kiosk's session.Gate: it stops new visits when it
 // nears its configured size or item count, when nothing was acknowledged for
-// the configured backlog age (MOSIP-style freeze), or when the authority said
-// this terminal is revoked.
+// the configured backlog age (MOSIP-style freeze), when the disk itself is
+// nearly full (a 1 MiB reserve file is given up so the visit in progress is
+// still saved and acknowledgements can still be written), or when the
+// authority said this terminal is revoked.
 //
 // It holds only sealed packages, which the kiosk cannot open, and their IDs,
 // sizes and times: nothing personal. It does not send anything (kiosk/uplink)
