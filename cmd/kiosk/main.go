@@ -72,7 +72,7 @@ func run(cfgPath string, sim bool, simDir string, headless, windowed bool) error
 		opts := app.Options{Config: cfg, Logger: log, Tail: tail, Pins: &st.Pins, NoUpdate: true}
 		return start(ctx, opts, headless, windowed)
 	}
-	return start(ctx, app.Options{Config: cfg, Logger: log, Tail: tail}, headless, windowed)
+	return start(ctx, app.Options{Config: cfg, Logger: log, Tail: tail, ConfigPath: cfgPath}, headless, windowed)
 }
 
 func start(ctx context.Context, opts app.Options, headless, windowed bool) error {

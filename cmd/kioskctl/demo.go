@@ -50,12 +50,14 @@ func init() {
 // demoWithUI shows the visit in a window: on the user's display, or under
 // Xvfb when there is none (the screenshots then show what happened).
 func demoWithUI(ctx context.Context, o demo.Options, shots string) error {
+	var xvfb *kioskui.Xvfb
 	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		x, err := kioskui.StartXvfb(ctx, 1280, 800)
 		if err != nil {
 			return err
 		}
 		defer x.Stop()
+		xvfb = x
 		os.Setenv("DISPLAY", x.Display)
 		fmt.Fprintf(app.Stdout, "no display: running the UI under Xvfb %s; screenshots go to %s\n", x.Display, shots)
 	}
@@ -65,11 +67,24 @@ func demoWithUI(ctx context.Context, o demo.Options, shots string) error {
 		if shots == "" || k == nil {
 			return
 		}
-		time.Sleep(400 * time.Millisecond) // let the screen settle on the new state
+		// Wait until the UI shows the new state, then let it paint.
+		for i := 0; i < 50; i++ {
+			var cur session.State
+			fyne.DoAndWait(func() { cur = k.UI.State() })
+			if cur == s {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond)
 		n++
 		p := filepath.Join(shots, fmt.Sprintf("%02d-%s.png", n, s))
 		var err error
-		fyne.DoAndWait(func() { err = kioskui.Screenshot(k.Window, p) })
+		if xvfb != nil {
+			err = xvfb.Screenshot(ctx, p)
+		} else {
+			fyne.DoAndWait(func() { err = kioskui.Screenshot(k.Window, p) })
+		}
 		if err != nil {
 			fmt.Fprintf(app.Stderr, "screenshot %s: %v\n", p, err)
 		} else {

@@ -62,6 +62,9 @@ type Options struct {
 	OnView []func(session.View)
 	// NoUpdate disables the update agent (demo, tests).
 	NoUpdate bool
+	// ConfigPath is the file a signed remote configuration is written to
+	// (validated first); it takes effect at the next start.
+	ConfigPath string
 }
 
 // System is one assembled kiosk.
@@ -187,13 +190,14 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	// Card reader.
 	var photo idcard.PhotoDecoder
 	if cfg.Reader.PhotoDecoder != "" {
-		photo, err = idcard.NewPhotoDecoder(cfg.Reader.PhotoDecoder, 0)
+		photo, err = idcard.NewPhotoDecoder(cfg.Reader.PhotoDecoder, cfg.Reader.PhotoDecoderTimeout.Duration)
 		if err != nil {
 			return fail(fmt.Errorf("app: reader.photo_decoder: %w", err))
 		}
 	}
 	s.Poller = idcard.NewPoller(idcard.Options{
 		Port: cfg.Reader.Port, Baud: cfg.Reader.Baud, Interval: cfg.Reader.PollInterval.Duration,
+		Fingerprint: cfg.Reader.Fingerprint, NoProbe: !cfg.Reader.ProbeBaud,
 		Photo: photo, Open: o.OpenPort, Clock: o.Clock, Log: s.log,
 	})
 
@@ -235,8 +239,11 @@ func Build(ctx context.Context, o Options) (*System, error) {
 			StateDir: cfg.State.Dir, TrustedRoot: id.TUFRoot, RepoURL: repo, Client: s.client,
 			Version: Version, DeviceID: id.DeviceID, Station: id.StationID, Channel: cfg.Update.Channel,
 			PollInterval: cfg.Update.PollInterval.Duration, HealthWindow: cfg.Update.HealthWindow.Duration,
-			OfflineGrace: cfg.Update.OfflineGrace.Duration, Clock: o.Clock, Lease: s.Lease,
-			Checks: s.healthChecks(),
+			OfflineGrace: cfg.Update.OfflineGrace.Duration, MaxTarget: cfg.Update.MaxSize,
+			Clock: o.Clock, Lease: s.Lease, Checks: s.healthChecks(), Log: s.log,
+			OnConfig: func(ctx context.Context, data []byte, version int64) error {
+				return applyRemoteConfig(o.ConfigPath, data, version, s.log)
+			},
 		})
 		if err != nil {
 			s.log.Warn("update agent not started", "err", err)
@@ -579,4 +586,21 @@ type notProvisioned struct{}
 
 func (notProvisioned) Submit(context.Context, *session.Enrollment) (session.Receipt, error) {
 	return session.Receipt{}, ErrNotProvisioned
+}
+
+// applyRemoteConfig validates a signed configuration from the update
+// repository and writes it durably over the kiosk's file; a configuration
+// the kiosk would refuse at start is refused here and never written.
+func applyRemoteConfig(path string, data []byte, version int64, log *slog.Logger) error {
+	if path == "" {
+		return errors.New("app: no configuration file to apply a remote configuration to")
+	}
+	if _, err := config.Parse(string(data)); err != nil {
+		return fmt.Errorf("app: remote configuration %d refused: %w", version, err)
+	}
+	if err := outbox.WriteFileDurable(path, data); err != nil {
+		return fmt.Errorf("app: remote configuration %d: %w", version, err)
+	}
+	log.Info("remote configuration written; it applies at the next start", "version", version)
+	return nil
 }

@@ -98,11 +98,18 @@ func (a *App) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(w, "usage: %s %s [flags] %s\n\n%s\n\nflags:\n", a.Name, best.Name, best.Usage, best.Summary)
 		fs.PrintDefaults()
 	}
+	for _, arg := range args[bestN:] {
+		if arg == "-h" || arg == "-help" || arg == "--help" {
+			fs.SetOutput(a.Stdout) // asked-for help goes to stdout, once
+			break
+		}
+		if arg == "--" {
+			break
+		}
+	}
 	if err := fs.Parse(args[bestN:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(a.Stdout)
-			fs.Usage()
-			return nil
+			return nil // flag has printed the usage
 		}
 		return ErrUsage
 	}

@@ -32,7 +32,7 @@ func StartXvfb(ctx context.Context, width, height int) (*Xvfb, error) {
 			continue
 		}
 		disp := ":" + strconv.Itoa(n)
-		cmd := exec.Command(bin, disp, "-screen", "0", fmt.Sprintf("%dx%dx24", width, height), "-nolisten", "tcp", "-noreset")
+		cmd := exec.Command(bin, disp, "-screen", "0", fmt.Sprintf("%dx%dx24", width, height), "-dpi", "96", "-nolisten", "tcp", "-noreset")
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("kioskui: start Xvfb: %w", err)
 		}
@@ -60,4 +60,17 @@ func (x *Xvfb) Stop() {
 		x.cmd.Process.Kill()
 		x.cmd.Wait()
 	}
+}
+
+// Screenshot saves the whole virtual screen as PNG (xwd piped through
+// ImageMagick; Fyne's own capture reads back black under Xvfb's software GL).
+func (x *Xvfb) Screenshot(ctx context.Context, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "sh", "-c", `xwd -root -silent -display "$1" | convert xwd:- "png:$2"`, "sh", x.Display, path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kioskui: screenshot (needs x11-apps and imagemagick): %v: %s", err, out)
+	}
+	return nil
 }
