@@ -56,6 +56,7 @@ const (
 	eyeW   = 110 // upper-face crop width for the eye cascade (eyes ≈ 25 px)
 	normW  = 128 // face crop width for the statistics
 	flowW  = 96  // face crop width for the non-rigid motion fit
+	fbMax  = 0.3 // forward-backward tracking error (crop pixels) above which a point is dropped
 	moireN = 64  // side of the native-resolution patch for the spectrum
 )
 
@@ -86,7 +87,7 @@ type Analyzer struct {
 	openHist            []float64 // recent eye openness of the track
 }
 
-type lkBufs struct{ pts, next, status, errs, mask gocv.Mat }
+type lkBufs struct{ pts, next, back, status, status2, errs, mask gocv.Mat }
 
 // NewAnalyzer loads the cascades from dir (e.g. /usr/share/opencv4).
 func NewAnalyzer(dir string, o AnalyzerOptions) (*Analyzer, error) {
@@ -106,7 +107,7 @@ func NewAnalyzer(dir string, o AnalyzerOptions) (*Analyzer, error) {
 	}
 	for _, m := range []*gocv.Mat{&a.grey, &a.small, &a.tmp, &a.norm, &a.eyeCrop, &a.prevFlow, &a.curFlow,
 		&a.lap, &a.mean, &a.std, &a.patch, &a.patchF, &a.spec,
-		&a.lk.pts, &a.lk.next, &a.lk.status, &a.lk.errs, &a.lk.mask} {
+		&a.lk.pts, &a.lk.next, &a.lk.back, &a.lk.status, &a.lk.status2, &a.lk.errs, &a.lk.mask} {
 		*m = gocv.NewMat()
 	}
 	a.hann = make([]float32, moireN*moireN)
@@ -127,7 +128,7 @@ func (a *Analyzer) Close() error {
 	a.profC.Close()
 	for _, m := range []*gocv.Mat{&a.grey, &a.small, &a.tmp, &a.norm, &a.eyeCrop, &a.prevFlow, &a.curFlow,
 		&a.lap, &a.mean, &a.std, &a.patch, &a.patchF, &a.spec,
-		&a.lk.pts, &a.lk.next, &a.lk.status, &a.lk.errs, &a.lk.mask} {
+		&a.lk.pts, &a.lk.next, &a.lk.back, &a.lk.status, &a.lk.status2, &a.lk.errs, &a.lk.mask} {
 		m.Close()
 	}
 	return nil
@@ -443,9 +444,9 @@ func (a *Analyzer) stats(f *measure.Frame) {
 	}
 	// Eye patches around the (measured or estimated) eye centres, in the
 	// normalised crop.
+	pw, ph := int(0.22*float64(W)), int(0.11*float64(H))
 	sx := float64(W) / float64(b.Dx())
 	sy := float64(H) / float64(b.Dy())
-	pw, ph := int(0.22*float64(W)), int(0.11*float64(H))
 	var open float64
 	for _, e := range []image.Point{f.LeftEye, f.RightEye} {
 		cx := int(float64(e.X-b.Min.X) * sx)
@@ -556,11 +557,22 @@ func (a *Analyzer) motion(f *measure.Frame) {
 		return
 	}
 	gocv.CalcOpticalFlowPyrLK(a.prevFlow, a.curFlow, a.lk.pts, a.lk.next, &a.lk.status, &a.lk.errs)
+	// Track back from the new positions: a point that does not return to
+	// where it started was tracked badly (forward-backward error), and
+	// would pass for non-rigid motion.
+	gocv.CalcOpticalFlowPyrLK(a.curFlow, a.prevFlow, a.lk.next, a.lk.back, &a.lk.status2, &a.lk.errs)
 	p0, err0 := a.lk.pts.DataPtrFloat32()
 	p1, err1 := a.lk.next.DataPtrFloat32()
+	pb0, err3 := a.lk.back.DataPtrFloat32()
 	st, err2 := a.lk.status.DataPtrUint8()
-	if err0 != nil || err1 != nil || err2 != nil || len(st) < n {
+	st2, err4 := a.lk.status2.DataPtrUint8()
+	if err0 != nil || err1 != nil || err2 != nil || err3 != nil || err4 != nil || len(st) < n || len(st2) < n {
 		return
+	}
+	for i := 0; i < n; i++ {
+		if st2[i] == 0 || math.Hypot(float64(pb0[2*i]-p0[2*i]), float64(pb0[2*i+1]-p0[2*i+1])) > fbMax {
+			st[i] = 0
+		}
 	}
 	src := gocv.NewMatWithSize(n, 1, gocv.MatTypeCV32FC2)
 	dst := gocv.NewMatWithSize(n, 1, gocv.MatTypeCV32FC2)
@@ -607,6 +619,12 @@ func (a *Analyzer) motion(f *measure.Frame) {
 	if len(res) < 8 {
 		return
 	}
+	shifts := make([]float64, 0, k)
+	for i := 0; i < k; i++ {
+		shifts = append(shifts, math.Hypot(float64(d[2*i]-s[2*i]), float64(d[2*i+1]-s[2*i+1])))
+	}
+	sort.Float64s(shifts)
+	f.Shift = shifts[len(shifts)/2] * float64(pb.Dx()) / flowW
 	sort.Float64s(res)
 	// In the frame's own pixels: sensor noise is about constant there,
 	// whatever the face size.

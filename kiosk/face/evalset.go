@@ -102,8 +102,8 @@ func GenerateEvalSet(shared, out string, o GenOptions) error {
 	stills := attackStills
 	photoFrames := 75
 	if o.Quick {
-		segs = []Segment{BonaFideSegments[0], BonaFideSegments[2]}
-		stills = stills[:2]
+		segs = []Segment{BonaFideSegments[0]}
+		stills = stills[:1]
 		photoFrames = 40
 	}
 	// Bona fide: the real segments, untouched.
@@ -438,8 +438,8 @@ func (s *screen) show(src gocv.Mat) gocv.Mat {
 	// the lit rows keeps the mean brightness.
 	gocv.MultiplyWithParams(s.big, s.mask, &s.lit, 2.2/255, -1)
 	gocv.Add(s.lit, s.glare, &s.lit)
-	// The camera lens blurs a little (about half an output pixel).
-	gocv.GaussianBlur(s.lit, &s.lit, image.Pt(0, 0), 0.5/(s.zoom*float64(src.Cols()+src.Cols()/2)/float64(W)), 0, gocv.BorderDefault)
+	// The camera lens blurs a little (a third of an output pixel).
+	gocv.GaussianBlur(s.lit, &s.lit, image.Pt(0, 0), 0.8, 0, gocv.BorderDefault)
 	// The camera sees the screen inside a dark bezel, slightly rotated.
 	outW, outH := src.Cols()+src.Cols()/2, src.Rows()+src.Rows()/2
 	// The screen fills zoom of the camera's width.

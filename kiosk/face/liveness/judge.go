@@ -11,7 +11,7 @@ import (
 
 // Passive check names (Result.Scores keys and Result.Failed entries).
 const (
-	CheckNonRigid  = "passive.nonrigid"  // fraction of frames with non-rigid motion
+	CheckNonRigid  = "passive.nonrigid"  // frames with non-rigid motion
 	CheckIdentical = "passive.identical" // fraction of frames bit-identical to the previous
 	CheckRepeat    = "passive.repeat"    // frames identical to an earlier one
 	CheckMoire     = "passive.moire"     // 90th percentile moiré score
@@ -261,7 +261,7 @@ func (j *Judge) passive(f *measure.Frame) {
 	j.faceN++
 	if f.NonRigid >= 0 {
 		j.nrN++
-		if f.NonRigid > j.c.NonRigidPx {
+		if f.NonRigid > j.c.NonRigidPx+j.c.NonRigidShift*f.Shift {
 			j.nrHi++
 		}
 	}
@@ -291,16 +291,12 @@ func (j *Judge) Result() Result {
 		}
 		r.Scores[s.Challenge] = v
 	}
-	nr := 0.0
-	if j.nrN > 0 {
-		nr = float64(j.nrHi) / float64(j.nrN)
-	}
 	ident := 0.0
 	if j.n > 1 {
 		ident = float64(j.ident) / float64(j.n-1)
 	}
 	moire := percentile(j.moire, 0.9)
-	r.Scores[CheckNonRigid] = round3(nr)
+	r.Scores[CheckNonRigid] = float64(j.nrHi)
 	r.Scores[CheckIdentical] = round3(ident)
 	r.Scores[CheckRepeat] = float64(j.repeat)
 	r.Scores[CheckMoire] = round3(moire)
@@ -312,7 +308,7 @@ func (j *Judge) Result() Result {
 		}
 	}
 	fail(CheckFrames, j.faceN < j.c.MinFaceFrames)
-	fail(CheckNonRigid, nr < j.c.MinNonRigid)
+	fail(CheckNonRigid, j.nrHi < j.c.MinNonRigid)
 	fail(CheckIdentical, ident > j.c.MaxIdentical)
 	fail(CheckRepeat, j.repeat > j.c.MaxRepeat)
 	fail(CheckMoire, moire > j.c.MaxMoire)

@@ -60,8 +60,9 @@ type Config struct {
 	MouthAbs      float64       // ... and ≥ baseline + abs
 	HoldFrames    int           // frames a pose must hold (tilt, turn, distance, mouth)
 	BaselineSpan  time.Duration // history the baselines are taken over
-	NonRigidPx    float64       // a frame "moves non-rigidly" above this residual
-	MinNonRigid   float64       // fraction of measured frames that must
+	NonRigidPx    float64       // a frame "moves non-rigidly" when its residual exceeds NonRigidPx ...
+	NonRigidShift float64       // ... plus this times its rigid shift (tracking error grows with motion)
+	MinNonRigid   int           // frames that must move non-rigidly
 	MaxIdentical  float64       // fraction of bit-identical consecutive frames allowed
 	MaxRepeat     int           // frames identical to an earlier one allowed
 	MaxMoire      float64       // 90th percentile of the moiré score allowed
@@ -77,10 +78,10 @@ func DefaultConfig() Config {
 		MinPause:   500 * time.Millisecond, MaxPause: 1500 * time.Millisecond,
 		MinWindow: 6 * time.Second, MaxWindow: 9 * time.Second,
 		MinReaction: 200 * time.Millisecond,
-		BlinkDrop:   0.72, BlinkRecover: 0.85, BlinkMaxDur: 700 * time.Millisecond,
+		BlinkDrop:   0.8, BlinkRecover: 0.85, BlinkMaxDur: 700 * time.Millisecond,
 		TiltDeg: 6, TurnYaw: 0.35, CloserRatio: 1.2, BackRatio: 0.83, MouthRatio: 2, MouthAbs: 0.07,
 		HoldFrames: 2, BaselineSpan: time.Second,
-		NonRigidPx: 0.3, MinNonRigid: 0.15, MaxIdentical: 0.05, MaxRepeat: 0, MaxMoire: 40,
+		NonRigidPx: 0.3, NonRigidShift: 0.35, MinNonRigid: 3, MaxIdentical: 0.05, MaxRepeat: 0, MaxMoire: 40,
 		MaxSizeJump: 1.3, MinFaceFrames: 15,
 	}
 }

@@ -46,6 +46,7 @@ type Frame struct {
 	Repeat            bool    // the whole frame is bit-identical to an earlier, non-adjacent one
 	Motion            float64 // mean absolute grey difference of the face region to the previous frame
 	NonRigid          float64 // 90th percentile residual (frame pixels) of points tracked on the face after the best homography; −1 when not measured
+	Shift             float64 // median displacement (frame pixels) of the points tracked on the face since the previous frame
 	Points            int     // points the non-rigid fit used
 	Moire             float64 // spectral peak score of the face at native resolution (screen pixel grids, moiré)
 	DetectMS, TotalMS float64 // time spent detecting and in the whole analysis (for benchmarks and `face check`)
