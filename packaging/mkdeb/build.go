@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -103,6 +104,9 @@ func Build(opt Options) ([]Result, error) {
 		if !ok {
 			return nil, fmt.Errorf("mkdeb: unknown package %q (kiosk, authority)", name)
 		}
+		if !opt.NoShlibDeps {
+			fmt.Fprintf(opt.Log, "%s: reading the shared libraries of %s\n", name, strings.Join(bins, ", "))
+		}
 		var libDeps []string
 		for _, b := range bins {
 			path := filepath.Join(bin, b)
@@ -118,6 +122,7 @@ func Build(opt Options) ([]Result, error) {
 			}
 			libDeps = append(libDeps, deps...)
 		}
+		fmt.Fprintf(opt.Log, "%s: packaging (%s compression)\n", name, cmp.Or(opt.Compression, "gzip"))
 		r, err := buildOne(filepath.Join(root, "packaging", "nfpm", name+".yaml"), root, opt.Out, env, libDeps, opt.Compression)
 		if err != nil {
 			return nil, err
