@@ -2,13 +2,23 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
+VERSION ?= 0.1.0
+LDFLAGS := -X eidkiosk/kiosk/app.Version=$(VERSION)
 export CGO_ENABLED := 1
 
-# Debian packages the build, the tests and the demo need.
+# Debian packages the build, the tests and the demo need: OpenCV 4.6 and its
+# Haar cascades (camera, face), the X11/GL headers Fyne builds against, Xvfb,
+# xwd and ImageMagick (UI under a virtual display, screenshots), espeak-ng
+# (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests).
 DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg-dev xvfb xauth \
-	pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools
+	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools
 
-.PHONY: help deps build test check demo bench fuzz screenshots clean
+# Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
+PURE := ./kiosk/session/... ./kiosk/config/... ./kiosk/pii/... ./kiosk/clock/... ./kiosk/logging/... \
+	./kiosk/cli/... ./kiosk/enroll/... ./kiosk/outbox/... ./kiosk/uplink/... ./authority/... \
+	./provisioning/... ./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
+
+.PHONY: help deps build test test-fast check fuzz long demo bench screenshots deb clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -21,22 +31,42 @@ deps: ## install the Debian packages the build needs (only those missing)
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-build: deps ## build bin/kiosk, bin/kioskctl, bin/authority
-	$(GO) build -o $(BIN)/ ./cmd/...
+build: deps ## build bin/kiosk, bin/kiosk-launch, bin/kioskctl, bin/authority
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
-check: ## gofmt, go vet and the dependency rules
+check: ## gofmt, go vet (the dependency rules are tests)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
-test: deps check ## deps, vet, and every test with the race detector
-	$(GO) test -race -timeout 25m ./...
+test: deps check ## deps, vet, every test with the race detector, 30 s of fuzzing the reader's decoder
+	$(GO) test -race -timeout 30m ./...
+	$(GO) test -tags matprofile -run 'MatProfile' -count=1 ./kiosk/face/ ./drivers/camera/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime 30s ./drivers/idcard
+
+test-fast: check ## the pure-Go packages only, without the race detector (seconds)
+	$(GO) test $(PURE)
+
+fuzz: ## longer fuzzing: reader frames, sealed packages, update archives, identity bundles
+	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime 10m ./drivers/idcard
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 2m ./kiosk/enroll
+	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime 2m ./kiosk/update
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadIdentity$$' -fuzztime 2m ./provisioning
+
+long: ## the long variants: crash and kill tests, soak of the UI
+	EIDKIOSK_LONG=1 $(GO) test -count=1 -timeout 60m ./kiosk/uplink/ ./kiosk/outbox/ ./kiosk/update/ ./ui/
 
 demo: deps ## run one whole scripted visit on simulated hardware against a local authority
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 	./$(BIN)/kioskctl demo
 
 bench: deps ## benchmarks, each beside its baseline
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
 
+screenshots: deps ## PNG of every screen in both languages into docs/screens/
+	$(GO) run ./cmd/kioskctl screenshots --out docs/screens
+
+deb: build ## .deb packages of the kiosk and the authority into dist/
+	$(GO) run ./packaging/mkdeb --version $(VERSION) --bin $(BIN) --out dist
+
 clean: ## remove build output
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
