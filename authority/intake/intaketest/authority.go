@@ -3,6 +3,8 @@ package intaketest
 import (
 	"bytes"
 	"context"
+	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -92,6 +94,8 @@ func (a *Authority) Serve(tb testing.TB, addr string) string {
 		tb.Fatal(err)
 	}
 	s := httptest.NewUnstartedServer(a.Server.Handler())
+	// Killed kiosks leave half-done handshakes; keep them out of test output.
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.Listener = l
 	s.TLS = a.PKI.ServerTLS()
 	s.StartTLS()
