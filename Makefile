@@ -9,9 +9,10 @@ export CGO_ENABLED := 1
 # Debian packages the build, the tests and the demo need: OpenCV 4.6 and its
 # Haar cascades (camera, face), the X11/GL headers Fyne builds against, Xvfb,
 # xwd and ImageMagick (UI under a virtual display, screenshots), espeak-ng
-# (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests).
+# (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests), dpkg-dev
+# (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session).
 DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg-dev xvfb xauth \
-	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools
+	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
 PURE := ./kiosk/session/... ./kiosk/config/... ./kiosk/pii/... ./kiosk/clock/... ./kiosk/logging/... \

@@ -173,7 +173,8 @@ func Build(ctx context.Context, o Options) (*System, error) {
 			return fail(err)
 		}
 	}
-	s.GPIO = gpio.New(pins, gpio.Options{Clock: o.Clock, Log: s.log, OnTamper: s.onTamper})
+	s.GPIO = gpio.New(pins, gpio.Options{Clock: o.Clock, Log: s.log, OnTamper: s.onTamper,
+		Debounce: cfg.GPIO.Debounce.Duration, PollInterval: cfg.GPIO.PollInterval.Duration})
 	s.closers = append(s.closers, s.GPIO.Close)
 
 	// Receipt printer (optional).
@@ -304,8 +305,11 @@ func (s *System) printReceipt(r session.Receipt) {
 		station = s.Identity.StationName
 	}
 	if err := s.Printer.Print(ctx, r, station); err != nil {
+		s.GPIO.DeviceFault(gpio.DevicePrinter, true)
 		s.noteError("printer", err)
+		return
 	}
+	s.GPIO.DeviceFault(gpio.DevicePrinter, false)
 }
 
 func (s *System) noteError(part string, err error) {
@@ -318,8 +322,9 @@ func (s *System) noteError(part string, err error) {
 	s.mu.Unlock()
 }
 
+// onTamper tells the authority at once (Watch itself sends session.Tamper
+// to the engine).
 func (s *System) onTamper(open bool, at time.Time) {
-	s.Engine.Send(session.Tamper{Open: open})
 	if !open {
 		return
 	}
@@ -385,6 +390,7 @@ func (s *System) Run(ctx context.Context) error {
 	}
 	if n := sdnotify.New(); n.Enabled() {
 		n.Ready("kiosk running, version " + Version)
+		defer n.Stopping()
 		run("watchdog", func(ctx context.Context) error {
 			return n.RunWatchdog(ctx, s.clk, s.Healthy, func(err error) { s.noteError("watchdog", err) })
 		})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"eidkiosk/drivers/camera"
+	"eidkiosk/drivers/gpio"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/face"
 	"eidkiosk/kiosk/session"
@@ -21,8 +22,16 @@ func (s *System) buildFace(cfg config.Config) (session.FaceCapturer, error) {
 		}
 	}
 	c, cam, err := face.Open(cfg.Camera, cfg.Face, face.CameraHooks{
-		OnFault: func(err error) { s.setHealth("camera", err); send(session.CameraFault{Err: err}) },
-		OnBack:  func() { s.setHealth("camera", nil); send(session.CameraBack{}) },
+		OnFault: func(err error) {
+			s.GPIO.DeviceFault(gpio.DeviceCamera, true)
+			s.setHealth("camera", err)
+			send(session.CameraFault{Err: err})
+		},
+		OnBack: func() {
+			s.GPIO.DeviceFault(gpio.DeviceCamera, false)
+			s.setHealth("camera", nil)
+			send(session.CameraBack{})
+		},
 		Clock:   s.clk,
 	})
 	if err != nil {

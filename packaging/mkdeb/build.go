@@ -49,7 +49,7 @@ type Result struct {
 
 // binaries each package installs, by nfpm config name.
 var binaries = map[string][]string{
-	"kiosk":     {"kiosk", "kioskctl"},
+	"kiosk":     {"kiosk", "kioskctl", "kiosk-launch"},
 	"authority": {"authority"},
 }
 

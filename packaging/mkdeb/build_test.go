@@ -56,7 +56,7 @@ func stageBinaries(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, n := range []string{"kiosk", "kioskctl", "authority"} {
+	for _, n := range []string{"kiosk", "kioskctl", "kiosk-launch", "authority"} {
 		if err := os.WriteFile(filepath.Join(dir, n), b, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -145,6 +145,7 @@ func TestKioskPackage(t *testing.T) {
 	for path, mode := range map[string]string{
 		"./usr/lib/eidkiosk/kiosk":                        "-rwxr-xr-x",
 		"./usr/bin/kioskctl":                              "-rwxr-xr-x",
+		"./usr/bin/kiosk-launch":                          "-rwxr-xr-x",
 		"./etc/eidkiosk/kiosk.toml":                       "-rw-r-----",
 		"./etc/pam.d/eidkiosk-kiosk":                      "-rw-r--r--",
 		"./usr/lib/systemd/system/eidkiosk-kiosk.service": "-rw-r--r--",
