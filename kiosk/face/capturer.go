@@ -170,6 +170,9 @@ func (r *capture) loop(ctx context.Context) (session.FaceResult, error) {
 	var faultSince time.Time
 	r.lastStep = 1
 	for {
+		if err := ctx.Err(); err != nil {
+			return session.FaceResult{}, err
+		}
 		info, err := r.next(ctx, seq)
 		switch {
 		case err == nil:

@@ -79,6 +79,104 @@ func TestDemoVisitPassesOnTheRealVideo(t *testing.T) {
 	if len(orders) < 2 {
 		t.Fatalf("the nonces gave one order only: %v", orders)
 	}
-	_ = errors.Is
-	_ = image.Pt
+}
+
+func TestCaptureReportsCameraFault(t *testing.T) {
+	cam, err := camera.New(camera.Options{
+		Open:       func() (camera.Source, error) { return camera.Open("/dev/video98", camera.SourceOptions{}) },
+		BackoffMin: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	s := KioskSettings()
+	s.FaultGrace = 300 * time.Millisecond
+	c, err := NewCapturer(Options{Camera: cam, Settings: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Capture(context.Background(), []byte("visit-fault-1"), nil)
+	if !errors.Is(err, session.ErrCameraFault) {
+		t.Fatalf("err %v, want ErrCameraFault", err)
+	}
+}
+
+// A frozen frame shown to the camera: the capture ends with
+// ErrLivenessFailed and the evidence says why.
+func TestCaptureRejectsFrozenFrame(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "frozen")
+	if err := writeFrozen(filepath.Join(sharedFaces(t), WebcamVideo), name, 20, 30); err != nil {
+		t.Fatal(err)
+	}
+	cc := config.CameraConfig{Source: "file:" + name + ".avi", Loop: true, Pace: "lockstep"}
+	cam, err := OpenCamera(cc, CameraHooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	s := DemoSettings()
+	s.Liveness.MinWindow, s.Liveness.MaxWindow = 1500*time.Millisecond, 1500*time.Millisecond
+	c, err := NewCapturer(Options{Camera: cam, Settings: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Capture(context.Background(), []byte("visit-frozen"), nil)
+	if !errors.Is(err, session.ErrLivenessFailed) {
+		t.Fatalf("err %v, want ErrLivenessFailed", err)
+	}
+	if res.Liveness.Live || res.Portrait != nil || res.Liveness.Scores[liveness.CheckIdentical] < 0.9 {
+		t.Fatalf("result %+v", res.Liveness)
+	}
+	if string(res.Liveness.Nonce) != "visit-frozen" {
+		t.Fatal("nonce not recorded")
+	}
+}
+
+func TestCaptureCancelled(t *testing.T) {
+	cam := demoCamera(t)
+	c, err := NewCapturer(Options{Camera: cam, Settings: DemoSettings()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	_, err = c.Capture(ctx, []byte("visit-cancel"), func(session.FaceProgress) {
+		if n++; n == 10 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v", err)
+	}
+	// The preview keeps working for the UI.
+	dst := image.NewRGBA(image.Rect(0, 0, 200, 150))
+	if _, ok := c.Preview(dst); !ok || c.PreviewSize() != image.Pt(400, 300) {
+		t.Fatalf("preview ok=%v size %v", ok, c.PreviewSize())
+	}
+}
+
+func TestSettingsFromConfig(t *testing.T) {
+	fc := config.Default().Face
+	s, err := SettingsFor(fc)
+	if err != nil || s.Quality.MinEyeDist != 90 || s.Liveness.Count != 2 {
+		t.Fatalf("kiosk preset: %+v %v", s.Quality, err)
+	}
+	fc.Preset = "demo"
+	s, err = SettingsFor(fc)
+	if err != nil || !s.Rewind || s.Quality.MinEyeDist >= 90 {
+		t.Fatalf("demo preset: %v", err)
+	}
+	fc.Preset = "kiosk"
+	fc.ChallengeSet = []string{liveness.Blink, "challenge.juggle"}
+	if _, err := SettingsFor(fc); err == nil {
+		t.Fatal("unknown challenge accepted")
+	}
+	if _, err := OpenCamera(config.CameraConfig{Source: "rtsp://x"}, CameraHooks{}); err == nil {
+		t.Fatal("rtsp source accepted")
+	}
 }

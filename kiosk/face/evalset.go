@@ -416,6 +416,7 @@ func (s *screen) show(src gocv.Mat) gocv.Mat {
 	if s.mask.Empty() {
 		// Sub-pixel mask: columns cycle B, G, R (BGR order) at full
 		// intensity; every third row is a dark gap.
+		s.mask.Close()
 		s.mask = gocv.NewMatWithSize(H, W, gocv.MatTypeCV8UC3)
 		px, _ := s.mask.DataPtrUint8()
 		for y := 0; y < H; y++ {
@@ -428,9 +429,11 @@ func (s *screen) show(src gocv.Mat) gocv.Mat {
 			}
 		}
 		// Glare: a soft bright ellipse in the upper right.
+		s.glare.Close()
 		s.glare = gocv.NewMatWithSize(H, W, gocv.MatTypeCV8UC3)
 		gocv.Ellipse(&s.glare, image.Pt(W*2/3, H/4), image.Pt(W/5, H/8), -20, 0, 360, color.RGBA{90, 90, 90, 0}, -1)
 		gocv.GaussianBlur(s.glare, &s.glare, image.Pt(0, 0), float64(W)/30, 0, gocv.BorderDefault)
+		s.noise.Close()
 		s.noise = gocv.NewMatWithSize(src.Rows()+src.Rows()/2, src.Cols()+src.Cols()/2, gocv.MatTypeCV16SC3)
 	}
 	gocv.Resize(src, &s.big, image.Pt(W, H), 0, 0, gocv.InterpolationNearestNeighbor)
