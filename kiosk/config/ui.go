@@ -8,10 +8,14 @@ type UIConfig struct {
 	HighContrast  bool   `toml:"high_contrast"`  // high-contrast theme
 	Font          string `toml:"font"`           // a single-face TTF/OTF with Simplified Chinese; empty: find one at start
 	TechnicianPIN string `toml:"technician_pin"` // PIN of technician mode, 4-12 digits
+	VoiceSpeed    int    `toml:"voice_speed"`    // spoken prompts, words per minute (espeak-ng -s)
+	PreviewFPS    int    `toml:"preview_fps"`    // camera preview refresh on screen
+	FontCache     string `toml:"font_cache"`     // where the face extracted from fonts-noto-cjk is kept; empty: the user cache directory
 }
 
 func defaultUI() UIConfig {
-	return UIConfig{Language: "zh-CN", Voice: true, Fullscreen: true, TechnicianPIN: "246810"}
+	return UIConfig{Language: "zh-CN", Voice: true, Fullscreen: true, TechnicianPIN: "246810",
+		VoiceSpeed: 140, PreviewFPS: 30}
 }
 
 func (c *UIConfig) validate() error {
@@ -25,6 +29,12 @@ func (c *UIConfig) validate() error {
 		if r < '0' || r > '9' {
 			return bad("ui.technician_pin", "must be digits only")
 		}
+	}
+	if c.VoiceSpeed < 80 || c.VoiceSpeed > 300 {
+		return bad("ui.voice_speed", "%d must be between 80 and 300 words per minute", c.VoiceSpeed)
+	}
+	if c.PreviewFPS < 15 || c.PreviewFPS > 60 {
+		return bad("ui.preview_fps", "%d must be between 15 and 60", c.PreviewFPS)
 	}
 	return nil
 }

@@ -203,6 +203,7 @@ func (r *Renderer) Build(s Shot, lang string) (*Screen, error) {
 	q := ui.NewQueue()
 	fc := clock.NewFake(Now)
 	prev := NewSynthetic(640, 480, 30)
+	prev.Still = true
 	// Functions queued after the technician status was served mark it shown.
 	var served, shown atomic.Bool
 	do := func(f func()) {

@@ -82,6 +82,8 @@ type Synthetic struct {
 	Size  image.Point
 	FPS   int
 	Start time.Time
+	// Still always shows the first frame (deterministic screenshots).
+	Still bool
 
 	mu    sync.Mutex
 	cache map[image.Point]*image.RGBA // pre-drawn frames per size and phase
@@ -103,6 +105,9 @@ func (s *Synthetic) Preview(dst *image.RGBA) (uint64, bool) {
 	s.calls.Add(1)
 	seq := uint64(time.Since(s.Start) * time.Duration(s.FPS) / time.Second)
 	phase := int(seq % phases)
+	if s.Still {
+		phase = 0
+	}
 	size := dst.Bounds().Size()
 	s.mu.Lock()
 	if s.cache == nil {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package shots
+
+const raceOn = false
