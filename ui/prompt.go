@@ -81,11 +81,16 @@ func (u *UI) promptText(v session.View) (key, text string, guidance bool) {
 		} else if strings.HasPrefix(k, "fault.") {
 			s = u.cat.T(v.Lang, "fault.unknown"+k[strings.LastIndexByte(k, '.'):])
 		}
+		s = strings.TrimRight(s, "。.！!，, ")
 		if s != "" {
 			parts = append(parts, s)
 		}
 	}
-	return v.State.String() + "|" + strings.Join(keys, "+"), strings.Join(parts, "。 "), guidance
+	sep := "。"
+	if v.Lang == "en" {
+		sep = ". "
+	}
+	return v.State.String() + "|" + strings.Join(keys, "+"), strings.Join(parts, sep) + strings.TrimSpace(sep), guidance
 }
 
 // speak says the prompt of v when it differs from the last one. Fyne thread.
@@ -106,8 +111,5 @@ func (u *UI) speak(v session.View) {
 		return
 	}
 	u.prompt = promptState{key: key, at: now, lang: v.Lang}
-	if v.Lang == "en" {
-		text = strings.ReplaceAll(text, "。 ", ". ")
-	}
 	u.o.Voice.Say(v.Lang, text)
 }

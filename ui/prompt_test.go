@@ -68,7 +68,7 @@ func TestPromptPerScreen(t *testing.T) {
 	// The same screen is not repeated on every view (countdown, progress).
 	none(session.View{State: session.Attract, Present: true, Seq: 9})
 	one(session.View{State: session.Attract, Present: true, Lang: "en"}, "en|Activate the full e-ID", "Tap")
-	one(session.View{State: session.CardWait}, "请放置身份证", "读卡区")
+	one(session.View{State: session.CardWait}, "zh-CN|请放置身份证。将身份证平放在屏幕下方的读卡区，放好后请勿移动。")
 	one(session.View{State: session.CardReading}, "正在读取身份证")
 	one(session.View{State: session.DataShown}, "请核对您的证件信息")
 	one(session.View{State: session.Consent}, "个人信息使用告知")
@@ -90,7 +90,8 @@ func TestPromptPerScreen(t *testing.T) {
 	one(session.View{State: session.Review}, "确认照片")
 	one(session.View{State: session.Sealing}, "正在加密保存")
 	one(session.View{State: session.ReceiptShown, Receipt: &session.Receipt{Sent: true, Short: "X"}}, "办理完成", "已发送至公安机关", "取回")
-	one(session.View{State: session.ReceiptShown, Receipt: &session.Receipt{Sent: false, Short: "X"}, Lang: "en"}, "en|Done", "Saved securely")
+	one(session.View{State: session.ReceiptShown, Receipt: &session.Receipt{Sent: false, Short: "X"}, Lang: "en"},
+		"en|Done. Saved securely; it is sent automatically when the network is back. Please take your ID card.")
 	for _, f := range []session.FaultKind{session.FaultReader, session.FaultLiveness, session.FaultOutboxFull, session.FaultUpdating} {
 		st := session.Failed
 		if f == session.FaultOutboxFull || f == session.FaultUpdating {

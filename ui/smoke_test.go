@@ -224,24 +224,27 @@ func TestSmokeRealWindow(t *testing.T) {
 		t.Errorf("no preview frames drawn in the real window (%d → %d)", f0, f1)
 	}
 
-	// Visits cycling through every screen: RSS stays flat.
-	dur := 10 * time.Second
-	if os.Getenv("EIDKIOSK_SMOKE_NOSOAK") != "" {
-		countersHeap(t, s)
-		return
-	}
-	if os.Getenv("EIDKIOSK_LONG") != "" {
-		dur = 5 * time.Minute
+	// Visits cycling through every screen in the real window. The short run
+	// only reports (the first minute is warm-up: font glyphs, textures);
+	// EIDKIOSK_LONG=1 runs 5 minutes and checks RSS is flat after the first.
+	long := os.Getenv("EIDKIOSK_LONG") != ""
+	dur, steps := 6*time.Second, 2
+	if long {
+		dur, steps = 5*time.Minute, 5
 	}
 	s.Signal(syscall.SIGHUP)
-	time.Sleep(3 * time.Second)
+	time.Sleep(2 * time.Second)
 	_, v0, h0 := countersHeap(t, s)
 	r0, _ := s.Proc.RSS()
-	step := dur / 5
-	for i := 0; i < 5; i++ {
+	var rFirst int64
+	step := dur / time.Duration(steps)
+	for i := 0; i < steps; i++ {
 		time.Sleep(step)
 		_, v, h := countersHeap(t, s)
 		r, _ := s.Proc.RSS()
+		if i == 0 {
+			rFirst = r
+		}
 		t.Logf("  after %v: %d visits, RSS %.1f MB, Go heap %.1f MB", step*time.Duration(i+1), v-v0, float64(r)/(1<<20), float64(h)/(1<<20))
 	}
 	_, v1, h1 := countersHeap(t, s)
@@ -250,8 +253,9 @@ func TestSmokeRealWindow(t *testing.T) {
 	if v1 <= v0 {
 		t.Error("no visits cycled")
 	}
-	// Growth beyond 40 MB over the run is a leak (a frame or texture per view).
-	if r1-r0 > 40<<20 {
-		t.Errorf("RSS grew by %.1f MB over %d visits", float64(r1-r0)/(1<<20), v1-v0)
+	// After the first minute RSS must stay flat: growth of more than 40 MB
+	// over the next four is a leak (a frame or a texture per view).
+	if long && r1-rFirst > 40<<20 {
+		t.Errorf("RSS grew by %.1f MB after the first minute", float64(r1-rFirst)/(1<<20))
 	}
 }
