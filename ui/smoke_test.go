@@ -90,17 +90,22 @@ func visitViews(now time.Time) []session.View {
 
 // helperMain is the kiosk window of the smoke test. Signals: USR1 shows the
 // face capture with the preview, USR2 prints counters, HUP cycles visits.
+// EIDKIOSK_UI_CPUPROF=FILE profiles the CPU from USR1 to the next USR2;
+// EIDKIOSK_UI_HEAPPROF=FILE writes a heap profile on each USR2.
 func helperMain() int {
+	t0 := time.Now()
 	faces, err := font.Prepare(font.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	tFont := time.Now()
 	th := NewTheme(faces, false)
 	a := NewApp(th)
 	eng := &helperEngine{}
 	u := New(Options{Engine: eng, Theme: th, Preview: newSynthCam(640, 480), Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	u.Render(session.View{State: session.Attract, Lang: "zh-CN", ReaderOK: true, CameraOK: true})
+	fmt.Fprintf(os.Stderr, "helper: font %v, app and screens built %v after start\n", tFont.Sub(t0).Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	var visits atomic.Int64
 	sig := make(chan os.Signal, 4)
@@ -110,6 +115,12 @@ func helperMain() int {
 		for s := range sig {
 			switch s {
 			case syscall.SIGUSR1:
+				if p := os.Getenv("EIDKIOSK_UI_CPUPROF"); p != "" {
+					if f, err := os.Create(p); err == nil {
+						pprof.StartCPUProfile(f)
+						defer f.Close()
+					}
+				}
 				seq++
 				v := visitViews(time.Now())[5]
 				v.Seq, v.Lang = seq, "zh-CN"
@@ -118,6 +129,7 @@ func helperMain() int {
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
 				fmt.Printf("frames=%d visits=%d heap=%d sys=%d\n", u.PreviewFrames(), visits.Load(), ms.HeapInuse, ms.Sys)
+				pprof.StopCPUProfile()
 				if p := os.Getenv("EIDKIOSK_UI_HEAPPROF"); p != "" {
 					if f, err := os.Create(p); err == nil {
 						pprof.WriteHeapProfile(f)
@@ -198,7 +210,7 @@ func TestSmokeRealWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	t.Logf("start to attract screen: %v", s.Ready.Round(time.Millisecond))
+	t.Logf("start to attract screen: %v (%s)", s.Ready.Round(time.Millisecond), regexp.MustCompile(`helper: [^\n]*`).FindString(s.Output.String()))
 
 	time.Sleep(2 * time.Second)
 	idle, err := s.Proc.CPUShare(ctx, 5*time.Second)
