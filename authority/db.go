@@ -61,6 +61,14 @@ func OpenDB(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("authority: open %s: %w", path, err)
 	}
+	// The store holds sealed packages and keyed hashes only, but it is the
+	// authority's: readable by its user alone (WAL and SHM files follow).
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !os.IsNotExist(err) {
+			db.Close()
+			return nil, fmt.Errorf("authority: %w", err)
+		}
+	}
 	return &DB{DB: db, Dialect: SQLite}, nil
 }
 

@@ -166,5 +166,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// Close closes the database.
-func (s *Service) Close() error { return s.DB.Close() }
+// Close stops the intake's background work and closes the database.
+func (s *Service) Close() error {
+	return errors.Join(s.Intake.Close(), s.DB.Close())
+}

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -135,11 +134,12 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	}
 
 	// Outbox, sealing and uplink.
-	ob, err := outbox.Open(ctx, filepath.Join(cfg.State.Dir, "outbox"), cfg.Outbox, o.Clock)
+	ob, err := outbox.Open(ctx, outbox.DirIn(cfg.State.Dir), cfg.Outbox, o.Clock)
 	if err != nil {
 		return fail(err)
 	}
 	s.Outbox = ob
+	ob.SetLogger(s.log)
 	s.closers = append(s.closers, ob.Close)
 	var submit session.Submitter = notProvisioned{}
 	if id != nil {
