@@ -50,6 +50,7 @@ const (
 	cascadeFace    = "haarcascades/haarcascade_frontalface_default.xml"
 	cascadeEye     = "haarcascades/haarcascade_eye.xml"
 	cascadeProfile = "haarcascades/haarcascade_profileface.xml"
+	cascadeLBP     = "lbpcascades/lbpcascade_frontalface_improved.xml"
 )
 
 const (
@@ -64,8 +65,16 @@ const (
 // measure.Frame. It owns all its Mats (reused between frames) and is used by
 // one goroutine. Close it.
 type Analyzer struct {
-	o                   AnalyzerOptions
-	faceC, eyeC, profC  gocv.CascadeClassifier
+	o                  AnalyzerOptions
+	faceC, eyeC, profC gocv.CascadeClassifier
+	lbpC               gocv.CascadeClassifier
+	lkTerm             gocv.TermCriteria
+	// eye cascade results of the last frame it ran on (it runs on every
+	// other frame; positions are kept relative to the face box)
+	eyeTurn             bool
+	eyeN                int
+	eyeRel              [4]float64
+	eyeRoll, eyeYaw     float64
 	grey, small, tmp    gocv.Mat
 	norm, eyeCrop       gocv.Mat
 	prevFlow, curFlow   gocv.Mat
@@ -92,16 +101,19 @@ type lkBufs struct{ pts, next, back, status, status2, errs, mask gocv.Mat }
 // NewAnalyzer loads the cascades from dir (e.g. /usr/share/opencv4).
 func NewAnalyzer(dir string, o AnalyzerOptions) (*Analyzer, error) {
 	o.defaults()
-	a := &Analyzer{o: o, seed: maphash.MakeSeed(), hashes: map[uint64]int{}}
+	a := &Analyzer{o: o, seed: maphash.MakeSeed(), hashes: map[uint64]int{},
+		lkTerm: gocv.NewTermCriteria(gocv.Count+gocv.EPS, 20, 0.03)}
 	a.faceC, a.eyeC, a.profC = gocv.NewCascadeClassifier(), gocv.NewCascadeClassifier(), gocv.NewCascadeClassifier()
+	a.lbpC = gocv.NewCascadeClassifier()
 	for _, c := range []struct {
 		cc   *gocv.CascadeClassifier
 		name string
-	}{{&a.faceC, cascadeFace}, {&a.eyeC, cascadeEye}, {&a.profC, cascadeProfile}} {
+	}{{&a.faceC, cascadeFace}, {&a.eyeC, cascadeEye}, {&a.profC, cascadeProfile}, {&a.lbpC, cascadeLBP}} {
 		if !c.cc.Load(filepath.Join(dir, c.name)) {
 			a.faceC.Close()
 			a.eyeC.Close()
 			a.profC.Close()
+			a.lbpC.Close()
 			return nil, fmt.Errorf("face: cannot load cascade %s from %s (is opencv-data installed?)", filepath.Base(c.name), dir)
 		}
 	}
@@ -123,6 +135,7 @@ func NewAnalyzer(dir string, o AnalyzerOptions) (*Analyzer, error) {
 
 // Close frees the cascades and buffers.
 func (a *Analyzer) Close() error {
+	a.lbpC.Close()
 	a.faceC.Close()
 	a.eyeC.Close()
 	a.profC.Close()
@@ -145,6 +158,7 @@ func (a *Analyzer) Reset() {
 	a.ring = a.ring[:0]
 	a.n = 0
 	a.openHist = a.openHist[:0]
+	a.eyeN = 0
 }
 
 // Analyze measures one BGR frame taken at t.
@@ -216,34 +230,24 @@ func (a *Analyzer) hashFrame(bgr gocv.Mat, f *measure.Frame) {
 // keeps the cost the same at any camera resolution.
 const trackFace = 64
 
+// trackScale is the cascade scale step inside the tracked region and the
+// eye crop: coarser than the default 1.1 (which costs three times as much
+// there) while box sizes stay within a few per cent between frames.
+const trackScale = 1.15
+
 // detect finds the face: in the region around the last face when there is
 // one, else (or every RecountEvery frames, to count faces) on the whole
 // down-scaled image.
 func (a *Analyzer) detect(size image.Point) (box image.Rectangle, faces int, full bool) {
 	a.lastProfile = 0
 	a.sinceFull++
-	if !a.last.Empty() && a.sinceFull < a.o.RecountEvery {
-		lw := a.last.Dx()
-		roiF := a.last.Inset(-lw * 2 / 5).Intersect(image.Rect(0, 0, size.X, size.Y))
-		t := math.Min(1, float64(trackFace)/float64(lw))
-		if roiF.Dx() >= 24 && roiF.Dy() >= 24 {
-			r := a.grey.Region(roiF)
-			rs := image.Pt(int(float64(roiF.Dx())*t), int(float64(roiF.Dy())*t))
-			gocv.Resize(r, &a.small, rs, 0, 0, gocv.InterpolationLinear)
-			r.Close()
-			last := scaleRect(a.last.Sub(roiF.Min), t)
-			sw := last.Dx()
-			hits := a.faceC.DetectMultiScaleWithParams(a.small, 1.1, 3, 0,
-				image.Pt(sw*4/5, sw*4/5), image.Pt(sw*13/10, sw*13/10))
-			if b, ok := nearest(hits, last); ok {
-				box = scaleRect(b, 1/t).Add(roiF.Min)
-				a.last = box
-				return box, max(a.faces, 1), false
+	if !a.last.Empty() {
+		if box, ok := a.track(size); ok {
+			if a.sinceFull >= a.o.RecountEvery {
+				a.sinceFull = 0
+				a.faces = a.recount(size, box)
 			}
-			if p := a.profile(last, t); !p.Empty() {
-				a.last = p.Add(roiF.Min)
-				return a.last, max(a.faces, 1), false
-			}
+			return box, max(a.faces, 1), false
 		}
 	}
 	// Full search on the down-scaled image.
@@ -297,6 +301,60 @@ func (a *Analyzer) detect(size image.Point) (box image.Rectangle, faces int, ful
 	return box, len(clusters), true
 }
 
+// track searches the region around the last face, scaled so the face is
+// trackFace pixels wide; the profile cascade takes over when the frontal
+// one loses a turning head.
+func (a *Analyzer) track(size image.Point) (image.Rectangle, bool) {
+	lw := a.last.Dx()
+	roiF := a.last.Inset(-lw * 3 / 10).Intersect(image.Rect(0, 0, size.X, size.Y))
+	t := math.Min(1, float64(trackFace)/float64(lw))
+	if roiF.Dx() < 24 || roiF.Dy() < 24 {
+		return image.Rectangle{}, false
+	}
+	r := a.grey.Region(roiF)
+	rs := image.Pt(int(float64(roiF.Dx())*t), int(float64(roiF.Dy())*t))
+	gocv.Resize(r, &a.small, rs, 0, 0, gocv.InterpolationLinear)
+	r.Close()
+	last := scaleRect(a.last.Sub(roiF.Min), t)
+	sw := last.Dx()
+	hits := a.faceC.DetectMultiScaleWithParams(a.small, trackScale, 3, 0,
+		image.Pt(sw*4/5, sw*4/5), image.Pt(sw*13/10, sw*13/10))
+	if b, ok := nearest(hits, last); ok {
+		a.last = scaleRect(b, 1/t).Add(roiF.Min)
+		return a.last, true
+	}
+	if p := a.profile(last, t); !p.Empty() {
+		a.last = p.Add(roiF.Min)
+		return a.last, true
+	}
+	return image.Rectangle{}, false
+}
+
+// recount counts the faces while a face is tracked: the fast LBP cascade
+// on the down-scaled frame, each candidate apart from the tracked face
+// confirmed with Haar at a higher resolution.
+func (a *Analyzer) recount(size image.Point, tracked image.Rectangle) int {
+	s := 1.0
+	if size.X > a.o.DetectWidth {
+		s = float64(a.o.DetectWidth) / float64(size.X)
+		gocv.Resize(a.grey, &a.small, image.Pt(a.o.DetectWidth, int(math.Round(float64(size.Y)*s))), 0, 0, gocv.InterpolationArea)
+	} else {
+		a.grey.CopyTo(&a.small)
+	}
+	minW := max(24, int(a.o.MinFaceFrac*float64(a.small.Cols())))
+	n := 1
+	for _, c := range cluster(a.lbpC.DetectMultiScaleWithParams(a.small, 1.1, 3, 0, image.Pt(minW, minW), image.Point{})) {
+		b := scaleRect(c[0], 1/s)
+		if IoU(b, tracked) > 0.15 || centre(b).In(tracked) || centre(tracked).In(b) {
+			continue
+		}
+		if a.confirm(b, size) {
+			n++
+		}
+	}
+	return n
+}
+
 // confirm re-detects a candidate face (frame coordinates) in its region
 // scaled to a 96 px face, with minNeighbors 6.
 func (a *Analyzer) confirm(b image.Rectangle, size image.Point) bool {
@@ -346,6 +404,16 @@ func (a *Analyzer) eyes(f *measure.Frame) {
 		f.Yaw = float64(f.Profile)
 		return
 	}
+	a.eyeTurn = !a.eyeTurn
+	if !a.eyeTurn && a.eyeN == 2 {
+		// Every other frame: the eyes found last time, moved with the box.
+		f.Eyes, f.Roll, f.Yaw = 2, a.eyeRoll, a.eyeYaw
+		f.LeftEye = image.Pt(b.Min.X+int(a.eyeRel[0]*w), b.Min.Y+int(a.eyeRel[1]*h))
+		f.RightEye = image.Pt(b.Min.X+int(a.eyeRel[2]*w), b.Min.Y+int(a.eyeRel[3]*h))
+		f.EyeDist = math.Hypot(float64(f.RightEye.X-f.LeftEye.X), float64(f.RightEye.Y-f.LeftEye.Y))
+		return
+	}
+	a.eyeN = 0
 	up := image.Rect(b.Min.X, b.Min.Y+int(0.15*h), b.Max.X, b.Min.Y+int(0.62*h)).Intersect(image.Rect(0, 0, f.Size.X, f.Size.Y))
 	if up.Dx() < 20 || up.Dy() < 10 {
 		return
@@ -360,8 +428,8 @@ func (a *Analyzer) eyes(f *measure.Frame) {
 	}
 	r.Close()
 	cw := float64(a.eyeCrop.Cols())
-	hits := a.eyeC.DetectMultiScaleWithParams(a.eyeCrop, 1.12, 3, 0,
-		image.Pt(max(20, int(0.16*cw)), max(20, int(0.16*cw))), image.Pt(int(0.42*cw), int(0.42*cw)))
+	hits := a.eyeC.DetectMultiScaleWithParams(a.eyeCrop, trackScale, 3, 0,
+		image.Pt(max(20, int(0.16*cw)), max(20, int(0.16*cw))), image.Pt(int(0.34*cw), int(0.34*cw)))
 	var l, rr image.Rectangle
 	el := image.Pt(int(0.31*cw), int(0.25*h*sc))
 	er := image.Pt(int(0.69*cw), int(0.25*h*sc))
@@ -397,6 +465,9 @@ func (a *Analyzer) eyes(f *measure.Frame) {
 	mid := float64(f.LeftEye.X+f.RightEye.X) / 2
 	cx := float64(b.Min.X+b.Max.X) / 2
 	f.Yaw = clamp((mid-cx)/w*4, -1, 1)
+	a.eyeN, a.eyeRoll, a.eyeYaw = 2, f.Roll, f.Yaw
+	a.eyeRel = [4]float64{float64(f.LeftEye.X-b.Min.X) / w, float64(f.LeftEye.Y-b.Min.Y) / h,
+		float64(f.RightEye.X-b.Min.X) / w, float64(f.RightEye.Y-b.Min.Y) / h}
 }
 
 // stats computes sharpness, exposure, uniformity, eye and mouth openness
@@ -556,11 +627,13 @@ func (a *Analyzer) motion(f *measure.Frame) {
 	if n < 8 {
 		return
 	}
-	gocv.CalcOpticalFlowPyrLK(a.prevFlow, a.curFlow, a.lk.pts, a.lk.next, &a.lk.status, &a.lk.errs)
+	gocv.CalcOpticalFlowPyrLKWithParams(a.prevFlow, a.curFlow, a.lk.pts, a.lk.next, &a.lk.status, &a.lk.errs,
+		image.Pt(15, 15), 2, a.lkTerm, 0, 1e-4)
 	// Track back from the new positions: a point that does not return to
 	// where it started was tracked badly (forward-backward error), and
 	// would pass for non-rigid motion.
-	gocv.CalcOpticalFlowPyrLK(a.curFlow, a.prevFlow, a.lk.next, a.lk.back, &a.lk.status2, &a.lk.errs)
+	gocv.CalcOpticalFlowPyrLKWithParams(a.curFlow, a.prevFlow, a.lk.next, a.lk.back, &a.lk.status2, &a.lk.errs,
+		image.Pt(15, 15), 2, a.lkTerm, 0, 1e-4)
 	p0, err0 := a.lk.pts.DataPtrFloat32()
 	p1, err1 := a.lk.next.DataPtrFloat32()
 	pb0, err3 := a.lk.back.DataPtrFloat32()
