@@ -488,7 +488,7 @@ func (a *Analyzer) stats(f *measure.Frame) {
 	}
 	W, H := a.norm.Cols(), a.norm.Rows()
 	var sum, sumL, sumR float64
-	var clipped int
+	var clipped, high int
 	// Central face only (skin, eyes, mouth; not the hair or background at
 	// the box's edges).
 	x0, x1, y0, y1 := W/8, W-W/8, H/8, H-H/16
@@ -502,14 +502,18 @@ func (a *Analyzer) stats(f *measure.Frame) {
 			} else {
 				sumR += v
 			}
-			if row[x] <= 5 || row[x] >= 250 {
+			if row[x] <= 5 {
 				clipped++
+			} else if row[x] >= 250 {
+				clipped++
+				high++
 			}
 		}
 	}
 	n := float64((x1 - x0) * (y1 - y0))
 	f.Brightness = sum / n
 	f.Clipped = float64(clipped) / n
+	f.ClippedHigh = float64(high) / n
 	if sumL > 0 && sumR > 0 {
 		f.Uniformity = math.Min(sumL, sumR) / math.Max(sumL, sumR)
 	}

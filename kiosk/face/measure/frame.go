@@ -40,6 +40,7 @@ type Frame struct {
 	Mouth             float64 // mouth-region openness (dark fraction of the mouth patch)
 	Sharpness         float64 // variance of the Laplacian of the face resized to 128 px wide
 	Brightness        float64 // mean grey of the face, 0..255
+	ClippedHigh       float64 // the part of Clipped at ≥ 250 (over-exposure; the rest is crushed shadows)
 	Clipped           float64 // fraction of face pixels at ≤ 5 or ≥ 250
 	Uniformity        float64 // min/max of the mean grey of the face's left and right halves, 0..1
 	Identical         bool    // the whole frame is bit-identical to the previous one

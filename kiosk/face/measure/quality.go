@@ -127,9 +127,9 @@ func (t Thresholds) Check(f *Frame) Result {
 		bg = GuideTooBright
 	}
 	add(MBrightness, f.Brightness, t.MinBrightness, f.Brightness >= t.MinBrightness && f.Brightness <= t.MaxBrightness, bg)
-	cg := GuideTooBright
-	if f.Brightness < (t.MinBrightness+t.MaxBrightness)/2 {
-		cg = GuideTooDark
+	cg := GuideTooDark
+	if f.ClippedHigh*2 >= f.Clipped {
+		cg = GuideTooBright
 	}
 	add(MClipped, f.Clipped, t.MaxClipped, f.Clipped <= t.MaxClipped, cg)
 	add(MUniformity, f.Uniformity, t.MinUniformity, f.Uniformity >= t.MinUniformity, GuideUnevenLite)
