@@ -4,6 +4,7 @@ import (
 	"context"
 	"image"
 	"image/color"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,11 @@ type previewView struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+	gen    uint64 // counts captures; swaps of an ended capture are dropped. Fyne thread.
+
+	// writeMu is held while Preview writes a buffer: a capture that just
+	// ended may still be inside Preview when the next one starts.
+	writeMu sync.Mutex
 
 	frames atomic.Uint64 // frames swapped onto the screen
 	doFn   func(func())
@@ -115,7 +121,8 @@ func (p *previewView) start(u *UI) {
 	p.cancel = cancel
 	done := make(chan struct{})
 	p.done = done
-	go p.loop(ctx, u.do, done, p.shown)
+	p.gen++
+	go p.loop(ctx, u.do, done, p.shown, p.gen)
 }
 
 // stop ends the preview goroutine and then, on the Fyne thread, blanks both
@@ -146,7 +153,7 @@ func (p *previewView) wipe() {
 	p.raster.Refresh()
 }
 
-func (p *previewView) loop(ctx context.Context, do func(func()), done chan struct{}, shown int) {
+func (p *previewView) loop(ctx context.Context, do func(func()), done chan struct{}, shown int, gen uint64) {
 	defer close(done)
 	t := time.NewTicker(time.Second / time.Duration(p.fps))
 	defer t.Stop()
@@ -161,15 +168,23 @@ func (p *previewView) loop(ctx context.Context, do func(func()), done chan struc
 		case <-t.C:
 		}
 		back := 1 - shown
+		p.writeMu.Lock()
+		if ctx.Err() != nil {
+			p.writeMu.Unlock()
+			return
+		}
 		seq, ok := p.src.Preview(p.bufs[back])
+		p.writeMu.Unlock()
 		if !ok || (have && seq == last) {
 			continue // no new frame: nothing to redraw
 		}
 		last, have = seq, true
 		do(func() {
-			p.shown = back
-			p.raster.Refresh()
-			p.frames.Add(1)
+			if p.gen == gen {
+				p.shown = back
+				p.raster.Refresh()
+				p.frames.Add(1)
+			}
 			swapped <- struct{}{}
 		})
 		select {

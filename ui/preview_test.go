@@ -77,9 +77,9 @@ func TestPreviewReusesBuffersAndWipes(t *testing.T) {
 		t.Errorf("%d bytes allocated per preview frame: buffers are not reused", perFrame)
 	}
 	src.mu.Lock()
-	n := len(src.dsts)
+	n, b0, b1 := len(src.dsts), src.dsts[u.prev.bufs[0]], src.dsts[u.prev.bufs[1]]
 	src.mu.Unlock()
-	if n != 2 || !src.dsts[u.prev.bufs[0]] || !src.dsts[u.prev.bufs[1]] {
+	if n != 2 || !b0 || !b1 {
 		t.Errorf("Preview wrote into %d buffers, want the same two", n)
 	}
 	// The buffer on screen shows the latest frame drawn.

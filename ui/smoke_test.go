@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -269,5 +270,9 @@ func TestSmokeRealWindow(t *testing.T) {
 	// over the next four is a leak (a frame or a texture per view).
 	if long && r1-rFirst > 40<<20 {
 		t.Errorf("RSS grew by %.1f MB after the first minute", float64(r1-rFirst)/(1<<20))
+	}
+	// Under -race the helper is race-instrumented too: its reports count.
+	if out := s.Output.String(); strings.Contains(out, "WARNING: DATA RACE") {
+		t.Errorf("data race in the real window:\n%s", out[strings.Index(out, "WARNING: DATA RACE"):])
 	}
 }

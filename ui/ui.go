@@ -115,7 +115,6 @@ type UI struct {
 	corner      *tapZone
 	deadline    atomic.Int64 // unix nanos; 0: none
 	challengeDL atomic.Int64
-	lastSecs    int
 
 	attract    attractScreen
 	cardWait   infoScreen
@@ -453,8 +452,8 @@ func (u *UI) ticker() {
 		case <-u.ctx.Done():
 			return
 		case <-t.C:
-			if u.deadline.Load() == 0 && u.challengeDL.Load() == 0 && u.lastSecs < 0 {
-				continue // nothing counts down: no wake-up of the Fyne thread
+			if u.deadline.Load() == 0 && u.challengeDL.Load() == 0 {
+				continue // nothing counts down (apply cleared the texts): no wake-up of the Fyne thread
 			}
 			u.do(u.tick)
 		}
@@ -476,7 +475,6 @@ func (u *UI) secsLeft(dl int64) int {
 // tick updates the countdowns. Fyne thread only.
 func (u *UI) tick() {
 	secs := u.secsLeft(u.deadline.Load())
-	u.lastSecs = secs
 	if secs < 0 {
 		setText(u.countdown, "")
 	} else {
