@@ -74,6 +74,8 @@ type detector struct {
 	inDip   bool
 	dipAt   time.Time
 	dipBase float64
+	dipMin  float64 // lowest openness / baseline in the dip
+	dipN    int     // frames below BlinkDrop in the dip
 }
 
 // NewJudge starts judging plan with c.
@@ -235,7 +237,7 @@ func (j *Judge) blink(f *measure.Frame) bool {
 	v := f.EyeOpen
 	if !j.det.inDip {
 		if v <= j.c.BlinkDrop*base {
-			j.det.inDip, j.det.dipAt, j.det.dipBase = true, f.T, base
+			j.det = detector{inDip: true, dipAt: f.T, dipBase: base, dipMin: v / base, dipN: 1}
 		}
 		return false
 	}
@@ -243,7 +245,20 @@ func (j *Judge) blink(f *measure.Frame) bool {
 		j.det.inDip = false
 		return false
 	}
-	return v >= j.c.BlinkRecover*j.det.dipBase
+	rel := v / j.det.dipBase
+	if rel <= j.c.BlinkDrop {
+		j.det.dipN++
+		j.det.dipMin = math.Min(j.det.dipMin, rel)
+		return false
+	}
+	if rel < j.c.BlinkRecover {
+		return false
+	}
+	// Reopened: a blink when the closure was deep and lasted long enough
+	// (sensor noise on a photo makes single shallow dips).
+	ok := j.det.dipN >= j.c.BlinkFrames && j.det.dipMin <= j.c.BlinkDeep
+	j.det.inDip = false
+	return ok
 }
 
 func (j *Judge) passive(f *measure.Frame) {

@@ -52,6 +52,8 @@ type Config struct {
 	BlinkDrop     float64       // eye openness ≤ Drop × baseline starts a blink
 	BlinkRecover  float64       // ≥ Recover × baseline ends it
 	BlinkMaxDur   time.Duration // a longer closure is not a blink
+	BlinkDeep     float64       // the dip must reach ≤ Deep × baseline ...
+	BlinkFrames   int           // ... and last this many frames (needs ≥ 15 processed frames a second)
 	TiltDeg       float64       // roll needed for a tilt (degrees)
 	TurnYaw       float64       // |yaw| needed for a turn (or a profile detection)
 	CloserRatio   float64       // face width ≥ ratio × baseline
@@ -78,7 +80,7 @@ func DefaultConfig() Config {
 		MinPause:   500 * time.Millisecond, MaxPause: 1500 * time.Millisecond,
 		MinWindow: 6 * time.Second, MaxWindow: 9 * time.Second,
 		MinReaction: 200 * time.Millisecond,
-		BlinkDrop:   0.8, BlinkRecover: 0.85, BlinkMaxDur: 700 * time.Millisecond,
+		BlinkDrop:   0.8, BlinkRecover: 0.85, BlinkMaxDur: 700 * time.Millisecond, BlinkDeep: 0.72, BlinkFrames: 2,
 		TiltDeg: 6, TurnYaw: 0.35, CloserRatio: 1.2, BackRatio: 0.83, MouthRatio: 2, MouthAbs: 0.07,
 		HoldFrames: 2, BaselineSpan: time.Second,
 		NonRigidPx: 0.3, NonRigidShift: 0.35, MinNonRigid: 3, MaxIdentical: 0.05, MaxRepeat: 0, MaxMoire: 40,

@@ -130,6 +130,16 @@ func TestBlinkIsADipAndRecovery(t *testing.T) {
 	if r := run(c, scripted(Blink, 1, 4), &person{open: closed}, 100); r.Live || r.Passed[0] {
 		t.Fatalf("a closure that never reopens passed: %+v", r)
 	}
+	// Noise: single shallow dips (a photo under sensor noise) are not blinks.
+	noisy := func(i int) float64 {
+		if i%9 == 0 {
+			return 0.058 // 0.77 of the baseline, one frame
+		}
+		return 0.075
+	}
+	if r := run(c, scripted(Blink, 1, 4), &person{open: noisy}, 100); r.Live {
+		t.Fatal("single shallow dips counted as a blink")
+	}
 	// A blink before the prompt does not answer it.
 	early := func(i int) float64 {
 		if i >= 30 && i <= 32 {
