@@ -146,3 +146,26 @@ func abs(f float32) float32 {
 	}
 	return f
 }
+
+// BenchmarkPreviewFrame: one preview frame through the UI's double buffer
+// against the baseline of a new image per frame (what the issue warns
+// about: ~80 MB of RSS growth).
+func BenchmarkPreviewFrame(b *testing.B) {
+	src := newSynthCam(640, 480)
+	b.Run("reused-buffers", func(b *testing.B) {
+		bufs := [2]*image.RGBA{image.NewRGBA(image.Rect(0, 0, 640, 480)), image.NewRGBA(image.Rect(0, 0, 640, 480))}
+		shown := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			src.Preview(bufs[1-shown])
+			shown = 1 - shown
+		}
+	})
+	b.Run("baseline-new-image", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			dst := image.NewRGBA(image.Rect(0, 0, 640, 480))
+			src.Preview(dst)
+		}
+	})
+}

@@ -18,6 +18,9 @@ import (
 // EIDKIOSK_LONG=1 runs 1000 visits instead of 40.
 func TestSoakVisits(t *testing.T) {
 	n, warm := 40, 10
+	if raceOn {
+		n, warm = 15, 5
+	}
 	if os.Getenv("EIDKIOSK_LONG") != "" {
 		n, warm = 1000, 50
 	}
