@@ -1,8 +1,8 @@
 package face
 
 import (
+	"fmt"
 	"image"
-	"image/color"
 	"path/filepath"
 	"testing"
 	"time"
@@ -52,7 +52,7 @@ func BenchmarkPipeline(b *testing.B) {
 	camera.SetNumThreads(1)
 	defer camera.SetNumThreads(-1)
 	for _, size := range []image.Point{{640, 480}, {1280, 720}} {
-		b.Run(itoa(size.X)+"x"+itoa(size.Y), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%dx%d", size.X, size.Y), func(b *testing.B) {
 			frames := benchFrames(b, size, 60)
 			a, err := NewAnalyzer(DefaultCascadeDir, AnalyzerOptions{})
 			if err != nil {
@@ -93,9 +93,3 @@ func BenchmarkPipeline(b *testing.B) {
 		})
 	}
 }
-
-func itoa(v int) string {
-	return string(rune('0'+v/1000%10)) + string(rune('0'+v/100%10)) + string(rune('0'+v/10%10)) + string(rune('0'+v%10))
-}
-
-var _ = color.RGBA{}
