@@ -49,6 +49,7 @@ func (s *attractScreen) build(u *UI) *screen {
 	s.hint.Alignment = fyne.TextAlignCenter
 	s.privacy = newLabel("", false, false)
 	s.notice, _, s.noticeText = iconLine(iconWarn, "", true)
+	s.noticeText.Wrapping = fyne.TextWrapOff
 	s.notice.Hide()
 	priv := container.NewCenter(container.NewHBox(widget.NewIcon(iconShield), s.privacy))
 	c := container.NewBorder(nil, priv, nil, nil, container.NewVBox(
@@ -56,7 +57,7 @@ func (s *attractScreen) build(u *UI) *screen {
 		s.title, s.other,
 		container.NewGridWithColumns(3, tiles...),
 		container.NewCenter(s.start.box),
-		s.hint, s.notice, layout.NewSpacer(),
+		container.NewStack(s.hint, container.NewCenter(s.notice)), layout.NewSpacer(),
 	))
 	return &screen{content: c}
 }
@@ -89,6 +90,7 @@ func (s *attractScreen) apply(u *UI, v session.View) {
 	setLabel(s.hint, u.t("attract.hint"))
 	setLabel(s.privacy, u.t("attract.privacy"))
 	setNotice(u, s.notice, s.noticeText, v.Notice)
+	showIf(s.hint, v.Notice == "") // the notice takes the hint's place
 }
 
 func setNotice(u *UI, box *fyne.Container, l *widget.Label, key string) {
@@ -301,8 +303,8 @@ func (s *faceScreen) build(u *UI) *screen {
 	var st *fyne.Container
 	st, s.statusIcon, s.status = iconLine(iconUnknown, "", true)
 	s.retry, _, s.retryText = iconLine(iconInfo, "", true)
-	right := container.NewVBox(s.retry, s.instruction, container.NewHBox(s.stepL, widgetSpacer(24), s.challengeLeft),
-		s.guidance, layout.NewSpacer(), st, s.attempt)
+	right := container.NewBorder(s.retry, container.NewVBox(st, s.attempt), nil, nil,
+		container.NewVBox(s.instruction, container.NewHBox(s.stepL, widgetSpacer(24), s.challengeLeft), s.guidance))
 	c := container.NewBorder(nil, nil, u.prev.root, nil, container.NewPadded(container.NewPadded(right)))
 	return &screen{content: c}
 }
@@ -319,7 +321,7 @@ func (s *faceScreen) apply(u *UI, v session.View) {
 	}
 	if f.Challenge != "" && len(f.Guidance) > 0 {
 		setLabel(s.guidance, u.cat.Guidance(u.lang, f.Guidance[0]))
-	} else if f.Challenge == "" && len(f.Guidance) == 0 {
+	} else if f.Challenge == "" && len(f.Guidance) == 0 && !v.Retry {
 		setLabel(s.guidance, u.t("face.hint"))
 	} else {
 		setLabel(s.guidance, "")
