@@ -215,15 +215,14 @@ func (f *file) FPS() float64 { return f.fps }
 // ---- folder of images ----
 
 type dir struct {
-	path   string
-	names  []string
-	i      int
-	loop   bool
-	fps    float64
-	frame  int
-	size   image.Point
-	nCorr  int
-	lastOK bool
+	path  string
+	names []string
+	i     int
+	loop  bool
+	fps   float64
+	frame int
+	size  image.Point
+	nCorr int
 }
 
 // OpenDir opens a folder of images (.jpg, .jpeg, .png, .bmp, in name

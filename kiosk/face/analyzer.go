@@ -161,6 +161,17 @@ func (a *Analyzer) Reset() {
 	a.eyeN = 0
 }
 
+// Wipe zeroes the buffers that hold face pixels (grey frame, crops) and
+// forgets the track; the capturer calls it at the end of every capture.
+func (a *Analyzer) Wipe() {
+	for _, m := range []*gocv.Mat{&a.grey, &a.small, &a.tmp, &a.norm, &a.eyeCrop, &a.prevFlow, &a.curFlow, &a.patch, &a.patchF} {
+		if !m.Empty() {
+			m.SetTo(gocv.NewScalar(0, 0, 0, 0))
+		}
+	}
+	a.Reset()
+}
+
 // Analyze measures one BGR frame taken at t.
 func (a *Analyzer) Analyze(bgr gocv.Mat, t time.Time) measure.Frame {
 	start := time.Now()

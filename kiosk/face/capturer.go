@@ -153,9 +153,16 @@ type capture struct {
 	doneAt    time.Time
 }
 
+// close zeroes and frees the capture's frames (face pixels do not outlive
+// the visit in this process's heap) and wipes the analyzer's face buffers.
 func (r *capture) close() {
-	r.frame.Close()
-	r.best.Close()
+	for _, m := range []*gocv.Mat{&r.frame, &r.best} {
+		if m.Ptr() != nil && !m.Empty() {
+			m.SetTo(gocv.NewScalar(0, 0, 0, 0))
+		}
+		m.Close()
+	}
+	r.c.a.Wipe()
 }
 
 func (r *capture) loop(ctx context.Context) (session.FaceResult, error) {

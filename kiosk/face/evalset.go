@@ -1,7 +1,6 @@
 package face
 
 import (
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -29,11 +28,10 @@ const (
 // Segment is a real stretch of a shared video and the challenges the
 // person in it answers (times from the segment's first frame).
 type Segment struct {
-	Name       string
-	Video      string
-	From, To   int // frame range [From, To)
-	Labels     []eval.Label
-	DemoReason string
+	Name     string
+	Video    string
+	From, To int // frame range [From, To)
+	Labels   []eval.Label
 }
 
 func lbl(k string, from, to float64) eval.Label {
@@ -455,6 +453,3 @@ func (s *screen) show(src gocv.Mat) gocv.Mat {
 	s.cam.CopyTo(&s.out)
 	return s.out
 }
-
-// ErrNoShared is returned when the shared faces folder is missing.
-var ErrNoShared = errors.New("face: shared faces folder not found")
