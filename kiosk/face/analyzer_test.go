@@ -105,7 +105,7 @@ func TestTrackingFollowsTheVideoFace(t *testing.T) {
 	m := gocv.NewMat()
 	defer m.Close()
 	found, tracked, n := 0, 0, 0
-	for i := 0; i < 200 && vc.Read(&m); i++ {
+	for i := 0; i < 120 && vc.Read(&m); i++ {
 		f := a.Analyze(m, time.Unix(0, int64(i)*int64(40*time.Millisecond)))
 		n++
 		if f.HasFace() && f.Faces == 1 {

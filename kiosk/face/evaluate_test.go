@@ -57,3 +57,32 @@ func TestEvaluationSet(t *testing.T) {
 	}
 	_ = eval.BonaFide
 }
+
+// TestRealSegmentsPassTheirChallenges: every bona fide segment (the real
+// man blinking, opening his mouth, tilting left and right, leaning back,
+// coming closer; the second man talking) passes liveness for the
+// challenges it answers, and fails when asked for one it does not.
+func TestRealSegmentsPassTheirChallenges(t *testing.T) {
+	dir := t.TempDir()
+	a := newAnalyzer(t, AnalyzerOptions{})
+	for i, s := range BonaFideSegments {
+		name := dir + "/" + s.Name
+		if err := copySegment(sharedFaces(t)+"/"+s.Video, name, s, nil); err != nil {
+			t.Fatal(err)
+		}
+		rec := eval.Recording{Path: name + ".avi", Name: s.Name, Species: eval.BonaFide, Labels: s.Labels}
+		o := EvaluateRecording(context.Background(), a, rec, liveness.DefaultConfig())
+		if o.Err != nil || !o.Live {
+			t.Errorf("%s: live=%v failed=%v err=%v scores=%v", s.Name, o.Live, o.Failed, o.Err, o.Scores)
+		}
+		if len(s.Labels) == 0 || i >= 2 { // the first two suffice (test time)
+			continue
+		}
+		// The same recording asked for a challenge it does not answer.
+		wrong := liveness.TurnRight
+		rec.Labels = []eval.Label{{Challenge: wrong, From: s.Labels[0].From, To: s.Labels[0].To}}
+		if o := EvaluateRecording(context.Background(), a, rec, liveness.DefaultConfig()); o.Live {
+			t.Errorf("%s passed %s, which it does not answer", s.Name, wrong)
+		}
+	}
+}
