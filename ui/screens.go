@@ -435,11 +435,11 @@ type receiptScreen struct {
 }
 
 func (s *receiptScreen) build(u *UI) *screen {
-	s.title = newLabel(sizeNameHuge, true, false)
+	s.title = newLabel(theme.SizeNameHeadingText, true, false)
 	s.numberK = newLabel("", false, false)
-	s.number = newLabel(sizeNameHuge, true, false)
-	s.scan = newLabel(sizeNameSub, false, true)
-	s.take = newLabel("", true, true)
+	s.number = newLabel(theme.SizeNameHeadingText, true, false)
+	s.scan = newLabel("", false, true)
+	s.take = newLabel("", true, false)
 	var st *fyne.Container
 	st, s.statusIcon, s.status = iconLine(iconOK, "", false)
 	s.qr = canvas.NewImageFromImage(nil)
@@ -448,11 +448,12 @@ func (s *receiptScreen) build(u *UI) *screen {
 	s.qr.SetMinSize(fyne.NewSize(400, 400))
 	white := canvas.NewRectangle(rgb(0xFFFFFF))
 	qr := container.NewStack(white, s.qr)
-	right := container.NewVBox(container.NewHBox(u.bigIcon(iconOK, 64), s.title), s.numberK, s.number, s.scan, st, s.take)
+	right := container.NewVBox(container.NewHBox(u.bigIcon(iconOK, 64), s.title), s.numberK, s.number, s.scan, st)
 	c := container.NewBorder(nil, nil, container.NewCenter(qr), nil, container.NewPadded(container.NewPadded(right)))
 	s.done = newButton(iconOK, widget.HighImportance, func() { u.send(session.Tap{Action: session.ActDone}) })
 	s.done.box = atLeast(s.done.Button, 320, minTouch)
-	return &screen{content: c, actions: s.done.box}
+	// "Take your card" sits beside the button, where the eye ends.
+	return &screen{content: c, actions: container.NewHBox(container.NewCenter(s.take), widgetSpacer(24), s.done.box)}
 }
 
 func (s *receiptScreen) apply(u *UI, v session.View) {

@@ -216,9 +216,29 @@ func TestAccessibility(t *testing.T) {
 				win := sc.Window.Canvas().Size()
 				drv := fyne.CurrentApp().Driver()
 				var problems []string
+				type box struct {
+					what string
+					r    fyne.Position
+					s    fyne.Size
+				}
+				var boxes []box
 				walkVisible(sc.Window.Content(), func(o fyne.CanvasObject) {
 					pos := drv.AbsolutePositionForObject(o)
 					size := o.Size()
+					switch x := o.(type) {
+					case *widget.Button:
+						boxes = append(boxes, box{"button " + x.Text, pos, size})
+					case *widget.Label:
+						if x.Text != "" {
+							// The text sits inside the label's padding.
+							const in = 12
+							boxes = append(boxes, box{"label " + x.Text, pos.AddXY(in, in), size.SubtractWidthHeight(2*in, 2*in)})
+						}
+					case *canvas.Text:
+						if strings.TrimSpace(x.Text) != "" {
+							boxes = append(boxes, box{"text " + x.Text, pos, x.MinSize()})
+						}
+					}
 					inside := pos.X >= -0.5 && pos.Y >= -0.5 && pos.X+size.Width <= win.Width+0.5 && pos.Y+size.Height <= win.Height+0.5
 					switch x := o.(type) {
 					case *widget.Button:
@@ -256,6 +276,20 @@ func TestAccessibility(t *testing.T) {
 						problems = append(problems, fmt.Sprintf("%T on screen", o))
 					}
 				})
+				// Nothing with text overlaps anything else with text (the
+				// keypad is an overlay on purpose).
+				if !s.Keypad {
+					for i := range boxes {
+						for j := i + 1; j < len(boxes); j++ {
+							a, b := boxes[i], boxes[j]
+							w := min(a.r.X+a.s.Width, b.r.X+b.s.Width) - max(a.r.X, b.r.X)
+							h := min(a.r.Y+a.s.Height, b.r.Y+b.s.Height) - max(a.r.Y, b.r.Y)
+							if w > 2 && h > 2 {
+								problems = append(problems, fmt.Sprintf("%q overlaps %q", a.what, b.what))
+							}
+						}
+					}
+				}
 				sort.Strings(problems)
 				if len(problems) > 0 {
 					t.Errorf("%d problems:\n  %s", len(problems), strings.Join(problems, "\n  "))
@@ -276,8 +310,9 @@ func walkVisible(o fyne.CanvasObject, f func(fyne.CanvasObject)) {
 			walkVisible(c, f)
 		}
 	case fyne.Widget:
-		if _, ok := x.(*widget.Label); ok {
-			return
+		switch x.(type) {
+		case *widget.Label, *widget.Button:
+			return // their insides are theirs
 		}
 		for _, c := range test.WidgetRenderer(x).Objects() {
 			walkVisible(c, f)
