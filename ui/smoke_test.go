@@ -104,7 +104,8 @@ func helperMain() int {
 	th := NewTheme(faces, false)
 	a := NewApp(th)
 	eng := &helperEngine{}
-	u := New(Options{Engine: eng, Theme: th, Preview: newSynthCam(640, 480), Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	fps, _ := strconv.Atoi(os.Getenv("EIDKIOSK_UI_FPS")) // 0: the default 30
+	u := New(Options{Engine: eng, Theme: th, Preview: newSynthCam(640, 480), PreviewFPS: fps, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	u.Render(session.View{State: session.Attract, Lang: "zh-CN", ReaderOK: true, CameraOK: true})
 	fmt.Fprintf(os.Stderr, "helper: font %v, app and screens built %v after start\n", tFont.Sub(t0).Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -197,7 +198,7 @@ func TestSmokeRealWindow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	cmd.Env = append(os.Environ(), helperEnv+"=1") // EIDKIOSK_UI_FPS passes through
 	s, err := uitest.StartProgram(ctx, d, cmd, IsAttract)
 	if s != nil && s.Shot != nil {
 		p := filepath.Join(os.TempDir(), "eidkiosk-smoke-attract.png")
