@@ -233,7 +233,7 @@ func TestSmokeRealWindow(t *testing.T) {
 	f1, _ := counters(t, s)
 	fps := float64(f1-f0) / time.Since(t0).Seconds()
 	rss2, _ := s.Proc.RSS()
-	t.Logf("face capture with 30 fps preview: %.1f fps drawn, CPU %.1f%% of a core, RSS %.1f MB", fps, prev*100, float64(rss2)/(1<<20))
+	t.Logf("face capture, 30 fps camera: %.1f preview fps drawn, CPU %.1f%% of a core, RSS %.1f MB", fps, prev*100, float64(rss2)/(1<<20))
 	if f1 <= f0 {
 		t.Errorf("no preview frames drawn in the real window (%d → %d)", f0, f1)
 	}
