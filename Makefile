@@ -39,8 +39,9 @@ check: ## gofmt, go vet (the dependency rules are tests)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
-test: deps check ## deps, vet, every test with the race detector, 30 s of fuzzing the reader's decoder
+test: deps check ## deps, vet, every test with -race, every golden screen, Mat leaks, 30 s of fuzzing the reader
 	$(GO) test -race -timeout 30m ./...
+	$(GO) test -count=1 ./ui/shots
 	$(GO) test -tags matprofile -run 'MatProfile' -count=1 ./kiosk/face/ ./drivers/camera/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime 30s ./drivers/idcard
 
@@ -58,13 +59,13 @@ long: ## the long variants: crash and kill tests, soak of the UI
 
 demo: deps ## run one whole scripted visit on simulated hardware against a local authority
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
-	./$(BIN)/kioskctl demo
+	LANGUAGE=zh_CN ./$(BIN)/kioskctl demo
 
 bench: deps ## benchmarks, each beside its baseline
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
 
 screenshots: deps ## PNG of every screen in both languages into docs/screens/
-	$(GO) run ./cmd/kioskctl screenshots --out docs/screens
+	LANGUAGE=zh_CN $(GO) run ./cmd/kioskctl screenshots --out docs/screens
 
 deb: build ## .deb packages of the kiosk and the authority into dist/
 	$(GO) run ./packaging/mkdeb --version $(VERSION) --bin $(BIN) --out dist

@@ -92,16 +92,21 @@ func iconLine(res fyne.Resource, size fyne.ThemeSizeName, bold bool) (*fyne.Cont
 	return container.NewBorder(nil, nil, container.NewCenter(ic), nil, l), ic, l
 }
 
+// The icons come from the default theme by name: theme.ConfirmIcon() and
+// friends ask the running app for its theme, and at package initialisation
+// there is none (Fyne logs an error for each).
 var (
-	iconOK        = theme.ConfirmIcon()
-	iconFail      = theme.ErrorIcon()
-	iconWarn      = theme.WarningIcon()
-	iconInfo      = theme.InfoIcon()
-	iconClock     = theme.HistoryIcon()
-	iconNext      = theme.NavigateNextIcon()
-	iconCancel    = theme.CancelIcon()
-	iconRetake    = theme.ViewRefreshIcon()
-	iconTech      = theme.SettingsIcon()
-	iconUnknown   = theme.QuestionIcon()
-	iconCheckList = theme.DocumentIcon()
+	iconOK        = builtinIcon(theme.IconNameConfirm)
+	iconFail      = builtinIcon(theme.IconNameError)
+	iconWarn      = builtinIcon(theme.IconNameWarning)
+	iconInfo      = builtinIcon(theme.IconNameInfo)
+	iconClock     = builtinIcon(theme.IconNameHistory)
+	iconNext      = builtinIcon(theme.IconNameNavigateNext)
+	iconCancel    = builtinIcon(theme.IconNameCancel)
+	iconRetake    = builtinIcon(theme.IconNameViewRefresh)
+	iconTech      = builtinIcon(theme.IconNameSettings)
+	iconUnknown   = builtinIcon(theme.IconNameQuestion)
+	iconCheckList = builtinIcon(theme.IconNameDocument)
 )
+
+func builtinIcon(n fyne.ThemeIconName) fyne.Resource { return theme.DefaultTheme().Icon(n) }

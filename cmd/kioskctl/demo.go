@@ -28,7 +28,7 @@ func init() {
 			fs.StringVar(&dir, "dir", "", "working directory (default: a new temporary directory, removed afterwards)")
 			fs.BoolVar(&keep, "keep", false, "keep the working directory (authority store, kiosk state) for inspection")
 			fs.BoolVar(&headless, "headless", false, "no UI window: the engine, drivers, uplink and authority only")
-			fs.StringVar(&shots, "screenshots", "docs/screens/demo", "with the UI: save a screenshot of each step here (empty: none)")
+			fs.StringVar(&shots, "screenshots", "out/demo-screens", "with the UI: save a screenshot of each step here (empty: none)")
 			fs.IntVar(&card, "card", 0, "which card of the simulated reader's deck the citizen carries")
 		},
 		Run: func(ctx context.Context, args []string) error {

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
 
 	"eidkiosk/kiosk/app"
 	"eidkiosk/kiosk/session"
@@ -47,19 +47,23 @@ type Kiosk struct {
 // error naming the package to install.
 func New(sys *app.System) (*Kiosk, error) {
 	cfg := sys.Config
-	faces, err := font.Prepare(font.Options{Configured: cfg.UI.Font, CacheDir: filepath.Join(cfg.State.Dir, "fonts")})
+	cache := cfg.UI.FontCache
+	if cache == "" {
+		cache = filepath.Join(cfg.State.Dir, "fonts")
+	}
+	faces, err := font.Prepare(font.Options{Configured: cfg.UI.Font, CacheDir: cache})
 	if err != nil {
 		return nil, fmt.Errorf("kioskui: %w", err)
 	}
 	th := ui.NewTheme(faces, cfg.UI.HighContrast)
-	a := fyneapp.NewWithID("cn.eidkiosk.kiosk")
-	a.Settings().SetTheme(th)
-	sp := voice.New(voice.Options{Enabled: cfg.UI.Voice, Logger: sys.Logger()})
+	a := ui.NewApp(th)
+	sp := voice.New(voice.Options{Enabled: cfg.UI.Voice, Speed: cfg.UI.VoiceSpeed, Logger: sys.Logger()})
 	var pv ui.Preview
 	if p, ok := sys.Face.(ui.Preview); ok {
 		pv = p
 	}
-	u := ui.New(ui.Options{Engine: sys.Engine, Preview: pv, Tech: tech{sys}, Voice: sp, Theme: th, Logger: sys.Logger()})
+	u := ui.New(ui.Options{Engine: sys.Engine, Preview: pv, Tech: tech{sys}, Voice: sp, Theme: th,
+		Logger: sys.Logger(), PreviewFPS: cfg.UI.PreviewFPS})
 	w := a.NewWindow("eidkiosk")
 	k := &Kiosk{App: a, Window: w, UI: u, sys: sys, voice: sp}
 	sys.AddViewObserver(u.Render)
@@ -78,7 +82,7 @@ func (k *Kiosk) Run(ctx context.Context, o Options) error {
 		errc <- err
 		fyne.Do(k.App.Quit)
 	}()
-	k.UI.Show(k.Window, o.Fullscreen)
+	k.show(o.Fullscreen)
 	if o.Ready != nil {
 		go func() {
 			time.Sleep(200 * time.Millisecond)
@@ -151,3 +155,39 @@ func (t tech) SelfTest(ctx context.Context) []ui.Check {
 
 var _ ui.TechInfo = tech{}
 var _ = session.Attract
+
+// show puts the UI in the window. The UI's minimum size may exceed the
+// 1280×800 it is designed for (hidden widgets count, and Fyne grows a
+// window to its content's minimum): capped here, the window stays on the
+// screen and every screen is laid out at the size its golden image shows.
+func (k *Kiosk) show(fullscreen bool) {
+	w := k.Window
+	w.SetPadded(false)
+	w.SetContent(container.New(capLayout{max: ui.DesignSize}, k.UI.Content()))
+	w.SetCloseIntercept(func() { k.sys.Logger().Info("window close refused (kiosk)") })
+	if fullscreen {
+		w.SetFullScreen(true)
+	} else {
+		w.Resize(ui.DesignSize)
+	}
+	w.Show()
+}
+
+// capLayout fills its container with its objects and reports a minimum no
+// larger than max.
+type capLayout struct{ max fyne.Size }
+
+func (l capLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
+
+func (l capLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var m fyne.Size
+	for _, o := range objs {
+		m = m.Max(o.MinSize())
+	}
+	return fyne.NewSize(min(m.Width, l.max.Width), min(m.Height, l.max.Height))
+}
