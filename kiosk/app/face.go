@@ -32,7 +32,7 @@ func (s *System) buildFace(cfg config.Config) (session.FaceCapturer, error) {
 			s.setHealth("camera", nil)
 			send(session.CameraBack{})
 		},
-		Clock:   s.clk,
+		Clock: s.clk,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: camera: %w", err)
