@@ -43,7 +43,7 @@ test: deps check ## deps, vet, every test with -race, every golden screen, Mat l
 	$(GO) test -race -timeout 30m ./...
 	$(GO) test -count=1 ./ui/shots
 	$(GO) test -tags matprofile -run 'MatProfile' -count=1 ./kiosk/face/ ./drivers/camera/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime 30s ./drivers/idcard
+	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime 30s -fuzzminimizetime 5s ./drivers/idcard
 
 test-fast: check ## the pure-Go packages only, without the race detector (seconds)
 	$(GO) test $(PURE)

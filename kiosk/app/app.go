@@ -94,6 +94,8 @@ type System struct {
 	lastErr []string
 	health  map[string]error
 	closers []func() error
+	// lastPrinted is the enrollment whose receipt was printed last.
+	lastPrinted string
 }
 
 // ErrNotProvisioned is the gate's reason before provisioning.
@@ -292,10 +294,14 @@ func (s *System) onView(v session.View) {
 	}
 }
 
-var printed sync.Map // enrollment ID → struct{}: print each receipt once
-
+// printReceipt prints each receipt once (the receipt screen publishes
+// several views).
 func (s *System) printReceipt(r session.Receipt) {
-	if _, dup := printed.LoadOrStore(r.EnrollmentID, struct{}{}); dup {
+	s.mu.Lock()
+	dup := s.lastPrinted == r.EnrollmentID
+	s.lastPrinted = r.EnrollmentID
+	s.mu.Unlock()
+	if dup {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
