@@ -97,14 +97,7 @@ func init() {
 			fs.StringVar(&state, "state", "", "state directory (default: state.dir of the configuration)")
 		},
 		Run: func(ctx context.Context, args []string) error {
-			cfg, err := provConfig(cfgPath)
-			if err != nil {
-				return err
-			}
-			if state == "" {
-				state = cfg.State.Dir
-			}
-			id, err := provisioning.LoadIdentity(state)
+			id, err := loadIdentity(cfgPath, state)
 			if err != nil {
 				return err
 			}
@@ -125,14 +118,7 @@ func init() {
 			fs.StringVar(&state, "state", "", "state directory (default: state.dir of the configuration)")
 		},
 		Run: func(ctx context.Context, args []string) error {
-			cfg, err := provConfig(cfgPath)
-			if err != nil {
-				return err
-			}
-			if state == "" {
-				state = cfg.State.Dir
-			}
-			id, err := provisioning.LoadIdentity(state)
+			id, err := loadIdentity(cfgPath, state)
 			if err != nil {
 				return err
 			}
@@ -147,4 +133,17 @@ func init() {
 			return nil
 		},
 	})
+}
+
+// loadIdentity loads the terminal's identity from state, or from the state
+// directory of the configuration at cfgPath when state is empty.
+func loadIdentity(cfgPath, state string) (*provisioning.Identity, error) {
+	if state == "" {
+		cfg, err := provConfig(cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		state = cfg.State.Dir
+	}
+	return provisioning.LoadIdentity(state)
 }
