@@ -1,12 +1,15 @@
 package kioskui
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,41 +20,48 @@ type Xvfb struct {
 	cmd     *exec.Cmd
 }
 
-// StartXvfb starts Xvfb on the first free display from :90 at the given
-// screen size and waits until it accepts clients.
+// StartXvfb starts Xvfb at the given screen size on a display number the
+// server picks itself (-displayfd: no race with other servers starting at
+// the same time) and returns once it accepts clients.
 func StartXvfb(ctx context.Context, width, height int) (*Xvfb, error) {
 	bin, err := exec.LookPath("Xvfb")
 	if err != nil {
 		return nil, fmt.Errorf("kioskui: no display and no Xvfb: install the Debian package xvfb (make deps)")
 	}
-	for n := 90; n < 140; n++ {
-		if _, err := os.Stat(filepath.Join("/tmp/.X11-unix", "X"+strconv.Itoa(n))); err == nil {
-			continue
-		}
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
-			continue
-		}
-		disp := ":" + strconv.Itoa(n)
-		cmd := exec.Command(bin, disp, "-screen", "0", fmt.Sprintf("%dx%dx24", width, height), "-dpi", "96", "-nolisten", "tcp", "-noreset")
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("kioskui: start Xvfb: %w", err)
-		}
-		x := &Xvfb{Display: disp, cmd: cmd}
-		sock := filepath.Join("/tmp/.X11-unix", "X"+strconv.Itoa(n))
-		for i := 0; i < 100; i++ {
-			if _, err := os.Stat(sock); err == nil {
-				return x, nil
-			}
-			select {
-			case <-ctx.Done():
-				x.Stop()
-				return nil, ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		x.Stop()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("kioskui: %w", err)
 	}
-	return nil, fmt.Errorf("kioskui: Xvfb did not start on any display :90-:139")
+	defer r.Close()
+	cmd := exec.Command(bin, "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", width, height),
+		"-dpi", "96", "-nolisten", "tcp", "-noreset")
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("kioskui: start Xvfb: %w", err)
+	}
+	w.Close()
+	x := &Xvfb{cmd: cmd}
+	got := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(io.LimitReader(r, 16)).ReadString('\n') // written once the server is ready
+		got <- strings.TrimSpace(line)
+	}()
+	select {
+	case n := <-got:
+		if _, err := strconv.Atoi(n); err != nil || n == "" {
+			x.Stop()
+			return nil, fmt.Errorf("kioskui: Xvfb did not report a display")
+		}
+		x.Display = ":" + n
+	case <-time.After(10 * time.Second):
+		x.Stop()
+		return nil, fmt.Errorf("kioskui: Xvfb did not start within 10 s")
+	case <-ctx.Done():
+		x.Stop()
+		return nil, ctx.Err()
+	}
+	return x, nil
 }
 
 // Stop ends the Xvfb process.
