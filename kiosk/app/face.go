@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"gocv.io/x/gocv"
+
 	"eidkiosk/drivers/camera"
 	"eidkiosk/drivers/gpio"
 	"eidkiosk/kiosk/config"
@@ -60,27 +62,53 @@ func (s *System) cameraCheck() selftest.Check {
 		return nil
 	}
 	return selftest.New("camera", func(ctx context.Context) selftest.Result {
-		return framesArrive(ctx, s.camera, s.Config.Camera.Source)
+		return cameraLive(ctx, s.camera, s.Config.Camera.Source, s.Config.Face.CascadeDir)
 	})
 }
 
-// framesArrive waits for a few fresh frames.
-func framesArrive(ctx context.Context, cam *camera.Camera, src string) selftest.Result {
-	before := cam.Stats().Frames
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		if n := cam.Stats().Frames - before; n >= 5 {
-			p := cam.PreviewSize()
-			return selftest.Passed("%s delivers frames (%dx%d)", src, p.X, p.Y)
-		}
-		select {
-		case <-ctx.Done():
-			return selftest.Failed(ctx.Err().Error(), "retry the self-test")
-		case <-time.After(50 * time.Millisecond):
-		}
+// cameraLive takes frames for up to 4 s: they must arrive, and a face must
+// be found at a usable exposure (a technician stands in front of the kiosk
+// while the self-test runs).
+func cameraLive(ctx context.Context, cam *camera.Camera, src, cascades string) selftest.Result {
+	a, err := face.NewAnalyzer(cascades, face.AnalyzerOptions{})
+	if err != nil {
+		return selftest.Failed(err.Error(), "install opencv-data, or fix face.cascade_dir")
 	}
-	return selftest.Failed(fmt.Sprintf("%s delivered %d frames in 3 s", src, cam.Stats().Frames-before),
-		"check the camera's USB cable and camera.source; `kioskctl face check --camera SRC` shows live values")
+	defer a.Close()
+	m := gocv.NewMat()
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel()
+	var seq uint64
+	frames := 0
+	for {
+		in, err := cam.Next(ctx, seq, &m)
+		if err != nil {
+			if frames < 5 {
+				return selftest.Failed(fmt.Sprintf("%s delivered %d frames in 4 s", src, frames),
+					"check the camera's USB cable and camera.source; `kioskctl face check --camera SRC` shows live values")
+			}
+			return selftest.Failed(fmt.Sprintf("%d frames, no face", frames),
+				"stand in front of the camera and run the self-test again; check its angle with `kioskctl face check`")
+		}
+		seq = in.Seq
+		frames++
+		f := a.Analyze(m, in.Time)
+		if !f.HasFace() {
+			continue
+		}
+		switch {
+		case f.Brightness < 60:
+			return selftest.Failed(fmt.Sprintf("face found, too dark (mean %.0f of 255)", f.Brightness),
+				"check the IR light and the hall lighting; aim the camera away from windows")
+		case f.Brightness > 200:
+			return selftest.Failed(fmt.Sprintf("face found, too bright (mean %.0f of 255)", f.Brightness),
+				"shade the camera from direct light")
+		}
+		p := cam.PreviewSize()
+		return selftest.Passed("%s delivers frames (%dx%d); face found (%d px wide), exposure %.0f of 255",
+			src, p.X, p.Y, f.Box.Dx(), f.Brightness)
+	}
 }
 
 // standaloneCamera opens the camera named in the config for `kioskctl selftest`.
@@ -91,6 +119,6 @@ func standaloneCamera(cfg config.Config) selftest.Check {
 			return selftest.Failed(err.Error(), "fix camera.source in the configuration")
 		}
 		defer cam.Close()
-		return framesArrive(ctx, cam, cfg.Camera.Source)
+		return cameraLive(ctx, cam, cfg.Camera.Source, cfg.Face.CascadeDir)
 	})
 }

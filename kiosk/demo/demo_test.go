@@ -226,3 +226,44 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("the liveness challenges were not narrated:\n%s", out.String())
 	}
 }
+
+// TestSelfTestOnSimStack runs the technician's self-test on the running
+// kiosk: the reader answers (SAM ID over the pty), the camera delivers and
+// finds a face at a usable exposure (the webcam recording), the GPIO lines
+// read the enclosure closed, and disk, certificate, authority and clock pass.
+func TestSelfTestOnSimStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole kiosk")
+	}
+	ctx := context.Background()
+	env, err := Setup(ctx, Options{Dir: t.TempDir(), Timeout: 60 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- env.System.Run(rctx) }()
+	if err := env.waitReader(rctx); err != nil {
+		t.Fatal(err)
+	}
+	rep := env.System.SelfTest(rctx, nil)
+	var buf bytes.Buffer
+	rep.WriteChecklist(&buf, "self-test")
+	t.Log(buf.String())
+	names := map[string]bool{}
+	for _, e := range rep.Entries {
+		names[e.Name] = true
+	}
+	for _, n := range []string{"reader", "camera", "gpio"} {
+		if !names[n] {
+			t.Errorf("no %s check in the report", n)
+		}
+	}
+	if !rep.Passed() {
+		t.Fatalf("self-test failed on the simulated stack:\n%s", buf.String())
+	}
+	cancel()
+	<-done
+}

@@ -117,7 +117,7 @@ func New(o Options) *Engine {
 		log:      o.Logger.With("component", "session"),
 		wake:     make(chan struct{}, 1),
 		lang:     o.Lang,
-		readerOK: true,
+		readerOK: false, // until the reader answers (ReaderBack)
 		cameraOK: true,
 		state:    Attract,
 	}
