@@ -224,6 +224,9 @@ func (e *Env) Citizen(ctx context.Context) (Result, error) {
 	say(out, "   enrollment %s (%s) from device %s, station %s; %s, %s; portrait %d bytes, %d evidence frames; flags %v",
 		d.EnrollmentID, d.Short, d.DeviceID, d.StationID, d.Name, d.Number, d.PortraitSz, d.Evidence, d.Flags)
 	res.Duration = time.Since(start)
+	if e.tmp != "" && !e.opts.Keep {
+		say(out, "   (the demo directory is removed at the end; `kioskctl demo --keep` keeps it, e.g. for `authority enrollments list --data DIR/authority`)")
+	}
 	say(out, "done in %s", res.Duration.Round(100*time.Millisecond))
 	return res, nil
 }
