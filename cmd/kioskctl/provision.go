@@ -97,7 +97,7 @@ func init() {
 			fs.StringVar(&state, "state", "", "state directory (default: state.dir of the configuration)")
 		},
 		Run: func(ctx context.Context, args []string) error {
-			id, err := loadIdentity(cfgPath, state)
+			id, _, err := loadIdentity(cfgPath, state)
 			if err != nil {
 				return err
 			}
@@ -118,7 +118,7 @@ func init() {
 			fs.StringVar(&state, "state", "", "state directory (default: state.dir of the configuration)")
 		},
 		Run: func(ctx context.Context, args []string) error {
-			id, err := loadIdentity(cfgPath, state)
+			id, dir, err := loadIdentity(cfgPath, state)
 			if err != nil {
 				return err
 			}
@@ -126,7 +126,7 @@ func init() {
 			if err := (&provisioning.Renewer{Identity: id}).Renew(ctx); err != nil {
 				return err
 			}
-			if err := provisioning.FixOwnership(state); err != nil {
+			if err := provisioning.FixOwnership(dir); err != nil {
 				return err
 			}
 			fmt.Fprintf(app.Stdout, "terminal %s: new certificate valid until %s\n", id.DeviceID, id.Expires().UTC().Format("2006-01-02 15:04 MST"))
@@ -136,14 +136,16 @@ func init() {
 }
 
 // loadIdentity loads the terminal's identity from state, or from the state
-// directory of the configuration at cfgPath when state is empty.
-func loadIdentity(cfgPath, state string) (*provisioning.Identity, error) {
+// directory of the configuration at cfgPath when state is empty; it returns
+// the state directory it used.
+func loadIdentity(cfgPath, state string) (*provisioning.Identity, string, error) {
 	if state == "" {
 		cfg, err := provConfig(cfgPath)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		state = cfg.State.Dir
 	}
-	return provisioning.LoadIdentity(state)
+	id, err := provisioning.LoadIdentity(state)
+	return id, state, err
 }
