@@ -150,12 +150,8 @@ func Build(ctx context.Context, o Options) (*System, error) {
 			return fail(fmt.Errorf("app: sealer: %w", err))
 		}
 		submit = enroll.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader)
-		url := cfg.Authority.URL
-		if id.AuthorityURL != "" && cfg.Authority.URL == config.Default().Authority.URL {
-			url = id.AuthorityURL
-		}
 		s.Uplink, err = uplink.New(uplink.Options{
-			URL: url, Certificate: id.TLSCertificate(), Roots: id.RootCAs,
+			URL: s.uplinkURL(), Certificate: id.TLSCertificate(), Roots: id.RootCAs,
 			ReceiptKey: ed25519.PublicKey(id.ReceiptPublicKey), Queue: ob,
 			MinBackoff: cfg.Uplink.MinBackoff.Duration, MaxBackoff: cfg.Uplink.MaxBackoff.Duration,
 			Timeout: cfg.Uplink.Timeout.Duration, Clock: o.Clock, Logger: s.log,
