@@ -237,24 +237,8 @@ func (r *Reader) exchange(ctx context.Context, cmd Command, data []byte, timeout
 	defer timer.Stop()
 	var lastBad error
 	for {
-		body, ferr := r.dec.Next()
-		if body != nil {
-			r.in += len(body) + headerLen + 1
-			resp, err := ParseResponse(body)
-			if err != nil {
-				return Response{}, &OpError{Cmd: cmd, Err: err}
-			}
-			return resp, nil
-		}
-		if ferr != nil {
-			if errors.Is(ferr, ErrChecksum) {
-				// A whole frame arrived and is corrupt; the SAM sends no
-				// second answer.
-				r.dec.Reset()
-				return Response{}, &OpError{Cmd: cmd, Err: ferr}
-			}
-			lastBad = ferr // maybe garbage that looked like a preamble
-			continue
+		if resp, done, err := r.nextAnswer(cmd, &lastBad); done {
+			return resp, err
 		}
 		select {
 		case b := <-r.chunks:
@@ -273,6 +257,32 @@ func (r *Reader) exchange(ctx context.Context, cmd Command, data []byte, timeout
 			r.dec.Reset()
 			return Response{}, ctx.Err()
 		}
+	}
+}
+
+// nextAnswer takes what the decoder holds: the answer (done), a corrupt
+// whole frame (done, with the error: the SAM sends no second answer), or
+// not done when more bytes are needed. A rejected frame that may have been
+// garbage looking like a preamble is kept in lastBad.
+func (r *Reader) nextAnswer(cmd Command, lastBad *error) (Response, bool, error) {
+	for {
+		body, ferr := r.dec.Next()
+		if body != nil {
+			r.in += len(body) + headerLen + 1
+			resp, err := ParseResponse(body)
+			if err != nil {
+				return Response{}, true, &OpError{Cmd: cmd, Err: err}
+			}
+			return resp, true, nil
+		}
+		if ferr == nil {
+			return Response{}, false, nil
+		}
+		if errors.Is(ferr, ErrChecksum) {
+			r.dec.Reset()
+			return Response{}, true, &OpError{Cmd: cmd, Err: ferr}
+		}
+		*lastBad = ferr
 	}
 }
 
@@ -300,22 +310,8 @@ func (r *Reader) exchangeDirect(ctx context.Context, cmd Command, data []byte, t
 	deadline := time.Now().Add(timeout)
 	var lastBad error
 	for {
-		body, ferr := r.dec.Next()
-		if body != nil {
-			r.in += len(body) + headerLen + 1
-			resp, err := ParseResponse(body)
-			if err != nil {
-				return Response{}, &OpError{Cmd: cmd, Err: err}
-			}
-			return resp, nil
-		}
-		if ferr != nil {
-			if errors.Is(ferr, ErrChecksum) {
-				r.dec.Reset()
-				return Response{}, &OpError{Cmd: cmd, Err: ferr}
-			}
-			lastBad = ferr
-			continue
+		if resp, done, err := r.nextAnswer(cmd, &lastBad); done {
+			return resp, err
 		}
 		if err := ctx.Err(); err != nil {
 			r.dec.Reset()
