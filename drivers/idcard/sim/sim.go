@@ -27,10 +27,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
 	"eidkiosk/drivers/idcard"
+	"eidkiosk/drivers/internal/simpty"
 )
 
 // Options configure a simulator. The zero value works: default deck, 115200
@@ -321,7 +321,7 @@ func (s *Sim) Replug() error {
 	if s.plugged {
 		return nil
 	}
-	m, sl, err := openPty()
+	m, sl, err := simpty.Open()
 	if err != nil {
 		return fmt.Errorf("sim: open pty: %w", err)
 	}
@@ -359,34 +359,6 @@ func (s *Sim) Close() error {
 		return os.RemoveAll(s.dir)
 	}
 	return nil
-}
-
-// openPty opens a pty whose master is in non-blocking mode and registered
-// with Go's poller, so that closing it wakes a pending Read (creack/pty's
-// ioctls may have put it in blocking mode).
-func openPty() (m, sl *os.File, err error) {
-	pm, sl, err := pty.Open()
-	if err != nil {
-		return nil, nil, err
-	}
-	var fd int
-	var cerr error
-	rc, err := pm.SyscallConn()
-	if err == nil {
-		err = rc.Control(func(f uintptr) { fd, cerr = unix.Dup(int(f)) })
-	}
-	pm.Close()
-	if err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = unix.SetNonblock(fd, true)
-	}
-	if err != nil {
-		sl.Close()
-		return nil, nil, err
-	}
-	return os.NewFile(uintptr(fd), "/dev/ptmx"), sl, nil
 }
 
 // rawMode puts the tty in raw mode (no echo, no line discipline) at baud, as

@@ -12,8 +12,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/creack/pty"
-
+	"eidkiosk/drivers/internal/simpty"
 	"eidkiosk/drivers/printer"
 )
 
@@ -133,7 +132,7 @@ func (s *Printer) Len() int {
 // Pty serves a new simulated printer on a pty until ctx ends. It returns
 // the path of the pty's terminal side, to open like a serial port.
 func Pty(ctx context.Context) (*Printer, string, error) {
-	ptmx, tty, err := pty.Open()
+	ptmx, tty, err := simpty.Open()
 	if err != nil {
 		return nil, "", fmt.Errorf("printer sim: pty: %w", err)
 	}
