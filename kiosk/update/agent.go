@@ -366,23 +366,17 @@ func (a *Agent) runChecks(ctx context.Context, timeout time.Duration) error {
 }
 
 func (a *Agent) commit(version string) error {
-	unlock, err := a.l.lock()
+	st, err := a.l.change(func(st *State) error {
+		if st.Trial == nil || st.Trial.Slot != a.slot {
+			return fmt.Errorf("update: commit: trial of slot %s is no longer pending", a.slot)
+		}
+		st.Active = st.Trial.Slot
+		st.Floor = maxVersion(st.Floor, st.Trial.Version)
+		st.LastTrial = &TrialResult{Version: st.Trial.Version, Outcome: OutcomeCommitted, At: a.now()}
+		st.Trial = nil
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, err := a.l.load()
-	if err != nil {
-		return err
-	}
-	if st.Trial == nil || st.Trial.Slot != a.slot {
-		return fmt.Errorf("update: commit: trial of slot %s is no longer pending", a.slot)
-	}
-	st.Active = st.Trial.Slot
-	st.Floor = maxVersion(st.Floor, st.Trial.Version)
-	st.LastTrial = &TrialResult{Version: st.Trial.Version, Outcome: OutcomeCommitted, At: a.now()}
-	st.Trial = nil
-	if err := a.l.save(st); err != nil {
 		return err
 	}
 	a.set(func(s *Status) { a.absorb(st); s.Phase = PhaseIdle; s.Healthy = true; s.LastError = "" })
@@ -562,20 +556,14 @@ func (a *Agent) cycleFrom(ctx context.Context, repo string) (res Result, err err
 
 // freshen records a successful verification: the trusted-time floor rises.
 func (a *Agent) freshen(now, expires time.Time) error {
-	unlock, err := a.l.lock()
+	st, err := a.l.change(func(st *State) error {
+		st.LastFresh = now
+		if now.After(st.TimeFloor) {
+			st.TimeFloor = now
+		}
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, err := a.l.load()
-	if err != nil {
-		return err
-	}
-	st.LastFresh = now
-	if now.After(st.TimeFloor) {
-		st.TimeFloor = now
-	}
-	if err := a.l.save(st); err != nil {
 		return err
 	}
 	a.set(func(s *Status) { a.absorb(st); s.Expires = expires })
@@ -583,23 +571,17 @@ func (a *Agent) freshen(now, expires time.Time) error {
 }
 
 func (a *Agent) switchTo(slot, version string) error {
-	unlock, err := a.l.lock()
+	st, err := a.l.change(func(st *State) error {
+		if st.Active == slot {
+			return fmt.Errorf("update: slot %s is the committed one", slot)
+		}
+		if _, err := a.l.VerifySlot(slot, true); err != nil {
+			return err
+		}
+		st.Trial = &Trial{Slot: slot, Version: version, Since: a.now()}
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, err := a.l.load()
-	if err != nil {
-		return err
-	}
-	if st.Active == slot {
-		return fmt.Errorf("update: slot %s is the committed one", slot)
-	}
-	if _, err := a.l.VerifySlot(slot, true); err != nil {
-		return err
-	}
-	st.Trial = &Trial{Slot: slot, Version: version, Since: a.now()}
-	if err := a.l.save(st); err != nil {
 		return err
 	}
 	a.set(func(s *Status) { a.absorb(st) })
@@ -627,17 +609,11 @@ func (a *Agent) applyConfig(ctx context.Context, src *source, tr *trusted, c can
 			return fmt.Errorf("update: configuration %d not applied: %w", c.Meta.ConfigVersion, err)
 		}
 	}
-	unlock, err := a.l.lock()
+	st, err := a.l.change(func(st *State) error {
+		st.ConfigVersion = c.Meta.ConfigVersion
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, err := a.l.load()
-	if err != nil {
-		return err
-	}
-	st.ConfigVersion = c.Meta.ConfigVersion
-	if err := a.l.save(st); err != nil {
 		return err
 	}
 	a.set(func(s *Status) { a.absorb(st) })

@@ -162,6 +162,24 @@ func (l Layout) save(s State) error {
 	return writeFileAtomic(l.StatePath(), b, 0o600)
 }
 
+// change runs fn on the durable state under the lock and saves what fn left
+// when it returns nil; it returns the state as saved.
+func (l Layout) change(fn func(*State) error) (State, error) {
+	unlock, err := l.lock()
+	if err != nil {
+		return State{}, err
+	}
+	defer unlock()
+	st, err := l.load()
+	if err != nil {
+		return State{}, err
+	}
+	if err := fn(&st); err != nil {
+		return State{}, err
+	}
+	return st, l.save(st)
+}
+
 // ReadState returns the durable state, for status displays.
 func ReadState(stateDir string) (State, error) { return NewLayout(stateDir).load() }
 
