@@ -96,7 +96,7 @@ func Deprovision(ctx context.Context, o DeprovisionOptions) error {
 				return fmt.Errorf("%w: %d enrollments are not yet acknowledged by the authority; let the kiosk send them (check the network) or use --force, which destroys them", ErrOutboxNotEmpty, n)
 			}
 			progress("waiting for %d enrollments to be sent", n)
-			if err := sleep(ctx, o.Clock, time.Second); err != nil {
+			if err := clock.Sleep(ctx, o.Clock, time.Second); err != nil {
 				return err
 			}
 		}
@@ -151,16 +151,4 @@ func Deprovision(ctx context.Context, o DeprovisionOptions) error {
 	_ = FixOwnership(o.StateDir)
 	o.Log.Info("provisioning: terminal deprovisioned")
 	return nil
-}
-
-func sleep(ctx context.Context, c clock.Clock, d time.Duration) error {
-	done := make(chan struct{})
-	t := c.AfterFunc(d, func() { close(done) })
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		t.Stop()
-		return ctx.Err()
-	}
 }

@@ -16,7 +16,7 @@ import (
 // peripherals are reported as such. It leaves every output off and returns
 // early with ctx's error.
 func (p *Peripherals) Exercise(ctx context.Context, report func(string)) error {
-	sleep := func(d time.Duration) error { return sleepCtx(ctx, p.clk, d) }
+	sleep := func(d time.Duration) error { return clock.Sleep(ctx, p.clk, d) }
 	leds := []struct {
 		name string
 		pl   *player
@@ -116,17 +116,4 @@ func patternLength(p Pattern) time.Duration {
 		d += s.For
 	}
 	return d
-}
-
-// sleepCtx waits d on clk or until ctx ends.
-func sleepCtx(ctx context.Context, clk clock.Clock, d time.Duration) error {
-	done := make(chan struct{})
-	t := clk.AfterFunc(d, func() { close(done) })
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		t.Stop()
-		return ctx.Err()
-	}
 }

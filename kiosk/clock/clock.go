@@ -7,6 +7,7 @@
 package clock
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -23,6 +24,19 @@ type Clock interface {
 type Timer interface {
 	// Stop prevents the timer from firing; it reports whether it did.
 	Stop() bool
+}
+
+// Sleep waits d on c, or until ctx ends (then it returns ctx's error).
+func Sleep(ctx context.Context, c Clock, d time.Duration) error {
+	done := make(chan struct{})
+	t := c.AfterFunc(d, func() { close(done) })
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	}
 }
 
 // Real is the system clock.

@@ -1,6 +1,8 @@
 package clock
 
 import (
+	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,5 +33,37 @@ func TestFakeFiresInOrderAndStops(t *testing.T) {
 	}
 	if got := c.Now(); !got.Equal(time.Date(2026, 1, 1, 1, 0, 2, 0, time.UTC)) {
 		t.Fatalf("now = %v", got)
+	}
+}
+
+func TestSleep(t *testing.T) {
+	c := NewFake(time.Unix(0, 0))
+	done := make(chan error, 1)
+	go func() { done <- Sleep(context.Background(), c, time.Second) }()
+	for c.Pending() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	c.Advance(999 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("returned before its time: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	c.Advance(time.Millisecond)
+	if err := <-done; err != nil {
+		t.Fatalf("Sleep: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- Sleep(ctx, c, time.Hour) }()
+	for c.Pending() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sleep after cancel: %v, want context.Canceled", err)
+	}
+	if n := c.Pending(); n != 0 {
+		t.Fatalf("%d timers left pending after cancel", n)
 	}
 }
