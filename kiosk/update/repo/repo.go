@@ -265,6 +265,12 @@ func Sign(repoDir, offlineDir string, add []Target, remove []string, now time.Ti
 		}
 		delete(t.Signed.Targets, r)
 	}
+	return stageTargets(repoDir, t, keys, now, lifetime)
+}
+
+// stageTargets signs the next version of t, valid for lifetime from now,
+// and writes it to staged/targets.json for Publish. It returns the version.
+func stageTargets(repoDir string, t *metadata.Metadata[metadata.TargetsType], keys []ed25519.PrivateKey, now time.Time, lifetime time.Duration) (int64, error) {
 	t.Signed.Version++
 	t.Signed.Expires = now.UTC().Add(lifetime).Truncate(time.Second)
 	if err := signAll(t, keys); err != nil {
@@ -520,17 +526,5 @@ func Rollout(repoDir, offlineDir, version string, channels map[string]int, minVe
 	if !found {
 		return 0, fmt.Errorf("repo: no release %s in the repository", version)
 	}
-	t.Signed.Version++
-	t.Signed.Expires = now.UTC().Add(lifetime).Truncate(time.Second)
-	if err := signAll(t, keys); err != nil {
-		return 0, err
-	}
-	b, err := t.ToBytes(true)
-	if err != nil {
-		return 0, fmt.Errorf("repo: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Join(repoDir, "staged"), 0o755); err != nil {
-		return 0, fmt.Errorf("repo: %w", err)
-	}
-	return t.Signed.Version, writeAtomic(filepath.Join(repoDir, "staged", "targets.json"), b)
+	return stageTargets(repoDir, t, keys, now, lifetime)
 }
