@@ -15,8 +15,8 @@ DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg
 	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
-PURE := ./kiosk/session/... ./kiosk/config/... ./kiosk/pii/... ./kiosk/clock/... ./kiosk/logging/... \
-	./kiosk/cli/... ./kiosk/enroll/... ./kiosk/outbox/... ./kiosk/uplink/... ./authority/... \
+PURE := ./kiosk/session/... ./kiosk/config/... ./internal/pii/... ./internal/clock/... ./internal/logging/... \
+	./internal/cli/... ./enroll/... ./kiosk/outbox/... ./kiosk/uplink/... ./authority/... \
 	./provisioning/... ./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
 
 .PHONY: help deps build test test-fast check fuzz long demo bench screenshots deb clean
@@ -50,7 +50,7 @@ test-fast: check ## the pure-Go packages only, without the race detector (second
 
 fuzz: ## longer fuzzing: reader frames, sealed packages, update archives, identity bundles
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime 10m ./drivers/idcard
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 2m ./kiosk/enroll
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 2m ./enroll
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime 2m ./kiosk/update
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadIdentity$$' -fuzztime 2m ./provisioning
 

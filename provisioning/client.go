@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/provisioning/protocol"
 )
 

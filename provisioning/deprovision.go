@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/provisioning/devkey"
 	"eidkiosk/provisioning/protocol"
 )

@@ -36,7 +36,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2/transport"
 
-	"eidkiosk/provisioning/atomicfile"
+	"eidkiosk/internal/atomicfile"
 	"eidkiosk/provisioning/devkey"
 	"eidkiosk/provisioning/protocol"
 )

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/provisioning/devkey"
 	"eidkiosk/provisioning/protocol"
 )

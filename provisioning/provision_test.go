@@ -18,7 +18,7 @@ import (
 	"eidkiosk/authority/pki"
 	"eidkiosk/authority/registry"
 	"eidkiosk/authority/registry/registrytest"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/provisioning"
 	"eidkiosk/provisioning/protocol"
 )

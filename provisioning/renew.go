@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/provisioning/protocol"
 )
 

@@ -13,7 +13,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 )
 
 // previewView is the live camera picture with the face box drawn over it.

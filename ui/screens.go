@@ -14,7 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 	qrcode "github.com/skip2/go-qrcode"
 
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/ui/i18n"
 )

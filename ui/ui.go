@@ -30,7 +30,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/ui/i18n"
 )

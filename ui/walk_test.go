@@ -18,9 +18,9 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"eidkiosk/drivers/idcard"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
+	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/pii"
 	"eidkiosk/kiosk/session"
 )
 

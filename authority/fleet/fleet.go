@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"eidkiosk/authority"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/heartbeat"
 )
 

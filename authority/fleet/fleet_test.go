@@ -22,7 +22,7 @@ import (
 
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/heartbeat"
 )
 

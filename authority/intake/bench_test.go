@@ -15,7 +15,7 @@ import (
 
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
 )
 
 const kiosks = 16

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
 )
 
 // Card kinds as in drivers/idcard (not imported: the authority has no drivers).

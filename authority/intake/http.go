@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
 )
 
 // HTTP API (all under mTLS with the device certificate):

@@ -15,8 +15,8 @@ import (
 	"sync"
 
 	"eidkiosk/authority"
-	"eidkiosk/kiosk/clock"
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
+	"eidkiosk/internal/clock"
 )
 
 // Devices is the device registry as the intake uses it. Authorize returns the

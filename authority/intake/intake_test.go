@@ -18,7 +18,7 @@ import (
 
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
 	"eidkiosk/kiosk/session"
 )
 

@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
 )
 
 // Key files in the --data directory (mode 0600) and their public parts (0644).

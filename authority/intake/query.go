@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"eidkiosk/kiosk/enroll"
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/enroll"
+	"eidkiosk/internal/pii"
 )
 
 // ErrNotFound is returned for an unknown enrollment.

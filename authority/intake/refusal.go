@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
 )
 
 // Refusal reason codes, sent in the JSON error body {"code": ..., "message": ...}.
@@ -65,7 +65,7 @@ func refuse(code, format string, args ...any) *Refusal {
 	return &Refusal{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// fromEnroll maps the format errors of kiosk/enroll to codes.
+// fromEnroll maps the format errors of enroll to codes.
 func fromEnroll(err error) *Refusal {
 	code := CodeMalformed
 	switch {

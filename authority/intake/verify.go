@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
 )
 
 // Flag kinds.

@@ -38,8 +38,8 @@ import (
 	"syscall"
 	"time"
 
-	"eidkiosk/kiosk/clock"
-	"eidkiosk/provisioning/atomicfile"
+	"eidkiosk/internal/atomicfile"
+	"eidkiosk/internal/clock"
 )
 
 // Subdir is the directory inside the authority's --data directory that holds

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"eidkiosk/authority/pki"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 func csr(t testing.TB, key any) []byte {

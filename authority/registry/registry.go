@@ -30,7 +30,7 @@ import (
 
 	"eidkiosk/authority"
 	"eidkiosk/authority/pki"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/provisioning/protocol"
 )
 

@@ -27,7 +27,7 @@ import (
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/pki"
 	"eidkiosk/authority/registry"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 // Config says where the authority keeps its state.

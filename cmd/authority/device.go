@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 
 	"eidkiosk/authority/registry"
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 )
 
 func init() {

@@ -8,7 +8,7 @@ import (
 
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/service"
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 )
 
 // openService opens the authority's state for an operator command.

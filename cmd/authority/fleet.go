@@ -11,7 +11,7 @@ import (
 
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 )
 
 func init() {

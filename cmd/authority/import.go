@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"eidkiosk/authority/intake"
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 )
 
 func init() {

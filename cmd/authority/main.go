@@ -2,7 +2,7 @@
 // registry, fleet view, update repository) and its operator commands.
 package main
 
-import "eidkiosk/kiosk/cli"
+import "eidkiosk/internal/cli"
 
 var app = &cli.App{Name: "authority", Summary: "reference central authority for eidkiosk terminals"}
 

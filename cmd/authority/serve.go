@@ -8,9 +8,8 @@ import (
 	"strings"
 
 	"eidkiosk/authority/service"
-	"eidkiosk/kiosk/cli"
-	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/logging"
+	"eidkiosk/internal/cli"
+	"eidkiosk/internal/logging"
 )
 
 func init() {
@@ -30,7 +29,7 @@ func init() {
 			fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 		},
 		Run: func(ctx context.Context, args []string) error {
-			log, _ := logging.New(config.LogConfig{Format: logFormat, Level: logLevel}, app.Stderr)
+			log, _ := logging.New(logging.Options{Format: logFormat, Level: logLevel}, app.Stderr)
 			svc, err := service.Open(ctx, service.Config{
 				DataDir: data, DB: dsn, Hosts: strings.Split(hosts, ","), RepoDir: repo,
 				Logger: log, RequireAllowList: allowList,

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"eidkiosk/authority/registry"
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 )
 
 // The registry's operator commands (token …, device …) share these flags.

@@ -1,7 +1,7 @@
 // Command kiosk is the eidkiosk appliance: it reads the configuration,
 // assembles the kiosk (kiosk/app) and runs it with its touch UI. With --sim
 // it needs no configuration file and no hardware: it starts the simulated
-// surroundings (kiosk/simstack) and enrols against a local authority.
+// surroundings (sim/simstack) and enrols against a local authority.
 package main
 
 import (
@@ -14,10 +14,10 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"eidkiosk/internal/logging"
 	"eidkiosk/kiosk/app"
 	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/logging"
-	"eidkiosk/kiosk/simstack"
+	"eidkiosk/sim/simstack"
 	"eidkiosk/ui/kioskui"
 )
 
@@ -60,7 +60,7 @@ func run(cfgPath string, sim bool, simDir string, headless, windowed bool) error
 		}
 		cfg = c
 	}
-	log, tail := logging.New(cfg.Log, os.Stderr)
+	log, tail := logging.New(logging.Options{Format: cfg.Log.Format, Level: cfg.Log.Level}, os.Stderr)
 	if sim || cfg.Sim {
 		st, err := simstack.Start(ctx, simstack.Options{Dir: simDir, Log: log,
 			Progress: func(s string) { log.Info("sim: " + s) }})

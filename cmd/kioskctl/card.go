@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"eidkiosk/drivers/idcard"
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 )
 
 // card read / card watch: the technician's check of an ID-card reader.

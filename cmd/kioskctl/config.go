@@ -5,7 +5,7 @@ import (
 	"flag"
 	"fmt"
 
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/config"
 )
 

@@ -11,9 +11,9 @@ import (
 
 	"fyne.io/fyne/v2"
 
-	"eidkiosk/kiosk/cli"
-	"eidkiosk/kiosk/demo"
+	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/session"
+	"eidkiosk/sim/demo"
 	"eidkiosk/ui/kioskui"
 )
 

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/provisioning"
 )

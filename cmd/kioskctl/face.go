@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/face"
 	"eidkiosk/kiosk/face/eval"

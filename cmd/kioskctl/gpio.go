@@ -11,8 +11,8 @@ import (
 
 	"eidkiosk/drivers/gpio"
 	"eidkiosk/drivers/printer"
-	"eidkiosk/kiosk/cli"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/cli"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/session"
 )

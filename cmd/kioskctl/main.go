@@ -3,7 +3,7 @@
 // outbox, sign and publish releases, run the simulators and the demo.
 package main
 
-import "eidkiosk/kiosk/cli"
+import "eidkiosk/internal/cli"
 
 // app collects the sub-commands; each file of this package registers its own
 // in an init function, and the logic lives in the library packages.

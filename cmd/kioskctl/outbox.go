@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/enroll"
+	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/enroll"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/provisioning"
 )

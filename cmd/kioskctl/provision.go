@@ -11,7 +11,7 @@ import (
 	"os"
 	"strings"
 
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/provisioning"
 	"eidkiosk/provisioning/selftest"

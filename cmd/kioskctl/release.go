@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/update"
 	"eidkiosk/kiosk/update/repo"

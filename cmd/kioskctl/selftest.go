@@ -5,7 +5,7 @@ import (
 	"flag"
 	"time"
 
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/provisioning/selftest"
 )

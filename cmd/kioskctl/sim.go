@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"eidkiosk/drivers/idcard/sim"
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 )
 
 // sim reader: a simulated GA 467 ID-card reader on a pty.

@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"eidkiosk/kiosk/cli"
+	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/update"
 	"eidkiosk/provisioning"
 )

@@ -11,7 +11,7 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 // Pace says how a recording (file or folder) is delivered. Live devices

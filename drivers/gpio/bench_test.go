@@ -5,7 +5,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
 )
 

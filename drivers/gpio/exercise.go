@@ -7,7 +7,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 // Exercise runs the technician's test (`kioskctl gpio test`): each LED on in

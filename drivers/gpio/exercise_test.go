@@ -9,7 +9,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 func TestExercise(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 // Step is one segment of a pattern: the output on or off for a while. A

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
 )
 

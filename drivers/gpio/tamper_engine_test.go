@@ -12,9 +12,9 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"eidkiosk/drivers/idcard"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
+	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/pii"
 	"eidkiosk/kiosk/session"
 )
 

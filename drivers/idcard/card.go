@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 )
 
 // Kind is the type of document read from the chip, chosen by the marker at

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 )
 
 // Field is one labelled value of a card for a technician's display.

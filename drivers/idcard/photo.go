@@ -14,7 +14,7 @@ import (
 
 	_ "golang.org/x/image/bmp" // vendor decoders answer BMP (reference §8)
 
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 )
 
 // PhotoDecoder turns the card's 1,024-byte WLT photo into a picture. WLT is

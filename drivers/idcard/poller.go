@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 // EventKind says what happened at the reader.

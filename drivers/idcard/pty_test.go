@@ -23,7 +23,7 @@ import (
 
 	"eidkiosk/drivers/idcard"
 	"eidkiosk/drivers/idcard/sim"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 // TestMain doubles as the fake vendor WLT decoder: run with

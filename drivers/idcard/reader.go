@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 )
 
 // Port is the serial line to the reader's SAM. go.bug.st/serial's Port (see

@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 )
 
 // TextLen is the size of the text block; PhotoLen the size of the WLT photo.

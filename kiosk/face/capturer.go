@@ -11,7 +11,7 @@ import (
 	"gocv.io/x/gocv"
 
 	"eidkiosk/drivers/camera"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/face/liveness"
 	"eidkiosk/kiosk/face/measure"
 	"eidkiosk/kiosk/session"

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"eidkiosk/drivers/camera"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/face/liveness"
 	"eidkiosk/kiosk/face/measure"

@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 // Path is where the authority receives heartbeats.

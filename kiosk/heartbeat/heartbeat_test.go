@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 func TestRunSendsEveryInterval(t *testing.T) {

@@ -15,7 +15,7 @@
 //
 // It holds only sealed packages, which the kiosk cannot open, and their IDs,
 // sizes and times: nothing personal. It does not send anything (kiosk/uplink)
-// and does not seal (kiosk/enroll).
+// and does not seal (enroll).
 package outbox
 
 import (
@@ -32,7 +32,7 @@ import (
 
 	_ "modernc.org/sqlite" // "sqlite" driver
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/session"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/session"

@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 // Notifier sends notifications to systemd. The zero value (and a nil

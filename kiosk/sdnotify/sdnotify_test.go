@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 // listen opens a unixgram socket like systemd's notify socket.

@@ -14,7 +14,7 @@
 //
 // The engine talks to hardware and the uplink through the small interfaces
 // in types.go (FaceCapturer, Submitter, Gate, Signals), implemented in
-// kiosk/face, kiosk/enroll with kiosk/outbox, and drivers/gpio, and wired in
+// kiosk/face, enroll with kiosk/outbox, and drivers/gpio, and wired in
 // kiosk/app. It does not touch hardware, the network or the disk itself, and
 // it imports no cgo package (a test keeps it so), so it builds and tests in
 // seconds.

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"eidkiosk/drivers/idcard"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
+	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/pii"
 )
 
 // Options configures an Engine. Face and Submit are required.

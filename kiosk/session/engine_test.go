@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"eidkiosk/drivers/idcard"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
+	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/pii"
 )
 
 // ---- fakes ----

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"eidkiosk/drivers/idcard"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 )
 
 // State is where a visit stands. The UI renders one screen per state.
@@ -100,7 +100,7 @@ var (
 )
 
 // ---- What the engine needs from the rest of the kiosk. ----
-// Each interface is implemented elsewhere (kiosk/face, kiosk/enroll and
+// Each interface is implemented elsewhere (kiosk/face, enroll and
 // kiosk/outbox, drivers/gpio) and wired in kiosk/app.
 
 // FaceCapturer captures a portrait and runs liveness for one visit.

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/heartbeat"
 )
 

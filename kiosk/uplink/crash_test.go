@@ -22,8 +22,8 @@ import (
 
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
+	"eidkiosk/enroll"
 	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/enroll"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/uplink"
 )

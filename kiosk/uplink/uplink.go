@@ -35,8 +35,8 @@ import (
 	"sync"
 	"time"
 
-	"eidkiosk/kiosk/clock"
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/outbox"
 )
 

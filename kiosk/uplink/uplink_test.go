@@ -13,8 +13,8 @@ import (
 
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
-	"eidkiosk/kiosk/clock"
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/kiosk/uplink"

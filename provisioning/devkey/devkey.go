@@ -23,7 +23,7 @@ import (
 	"io/fs"
 	"os"
 
-	"eidkiosk/provisioning/atomicfile"
+	"eidkiosk/internal/atomicfile"
 )
 
 // Kinds of key.

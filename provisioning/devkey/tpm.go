@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
 
-	"eidkiosk/provisioning/atomicfile"
+	"eidkiosk/internal/atomicfile"
 )
 
 // TPMDevices are the Linux TPM 2.0 character devices tried, in order: the

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/provisioning"
 	"eidkiosk/provisioning/protocol"
 )

@@ -20,9 +20,9 @@ import (
 	"sync"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/atomicfile"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/config"
-	"eidkiosk/provisioning/atomicfile"
 	"eidkiosk/provisioning/protocol"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"eidkiosk/authority/registry"
 	"eidkiosk/authority/registry/registrytest"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/provisioning"
 	"eidkiosk/provisioning/protocol"
 	"eidkiosk/provisioning/selftest"

@@ -21,7 +21,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"eidkiosk/drivers/idcard"
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/ui"
 	"eidkiosk/ui/font"

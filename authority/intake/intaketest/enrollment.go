@@ -16,7 +16,7 @@ import (
 	"unicode/utf16"
 
 	"eidkiosk/drivers/idcard"
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/session"
 )
 

@@ -24,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
 )
 
 // PKI is a test CA issuing the server certificate and device certificates.

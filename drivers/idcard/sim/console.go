@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"eidkiosk/drivers/idcard"
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 )
 
 // ConsoleHelp lists the console commands.

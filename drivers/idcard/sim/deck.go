@@ -14,7 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"eidkiosk/drivers/idcard"
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 )
 
 //go:embed deck.toml

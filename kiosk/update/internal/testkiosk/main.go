@@ -24,7 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/update"

@@ -5,13 +5,13 @@ import (
 	"testing"
 
 	"eidkiosk/authority/intake/intaketest"
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
 )
 
 // FuzzParse feeds arbitrary bytes to the authority-side parser and checks:
 // no panic, and whatever parses and passes Check, Verify and Open matches its
 // header. Seeds: a real package and some truncations. Run longer with
-// `go test -fuzz FuzzParse ./kiosk/enroll`.
+// `go test -fuzz FuzzParse ./enroll`.
 func FuzzParse(f *testing.F) {
 	s, dev, _, open := setup(f)
 	e, err := intaketest.Enrollment(intaketest.CitizenName, intaketest.CitizenNumber, rand.New(rand.NewPCG(1, 1)))

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"eidkiosk/authority/intake/intaketest"
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
 )
 
 type memQueue struct{ pkgs map[string][]byte }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"eidkiosk/kiosk/clock"
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
 )
 

@@ -19,8 +19,7 @@ import (
 	"strings"
 	"sync"
 
-	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 )
 
 // idLike matches 15- and 18-character identity numbers and 9-character
@@ -35,9 +34,16 @@ func Scrub(s string) string {
 	return idLike.ReplaceAllString(s, pii.Redacted)
 }
 
+// Options say how to log: Format is "json", "text" or "" (JSON unless w is
+// a terminal); Level is a slog level name ("debug", "info", ...; "" = info).
+type Options struct {
+	Format string
+	Level  string
+}
+
 // New returns a logger for c writing to w (normally os.Stderr), and the
 // ring of its last lines.
-func New(c config.LogConfig, w io.Writer) (*slog.Logger, *Tail) {
+func New(c Options, w io.Writer) (*slog.Logger, *Tail) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: scrubAttr}

@@ -6,14 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 )
 
 func TestNoPersonalDataReachesTheLog(t *testing.T) {
 	var buf bytes.Buffer
 	for _, format := range []string{"json", "text"} {
-		log, tail := New(config.LogConfig{Format: format, Level: "debug"}, &buf)
+		log, tail := New(Options{Format: format, Level: "debug"}, &buf)
 		name := pii.Text("张三")
 		num := "990101199003071237"
 		log.Info("read card "+num, "name", name, "err", fmt.Errorf("idcard: bad number %s", num), "n", pii.Text(num))

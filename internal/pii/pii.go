@@ -7,7 +7,7 @@
 // calls Reveal explicitly, which makes every disclosure greppable.
 //
 // The package does not encrypt or wipe anything by itself; sealing lives in
-// kiosk/enroll and wiping in kiosk/session.
+// enroll and wiping in kiosk/session.
 package pii
 
 import (

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"eidkiosk/provisioning/atomicfile"
+	"eidkiosk/internal/atomicfile"
 )
 
 func TestWriteReplacesAndLeavesNoTemp(t *testing.T) {

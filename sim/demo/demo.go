@@ -1,5 +1,5 @@
 // Package demo runs one whole visit on one machine: the simulated stack
-// (kiosk/simstack: authority on loopback, provisioned terminal, pty card
+// (sim/simstack: authority on loopback, provisioned terminal, pty card
 // reader, webcam recording as camera, simulated GPIO), the real kiosk
 // System (kiosk/app), and a scripted citizen who places a card, confirms,
 // consents, faces the camera, keeps the portrait and takes the receipt. It
@@ -23,7 +23,7 @@ import (
 	"eidkiosk/kiosk/app"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/session"
-	"eidkiosk/kiosk/simstack"
+	"eidkiosk/sim/simstack"
 )
 
 // Options shape a demo run.

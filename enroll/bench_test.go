@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"eidkiosk/authority/intake/intaketest"
-	"eidkiosk/kiosk/enroll"
+	"eidkiosk/enroll"
 )
 
 // BenchmarkSealOpen seals and opens one typical enrollment (48 KB portrait,

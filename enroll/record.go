@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"eidkiosk/kiosk/pii"
+	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/session"
 )
 
