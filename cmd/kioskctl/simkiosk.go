@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -11,6 +12,9 @@ import (
 	"eidkiosk/kiosk/config"
 	"eidkiosk/sim/simkiosk"
 )
+
+// consoleIn is where `sim kiosk` reads the reader console (tests swap it).
+var consoleIn io.Reader = os.Stdin
 
 // sim kiosk: the whole kiosk with its UI on simulated hardware, the reader
 // console on stdin.
@@ -48,7 +52,7 @@ One scripted visit instead: kioskctl demo.`,
 				cfg = c
 			}
 			log, tail := logging.New(logging.Options{Format: cfg.Log.Format, Level: cfg.Log.Level}, app.Stderr)
-			return simkiosk.Run(ctx, simkiosk.Options{Dir: dir, Base: &cfg, Console: os.Stdin, Out: app.Stdout,
+			return simkiosk.Run(ctx, simkiosk.Options{Dir: dir, Base: &cfg, Console: consoleIn, Out: app.Stdout,
 				Log: log, Tail: tail, Headless: headless, Fullscreen: fullscreen})
 		},
 	})

@@ -1,35 +1,16 @@
 package simkiosk
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"eidkiosk/kiosk/session"
+	"eidkiosk/ui/uitest"
 )
-
-// syncBuffer collects the console's replies written from its goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // TestConsoleWalksAVisit drives the reader console through a pipe, as the
 // person at the keyboard does on stdin: the card placed with "place 0" is
@@ -41,7 +22,7 @@ func TestConsoleWalksAVisit(t *testing.T) {
 	views := make(chan session.View, 1024)
 	in, console := io.Pipe()
 	defer console.Close()
-	var out syncBuffer
+	var out uitest.Buffer // the console writes from its goroutine
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{Dir: t.TempDir(), Console: in, Out: &out, Headless: true,
