@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"image"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,54 +19,30 @@ import (
 	"eidkiosk/ui/uitest"
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	bin       string
-	buildErr  error
-)
-
-// TestMain removes the binary the tests built.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
+// TestSmoke builds the real kiosk binary once and runs it as a terminal
+// does (see smokeAttractScreen) and with a configuration that asks for
+// simulation (see simConfigRefused).
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the whole kiosk")
 	}
-	os.Exit(code)
+	bin := filepath.Join(t.TempDir(), "kiosk")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	t.Run("AttractScreen", func(t *testing.T) { smokeAttractScreen(t, bin) })
+	t.Run("SimConfigRefused", func(t *testing.T) { simConfigRefused(t, bin) })
 }
 
-// buildKiosk builds the real kiosk binary once for the tests of this package.
-func buildKiosk(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "eidkiosk-kiosk-test-"); buildErr != nil {
-			return
-		}
-		bin = filepath.Join(binDir, "kiosk")
-		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return bin
-}
-
-// TestSmokeAttractScreen builds the real kiosk binary and starts it the way
-// a terminal does, with a configuration file and a provisioned state
+// smokeAttractScreen starts the real kiosk binary the way a terminal does, with a configuration file and a provisioned state
 // directory, in a real window under Xvfb. The test process plays the
 // surroundings (sim/simstack): it runs the authority on loopback, provisions
 // the state directory with a one-time token, and runs the card reader on a
 // pty that the configuration names. The kiosk must show the attract screen,
 // then leave it when a card is placed on the reader. It reports the time
 // from start to the attract screen and the idle CPU and RSS of the kiosk.
-func TestSmokeAttractScreen(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the whole kiosk")
-	}
+func smokeAttractScreen(t *testing.T, bin string) {
 	d := uitest.StartT(t, 1280, 800)
-	bin := buildKiosk(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	st, err := simstack.Start(ctx, simstack.Options{Dir: filepath.Join(t.TempDir(), "sim")})
@@ -121,13 +95,9 @@ func TestSmokeAttractScreen(t *testing.T) {
 	}
 }
 
-// TestSimConfigRefused: a configuration that still says sim = true stops
+// simConfigRefused: a configuration that still says sim = true stops
 // the real binary at start with one line saying what to use instead.
-func TestSimConfigRefused(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the kiosk")
-	}
-	bin := buildKiosk(t)
+func simConfigRefused(t *testing.T, bin string) {
 	cfgPath := filepath.Join(t.TempDir(), "kiosk.toml")
 	if err := os.WriteFile(cfgPath, []byte("sim = true\n"), 0o600); err != nil {
 		t.Fatal(err)
