@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"image"
 	"io"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"eidkiosk/ui"
+	"eidkiosk/ui/font"
 	"eidkiosk/ui/uitest"
 )
 
@@ -66,5 +71,44 @@ func TestSimKioskHeadlessConsole(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("quit did not end sim kiosk")
+	}
+}
+
+// simKioskWindow runs `kioskctl sim kiosk` in a real window under Xvfb with
+// its stdin on a pipe: the window shows the attract screen, and "place 0"
+// typed on the console puts a card on the reader that the kiosk reads and
+// leaves the attract screen for.
+func simKioskWindow(t *testing.T, bin string) {
+	d := uitest.StartT(t, 1280, 800)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.Command(bin, "sim", "kiosk", "--dir", t.TempDir())
+	cmd.Env = append(os.Environ(), "LANG=zh_CN.UTF-8")
+	console, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	isAttract := uitest.Attract(ui.NewTheme(font.Faces{}, false))
+	s, err := uitest.StartProgram(ctx, d, cmd, isAttract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	t.Logf("start to attract screen: %s", s.Ready.Round(10*time.Millisecond))
+	io.WriteString(console, "place 0\n")
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	defer wcancel()
+	if _, _, err := d.WaitFor(wctx, func(img image.Image) bool { return !isAttract(img) }); err != nil {
+		t.Fatalf("the window stayed on the attract screen after 'place 0': %v\n%s", err, s.Output.String())
+	}
+	io.WriteString(console, "quit\n")
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.Output.String(), "bye") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{"simulated reader console", "card 0 placed", "bye"} {
+		if !strings.Contains(s.Output.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, s.Output.String())
+		}
 	}
 }
