@@ -5,7 +5,8 @@
 // is called from main and returns when the kiosk stops.
 //
 // It holds no visit logic; see kiosk/session for that and package ui for the
-// screens.
+// screens. It starts no virtual display: the demo's Xvfb is sim/xvfb, kept
+// out of the appliance.
 package kioskui
 
 import (
