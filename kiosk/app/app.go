@@ -34,6 +34,7 @@ import (
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/metrics"
 	"eidkiosk/kiosk/outbox"
+	"eidkiosk/kiosk/peripherals"
 	"eidkiosk/kiosk/sdnotify"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/kiosk/update"
@@ -94,8 +95,6 @@ type System struct {
 	lastErr []string
 	health  map[string]error
 	closers []func() error
-	// lastPrinted is the enrollment whose receipt was printed last.
-	lastPrinted string
 }
 
 // ErrNotProvisioned is the gate's reason before provisioning.
@@ -166,23 +165,26 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	if o.Pins != nil {
 		pins = *o.Pins
 	} else {
-		pins, err = gpio.Open(cfg.GPIO, s.log)
+		pins, err = peripherals.OpenGPIO(cfg.GPIO, s.log)
 		if err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("app: %w", err))
 		}
 	}
-	s.GPIO = gpio.New(pins, gpio.Options{Clock: o.Clock, Log: s.log, OnTamper: s.onTamper,
-		Debounce: cfg.GPIO.Debounce.Duration, PollInterval: cfg.GPIO.PollInterval.Duration})
+	gopt := peripherals.GPIOOptions(cfg.GPIO)
+	gopt.Clock, gopt.Log, gopt.OnTamper = o.Clock, s.log, s.onTamper
+	s.GPIO = gpio.New(pins, gopt)
 	s.closers = append(s.closers, s.GPIO.Close)
 
-	// Receipt printer (optional).
+	// Receipt printer (optional): the engine's print effect.
+	var receipts session.ReceiptPrinter
 	if cfg.Printer.Port != "" {
-		p, err := printer.Open(cfg.Printer.Port, cfg.Printer.Baud, printer.FromConfig(cfg.Printer))
+		p, err := printer.Open(cfg.Printer.Port, cfg.Printer.Baud, peripherals.PrinterOptions(cfg.Printer))
 		if err != nil {
 			s.log.Warn("receipt printer not available; receipts are shown on screen only", "err", err)
 		} else {
 			s.Printer = p
 			s.closers = append(s.closers, p.Close)
+			receipts = &peripherals.Receipts{Printer: p, Station: s.stationName, Done: s.printed}
 		}
 	}
 
@@ -220,7 +222,8 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		Face:          face,
 		Submit:        submit,
 		Gate:          gate{s},
-		Signals:       signals{s.GPIO, s.Lease},
+		Signals:       signals{peripherals.Signals{P: s.GPIO}, s.Lease},
+		Print:         receipts,
 		Clock:         o.Clock,
 		Logger:        s.log,
 		Lang:          cfg.UI.Language,
@@ -284,34 +287,23 @@ func (s *System) onView(v session.View) {
 	for _, f := range obs {
 		f(v)
 	}
-	if v.State == session.ReceiptShown && v.Receipt != nil && s.Printer != nil {
-		r := *v.Receipt
-		go s.printReceipt(r)
-	}
 }
 
-// printReceipt prints each receipt once (the receipt screen publishes
-// several views).
-func (s *System) printReceipt(r session.Receipt) {
-	s.mu.Lock()
-	dup := s.lastPrinted == r.EnrollmentID
-	s.lastPrinted = r.EnrollmentID
-	s.mu.Unlock()
-	if dup {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	station := s.Config.Station.Name
+// stationName is the heading of a printed receipt: the name the authority
+// gave the station at provisioning, else the configured one.
+func (s *System) stationName() string {
 	if s.Identity != nil && s.Identity.StationName != "" {
-		station = s.Identity.StationName
+		return s.Identity.StationName
 	}
-	if err := s.Printer.Print(ctx, r, station); err != nil {
-		s.GPIO.DeviceFault(gpio.DevicePrinter, true)
+	return s.Config.Station.Name
+}
+
+// printed shows the outcome of a receipt on the red LED and in the errors.
+func (s *System) printed(err error) {
+	s.GPIO.DeviceFault(gpio.DevicePrinter, err != nil)
+	if err != nil {
 		s.noteError("printer", err)
-		return
 	}
-	s.GPIO.DeviceFault(gpio.DevicePrinter, false)
 }
 
 func (s *System) noteError(part string, err error) {
@@ -324,8 +316,8 @@ func (s *System) noteError(part string, err error) {
 	s.mu.Unlock()
 }
 
-// onTamper tells the authority at once (Watch itself sends session.Tamper
-// to the engine).
+// onTamper tells the authority at once (the GPIO watcher sends
+// session.Tamper to the engine).
 func (s *System) onTamper(open bool, at time.Time) {
 	if !open {
 		return
@@ -361,7 +353,7 @@ func (s *System) Run(ctx context.Context) error {
 	}
 	run("session", s.Engine.Run)
 	run("reader", func(ctx context.Context) error { return s.Poller.Run(ctx, s.readerEvent) })
-	run("gpio", func(ctx context.Context) error { return s.GPIO.Watch(ctx, s.Engine.Send) })
+	run("gpio", func(ctx context.Context) error { return s.GPIO.Watch(ctx, peripherals.Inputs(s.Engine.Send)) })
 	run("outbox-watch", s.watchOutbox)
 	if s.Uplink != nil {
 		run("uplink", s.Uplink.Run)
@@ -580,13 +572,13 @@ func (g gate) Admit() error {
 
 // signals fans state changes out to the peripherals and the lease.
 type signals struct {
-	gpio  *gpio.Peripherals
-	lease *lease.Lease
+	periph peripherals.Signals
+	lease  *lease.Lease
 }
 
 func (sg signals) StateChanged(from, to session.State) {
 	sg.lease.StateChanged(from, to)
-	sg.gpio.StateChanged(from, to)
+	sg.periph.StateChanged(from, to)
 }
 
 // notProvisioned refuses to seal: there is no intake key yet.

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"eidkiosk/drivers/gpio"
 	"eidkiosk/drivers/idcard"
 	"eidkiosk/kiosk/config"
+	"eidkiosk/kiosk/peripherals"
 	"eidkiosk/provisioning/selftest"
 )
 
@@ -79,7 +79,7 @@ func standaloneChecks(env selftest.Env) []selftest.Check {
 			return readerOnce(ctx, cfg.Reader)
 		}),
 		selftest.New("gpio", func(ctx context.Context) selftest.Result {
-			pins, err := gpio.Open(cfg.GPIO, nil)
+			pins, err := peripherals.OpenGPIO(cfg.GPIO, nil)
 			if err != nil {
 				return selftest.Failed(err.Error(), "fix the pin names under [gpio] in the configuration (`kioskctl gpio test` lists them)")
 			}

@@ -21,8 +21,9 @@ type Options struct {
 	Timeouts       config.TimeoutsConfig
 	Face           FaceCapturer
 	Submit         Submitter
-	Gate           Gate    // nil: always admit
-	Signals        Signals // nil: none
+	Gate           Gate           // nil: always admit
+	Signals        Signals        // nil: none
+	Print          ReceiptPrinter // nil: receipts are only shown
 	Clock          clock.Clock
 	Logger         *slog.Logger
 	Lang           string // language a visit starts in: "zh-CN" or "en"
@@ -306,6 +307,9 @@ func (e *Engine) handle(ev Event) bool {
 		// The Submit goroutine wiped the enrollment; drop the rest.
 		e.endVisitData()
 		e.enter(ReceiptShown)
+		if e.o.Print != nil {
+			e.o.Print.PrintReceipt(r)
+		}
 		return true
 	}
 	return false
