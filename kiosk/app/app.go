@@ -28,6 +28,7 @@ import (
 	"eidkiosk/drivers/printer"
 	"eidkiosk/enroll"
 	"eidkiosk/internal/clock"
+	"eidkiosk/internal/health"
 	"eidkiosk/internal/logging"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/heartbeat"
@@ -93,8 +94,11 @@ type System struct {
 	mu      sync.Mutex
 	views   []func(session.View)
 	lastErr []string
-	health  map[string]error
 	closers []func() error
+
+	// health is the parts' live health (reader, camera), for the heartbeat,
+	// the update gate and technician mode.
+	health health.Board
 }
 
 // ErrNotProvisioned is the gate's reason before provisioning.
@@ -111,7 +115,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		o.Clock = clock.Real{}
 	}
 	s := &System{Config: cfg, log: o.Logger, clk: o.Clock, Tail: o.Tail, started: o.Clock.Now(),
-		views: append([]func(session.View){}, o.OnView...), health: map[string]error{}}
+		views: append([]func(session.View){}, o.OnView...)}
 	fail := func(err error) (*System, error) {
 		s.Close()
 		return nil, err
@@ -421,10 +425,10 @@ func (s *System) readerEvent(ev idcard.Event) {
 	}
 }
 
+// setHealth records the outcome of a part's last operation (nil: fine),
+// scrubbed of anything that looks personal.
 func (s *System) setHealth(part string, err error) {
-	s.mu.Lock()
-	s.health[part] = err
-	s.mu.Unlock()
+	s.health.Set(health.FromErr(part, err, s.clk.Now(), logging.Scrub))
 	if err != nil {
 		s.noteError(part, err)
 	}
@@ -468,19 +472,10 @@ func (s *System) heartbeatSender() *heartbeat.Sender {
 func (s *System) collect() heartbeat.Report {
 	s.mu.Lock()
 	errs := append([]string(nil), s.lastErr...)
-	var checks []heartbeat.Check
-	healthy := true
-	for name, err := range s.health {
-		c := heartbeat.Check{Name: name, OK: err == nil}
-		if err != nil {
-			c.Error = logging.Scrub(err.Error())
-			healthy = false
-		}
-		checks = append(checks, c)
-	}
 	s.mu.Unlock()
+	checks := s.health.List()
 	r := heartbeat.Report{
-		SentAt: s.clk.Now(), Version: Version, Healthy: healthy, Checks: checks,
+		SentAt: s.clk.Now(), Version: Version, Healthy: health.AllOK(checks), Checks: checks,
 		OutboxDepth: s.Outbox.Stats().Pending, LastErrors: errs,
 		UptimeSec: int64(s.clk.Now().Sub(s.started) / time.Second), Channel: s.Config.Update.Channel,
 	}
@@ -498,10 +493,12 @@ func (s *System) collect() heartbeat.Report {
 	return r
 }
 
-// healthChecks are what a new software slot must pass before it is committed.
+// healthChecks are what a new software slot must pass before it is
+// committed: the update gate's view of the health board, plus the engine
+// and the authority probed now.
 func (s *System) healthChecks() []update.Check {
 	return []update.Check{
-		{Name: "reader", Run: func(ctx context.Context) error { return s.healthOf("reader") }},
+		{Name: "reader", Run: func(ctx context.Context) error { return s.health.Get("reader").Err() }},
 		{Name: "engine", Run: func(ctx context.Context) error {
 			if s.Engine.View().Seq == 0 {
 				return errors.New("session engine not running")
@@ -527,12 +524,6 @@ func (s *System) Healthy() error {
 		return errors.New("session engine not running")
 	}
 	return nil
-}
-
-func (s *System) healthOf(part string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.health[part]
 }
 
 // Close releases devices and files.

@@ -22,6 +22,7 @@ import (
 
 	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/clock"
+	"eidkiosk/internal/health"
 	"eidkiosk/provisioning/protocol"
 )
 
@@ -102,6 +103,21 @@ func (r Report) Failures() int {
 		}
 	}
 	return n
+}
+
+// Health is the report in the kiosk's health model, for the technician
+// screen: a skipped check is OK, its reason the detail; every entry is dated
+// when the self-test finished.
+func (r Report) Health() []health.Check {
+	out := make([]health.Check, 0, len(r.Entries))
+	for _, e := range r.Entries {
+		c := health.Check{Name: e.Name, OK: e.Status != Fail, Detail: e.Value, Fix: e.Fix, At: r.Finished}
+		if e.Status == Skip {
+			c.Detail = "skipped: " + e.Value
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // Wire is the report as sent to the authority.

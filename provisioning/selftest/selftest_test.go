@@ -55,6 +55,11 @@ func TestRunnerAndChecklist(t *testing.T) {
 			t.Errorf("checklist lacks %q:\n%s", s, out)
 		}
 	}
+	h := rep.Health()
+	if len(h) != 5 || !h[0].OK || h[1].OK || h[1].Detail != "no frames" || h[1].Fix != "plug the camera in" ||
+		!h[2].OK || h[2].Detail != "skipped: no GPIO configured" || !h[4].At.Equal(rep.Finished) || !h[0].Ran() {
+		t.Fatalf("health %+v", h)
+	}
 	w := rep.Wire("1.0")
 	if w.Passed || len(w.Checks) != 5 || w.Checks[1].Fix != "plug the camera in" {
 		t.Fatalf("wire %+v", w)
