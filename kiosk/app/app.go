@@ -6,7 +6,10 @@
 // attached by the caller because it must own the main thread.
 //
 // It holds no logic of its own beyond adapting the parts' events and
-// statuses to one another.
+// statuses to one another. app.go builds a System, run.go runs its loops,
+// adapters.go turns one part's events and states into another's (reader to
+// engine, health to heartbeat and update gate, gate, signals); the
+// peripherals' meanings are in kiosk/peripherals.
 package app
 
 import (
