@@ -29,14 +29,10 @@ func open(t *testing.T, opt printer.Options) (*printer.Printer, *sim.Printer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s, path, err := sim.Pty(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if opt.Location == nil {
 		opt.Location = time.UTC
 	}
-	p, err := printer.Open(path, 9600, opt)
+	p, s, err := sim.Open(ctx, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,12 +44,10 @@ func open(t *testing.T, opt printer.Options) (*printer.Printer, *sim.Printer) {
 // document.
 func printed(t *testing.T, s *sim.Printer, n int) printer.Document {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Len() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("printer received %d of %d bytes", s.Len(), n)
-		}
-		time.Sleep(2 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitLen(ctx, n); err != nil {
+		t.Fatal(err)
 	}
 	doc, err := s.Document()
 	if err != nil {

@@ -155,13 +155,9 @@ func printerOnPty(t *testing.T) (*printer.Printer, *sim.Printer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s, path, err := sim.Pty(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	o := peripherals.PrinterOptions(config.Default().Printer)
 	o.Location = time.UTC
-	p, err := printer.Open(path, 9600, o)
+	p, s, err := sim.Open(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,15 +230,12 @@ func TestReceiptsPrintOverPty(t *testing.T) {
 	}
 }
 
-// waitBytes waits until the simulator has received n bytes: Print returns
-// once the bytes are written, not once the printer has read them.
+// waitBytes waits until the simulator has received n bytes.
 func waitBytes(t *testing.T, s *sim.Printer, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Len() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("printer received %d of %d bytes", s.Len(), n)
-		}
-		time.Sleep(2 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitLen(ctx, n); err != nil {
+		t.Fatal(err)
 	}
 }
