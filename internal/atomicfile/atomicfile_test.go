@@ -147,3 +147,26 @@ func TestCrashMidWrite(t *testing.T) {
 		t.Fatalf("after a crash and a write: %q", b)
 	}
 }
+
+// BenchmarkWrite is the price of durability for a 4 KiB file (a sealed
+// package's order of size): Write against the baseline os.WriteFile, which
+// neither fsyncs nor renames.
+func BenchmarkWrite(b *testing.B) {
+	data := make([]byte, 4<<10)
+	for _, c := range []struct {
+		name  string
+		write func(string) error
+	}{
+		{"baseline-os.WriteFile", func(p string) error { return os.WriteFile(p, data, 0o600) }},
+		{"atomicfile.Write", func(p string) error { return atomicfile.Write(p, data, 0o600) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			p := filepath.Join(b.TempDir(), "f")
+			for b.Loop() {
+				if err := c.write(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
