@@ -9,12 +9,12 @@ import (
 
 	"eidkiosk/drivers/gpio"
 	"eidkiosk/drivers/idcard"
+	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/health"
 	"eidkiosk/internal/logging"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
-	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/peripherals"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/kiosk/update"
@@ -205,7 +205,7 @@ func applyRemoteConfig(path string, data []byte, version int64, log *slog.Logger
 	if _, err := config.Parse(string(data)); err != nil {
 		return fmt.Errorf("app: remote configuration %d refused: %w", version, err)
 	}
-	if err := outbox.WriteFileDurable(path, data); err != nil {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return fmt.Errorf("app: remote configuration %d: %w", version, err)
 	}
 	log.Info("remote configuration written; it applies at the next start", "version", version)
