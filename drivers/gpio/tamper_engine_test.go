@@ -11,7 +11,7 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/config"

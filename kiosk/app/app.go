@@ -24,9 +24,10 @@ import (
 
 	"eidkiosk/drivers/camera"
 	"eidkiosk/drivers/gpio"
-	"eidkiosk/drivers/idcard"
+	reader "eidkiosk/drivers/idcard"
 	"eidkiosk/drivers/printer"
 	"eidkiosk/enroll"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/logging"
 	"eidkiosk/kiosk/config"
@@ -56,7 +57,7 @@ type Options struct {
 	// Pins replaces the GPIO pins found from Config (simulated pins).
 	Pins *gpio.Pins
 	// OpenPort replaces the serial open of the reader (nil: real serial).
-	OpenPort func(path string, baud int) (idcard.Port, error)
+	OpenPort func(path string, baud int) (reader.Port, error)
 	// OnView observers besides the UI (the demo's scripted citizen).
 	OnView []func(session.View)
 	// NoUpdate disables the update agent (demo, tests).
@@ -73,7 +74,7 @@ type System struct {
 	Identity *provisioning.Identity // nil when not provisioned
 	Outbox   *outbox.Outbox
 	Uplink   *uplink.Uplink
-	Poller   *idcard.Poller
+	Poller   *reader.Poller
 	GPIO     *gpio.Peripherals
 	Printer  *printer.Printer
 	Lease    *lease.Lease
@@ -187,14 +188,14 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	}
 
 	// Card reader.
-	var photo idcard.PhotoDecoder
+	var photo reader.PhotoDecoder
 	if cfg.Reader.PhotoDecoder != "" {
-		photo, err = idcard.NewPhotoDecoder(cfg.Reader.PhotoDecoder, cfg.Reader.PhotoDecoderTimeout.Duration)
+		photo, err = reader.NewPhotoDecoder(cfg.Reader.PhotoDecoder, cfg.Reader.PhotoDecoderTimeout.Duration)
 		if err != nil {
 			return fail(fmt.Errorf("app: reader.photo_decoder: %w", err))
 		}
 	}
-	s.Poller = idcard.NewPoller(idcard.Options{
+	s.Poller = reader.NewPoller(reader.Options{
 		Port: cfg.Reader.Port, Baud: cfg.Reader.Baud, Interval: cfg.Reader.PollInterval.Duration,
 		Fingerprint: cfg.Reader.Fingerprint, NoProbe: !cfg.Reader.ProbeBaud,
 		Photo: photo, Open: o.OpenPort, Clock: o.Clock, Log: s.log,
@@ -407,26 +408,18 @@ func (s *System) Run(ctx context.Context) error {
 	return err
 }
 
-// readerEvent adapts the reader's events to the engine's.
-func (s *System) readerEvent(ev idcard.Event) {
+// readerEvent hands the reader's events to the engine, keeping the
+// reader's health (GPIO fault LED, health map) on the way.
+func (s *System) readerEvent(ev reader.Event) {
 	switch ev.Kind {
-	case idcard.CardPlaced:
-		s.Engine.Send(session.CardPlaced{})
-	case idcard.CardRead:
-		s.Engine.Send(session.CardRead{Card: ev.Card, Photo: ev.Photo})
-	case idcard.CardReadFailed:
-		s.Engine.Send(session.CardReadFailed{Err: ev.Err, Invalid: ev.Invalid})
-	case idcard.CardRemoved:
-		s.Engine.Send(session.CardRemoved{})
 	case idcard.ReaderFault:
 		s.GPIO.DeviceFault(gpio.DeviceReader, true)
 		s.setHealth("reader", ev.Err)
-		s.Engine.Send(session.ReaderFault{Err: ev.Err})
 	case idcard.ReaderBack:
 		s.GPIO.DeviceFault(gpio.DeviceReader, false)
 		s.setHealth("reader", nil)
-		s.Engine.Send(session.ReaderBack{})
 	}
+	s.Engine.Send(session.ReaderEvent(ev.Event))
 }
 
 func (s *System) setHealth(part string, err error) {

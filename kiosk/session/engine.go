@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/config"
@@ -180,6 +180,11 @@ func (e *Engine) handle(ev Event) bool {
 	switch ev := ev.(type) {
 	case Tap:
 		return e.tap(ev)
+	case ReaderEvent:
+		if ev := ev.asEngineEvent(); ev != nil {
+			return e.handle(ev)
+		}
+		return false
 	case CardPlaced:
 		switch e.state {
 		case Attract:

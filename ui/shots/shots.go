@@ -20,7 +20,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/ui"

@@ -15,7 +15,7 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/session"
 )

@@ -29,8 +29,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"eidkiosk/drivers/idcard"
+	reader "eidkiosk/drivers/idcard"
 	"eidkiosk/drivers/internal/simpty"
+	"eidkiosk/idcard"
 )
 
 // Options configure a simulator. The zero value works: default deck, 115200
@@ -113,17 +114,17 @@ func ParseFaultKind(s string) (FaultKind, error) {
 // 1) to Cmd (0: any command).
 type Fault struct {
 	Kind   FaultKind
-	Cmd    idcard.Command
+	Cmd    reader.Command
 	Times  int
 	Bytes  int
 	Gap    time.Duration
 	Stall  time.Duration
-	Status idcard.Status
+	Status reader.Status
 }
 
 // Stats counts what the simulator saw.
 type Stats struct {
-	Requests  map[idcard.Command]int
+	Requests  map[reader.Command]int
 	BytesIn   int // request bytes received
 	BytesOut  int // answer bytes written
 	Ignored   int // bytes dropped because the tty's rate was not the SAM's
@@ -167,7 +168,7 @@ func Start(o Options) (*Sim, error) {
 		o.SAMID = [16]byte{0x05, 0x00, 0x01, 0x00, 0x40, 0x42, 0x0F, 0x00, 0x15, 0xCD, 0x5B, 0x07, 0xB1, 0x68, 0xDE, 0x3A}
 	}
 	s := &Sim{opts: o, baud: o.Baud, card: -1, rng: rand.New(rand.NewPCG(o.Seed, 467))}
-	s.stats.Requests = map[idcard.Command]int{}
+	s.stats.Requests = map[reader.Command]int{}
 	if s.opts.Link == "" {
 		dir, err := os.MkdirTemp("", "idcard-sim-")
 		if err != nil {
@@ -184,7 +185,7 @@ func Start(o Options) (*Sim, error) {
 }
 
 func validRate(b int) bool {
-	for _, r := range idcard.Rates {
+	for _, r := range reader.Rates {
 		if r == b {
 			return true
 		}
@@ -272,7 +273,7 @@ func (s *Sim) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.Requests = make(map[idcard.Command]int, len(s.stats.Requests))
+	st.Requests = make(map[reader.Command]int, len(s.stats.Requests))
 	for k, v := range s.stats.Requests {
 		st.Requests[k] = v
 	}
@@ -402,7 +403,7 @@ func (s *Sim) trace(format string, args ...any) {
 // serve answers requests on one plugged pty until it is closed.
 func (s *Sim) serve(m, sl *os.File, done chan struct{}) {
 	defer close(done)
-	var dec idcard.Decoder
+	var dec reader.Decoder
 	buf := make([]byte, 4096)
 	for {
 		n, err := m.Read(buf)
@@ -432,12 +433,12 @@ func (s *Sim) serve(m, sl *os.File, done chan struct{}) {
 				s.stats.BadFrames++
 				s.mu.Unlock()
 				// The SAM answers a corrupt host frame with 10 or 11.
-				code := idcard.StatusChecksum
-				if errors.Is(ferr, idcard.ErrLength) {
-					code = idcard.StatusLength
+				code := reader.StatusChecksum
+				if errors.Is(ferr, reader.ErrLength) {
+					code = reader.StatusLength
 				}
 				s.trace("bad request frame: %v", ferr)
-				if !s.write(m, idcard.Response{SW3: code}.Encode(), 0, Fault{}, time.Now()) {
+				if !s.write(m, reader.Response{SW3: code}.Encode(), 0, Fault{}, time.Now()) {
 					return
 				}
 				continue
@@ -445,7 +446,7 @@ func (s *Sim) serve(m, sl *os.File, done chan struct{}) {
 			if body == nil {
 				break
 			}
-			req, err := idcard.ParseRequest(body)
+			req, err := reader.ParseRequest(body)
 			if err != nil {
 				continue
 			}
@@ -453,7 +454,7 @@ func (s *Sim) serve(m, sl *os.File, done chan struct{}) {
 			// after the first; the answer is paced from then.
 			start := time.Now()
 			if s.Throttle() {
-				start = start.Add(idcard.WireTime(len(body)+8, s.Baud()))
+				start = start.Add(reader.WireTime(len(body)+8, s.Baud()))
 			}
 			if !s.answer(m, req, start) {
 				return
@@ -470,7 +471,7 @@ func (s *Sim) Throttle() bool {
 }
 
 // takeFault pops the first queued fault matching cmd.
-func (s *Sim) takeFault(cmd idcard.Command) (Fault, bool) {
+func (s *Sim) takeFault(cmd reader.Command) (Fault, bool) {
 	for i, f := range s.faults {
 		if f.Cmd != 0 && f.Cmd != cmd {
 			continue
@@ -487,7 +488,7 @@ func (s *Sim) takeFault(cmd idcard.Command) (Fault, bool) {
 }
 
 // answer handles one request; it reports false when the pty is gone.
-func (s *Sim) answer(m *os.File, req idcard.Request, start time.Time) bool {
+func (s *Sim) answer(m *os.File, req reader.Request, start time.Time) bool {
 	s.mu.Lock()
 	s.stats.Requests[req.Cmd]++
 	f, faulty := s.takeFault(req.Cmd)
@@ -543,37 +544,37 @@ func (s *Sim) garbage(f Fault) []byte {
 }
 
 // respond computes the answer to req; s.mu is held.
-func (s *Sim) respond(req idcard.Request, f Fault, faulty bool) (resp idcard.Response, newBaud int) {
+func (s *Sim) respond(req reader.Request, f Fault, faulty bool) (resp reader.Response, newBaud int) {
 	if faulty && f.Kind == FaultStatus {
-		return idcard.Response{SW3: f.Status}, 0
+		return reader.Response{SW3: f.Status}, 0
 	}
-	ok := idcard.Response{SW3: idcard.StatusOK}
+	ok := reader.Response{SW3: reader.StatusOK}
 	switch {
-	case req.Cmd == idcard.CmdResetSAM:
+	case req.Cmd == reader.CmdResetSAM:
 		s.selected, s.hidden = false, false
 		return ok, 0
-	case req.Cmd == idcard.CmdSAMStatus:
+	case req.Cmd == reader.CmdSAMStatus:
 		return ok, 0
-	case req.Cmd == idcard.CmdSAMID:
+	case req.Cmd == reader.CmdSAMID:
 		ok.Data = append([]byte(nil), s.opts.SAMID[:]...)
 		return ok, 0
-	case req.Cmd == idcard.CmdFindCard:
+	case req.Cmd == reader.CmdFindCard:
 		s.selected = false
 		if s.card < 0 || s.hidden || (faulty && f.Kind == FaultNoCard) {
-			return idcard.Response{SW3: idcard.StatusNoCard}, 0
+			return reader.Response{SW3: reader.StatusNoCard}, 0
 		}
-		return idcard.Response{SW3: idcard.StatusFound, Data: make([]byte, 4)}, 0
-	case req.Cmd == idcard.CmdSelectCard:
+		return reader.Response{SW3: reader.StatusFound, Data: make([]byte, 4)}, 0
+	case req.Cmd == reader.CmdSelectCard:
 		if s.card < 0 {
-			return idcard.Response{SW3: idcard.StatusSelectFailed}, 0
+			return reader.Response{SW3: reader.StatusSelectFailed}, 0
 		}
 		s.selected = true
 		ok.Data = make([]byte, 8)
 		return ok, 0
-	case req.Cmd == idcard.CmdReadBase || req.Cmd == idcard.CmdReadBaseFP:
+	case req.Cmd == reader.CmdReadBase || req.Cmd == reader.CmdReadBaseFP:
 		if s.card < 0 || !s.selected {
 			// Not authenticated: the card does not answer.
-			return idcard.Response{SW3: idcard.StatusReadFailed}, 0
+			return reader.Response{SW3: reader.StatusReadFailed}, 0
 		}
 		c := s.opts.Deck[s.card]
 		photo := c.Photo
@@ -581,47 +582,47 @@ func (s *Sim) respond(req idcard.Request, f Fault, faulty bool) (resp idcard.Res
 			photo = make([]byte, idcard.PhotoLen)
 		}
 		d := []byte{0x01, 0x00, 0x04, 0x00}
-		if req.Cmd == idcard.CmdReadBaseFP {
+		if req.Cmd == reader.CmdReadBaseFP {
 			n := len(c.Fingerprint)
 			d = append(d, byte(n>>8), byte(n))
 		}
 		d = append(d, c.Text...)
 		d = append(d, photo...)
-		if req.Cmd == idcard.CmdReadBaseFP {
+		if req.Cmd == reader.CmdReadBaseFP {
 			d = append(d, c.Fingerprint...)
 		}
 		ok.Data = d
 		s.hidden = s.opts.Quiet
 		return ok, 0
-	case req.Cmd == idcard.CmdReadNewAddr:
+	case req.Cmd == reader.CmdReadNewAddr:
 		if s.card < 0 || !s.selected {
-			return idcard.Response{SW3: idcard.StatusReadFailed}, 0
+			return reader.Response{SW3: reader.StatusReadFailed}, 0
 		}
 		c := s.opts.Deck[s.card]
 		if len(c.NewAddresses) == 0 {
-			return idcard.Response{SW3: idcard.StatusNoContent}, 0
+			return reader.Response{SW3: reader.StatusNoContent}, 0
 		}
 		for _, a := range c.NewAddresses {
 			rec, err := idcard.EncodeAddress(a.Reveal())
 			if err != nil {
-				return idcard.Response{SW3: idcard.StatusReadFailed}, 0
+				return reader.Response{SW3: reader.StatusReadFailed}, 0
 			}
 			ok.Data = append(ok.Data, rec...)
 		}
 		return ok, 0
-	case req.Cmd&0xFF00 == idcard.CmdSetBaud:
+	case req.Cmd&0xFF00 == reader.CmdSetBaud:
 		code := int(req.Cmd & 0xFF)
-		if code >= len(idcard.Rates) || len(req.Data) != 0 {
-			return idcard.Response{SW3: idcard.StatusCommand}, 0
+		if code >= len(reader.Rates) || len(req.Data) != 0 {
+			return reader.Response{SW3: reader.StatusCommand}, 0
 		}
-		return ok, idcard.Rates[code]
-	case req.Cmd == idcard.CmdSetMaxRFByte:
+		return ok, reader.Rates[code]
+	case req.Cmd == reader.CmdSetMaxRFByte:
 		if len(req.Data) != 1 || req.Data[0] < 24 {
-			return idcard.Response{SW3: idcard.StatusCommand}, 0
+			return reader.Response{SW3: reader.StatusCommand}, 0
 		}
 		return ok, 0
 	}
-	return idcard.Response{SW3: idcard.StatusCommand}, 0
+	return reader.Response{SW3: reader.StatusCommand}, 0
 }
 
 // write sends frame, applying the writing faults and, when throttling, the
@@ -682,7 +683,7 @@ func (s *Sim) paced(m *os.File, p []byte, baud int, start time.Time) bool {
 		s.count(n)
 		return err == nil
 	}
-	per := idcard.WireTime(1, baud)
+	per := reader.WireTime(1, baud)
 	const chunk = 16
 	for off := 0; off < len(p); {
 		k := min(chunk, len(p)-off)
