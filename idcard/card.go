@@ -20,6 +20,9 @@ const (
 	KindHKMOTW           // 港澳台居民居住证, marker 'J'
 )
 
+// Known reports whether k is one of the four kinds of document.
+func (k Kind) Known() bool { return k >= KindResident && k <= KindHKMOTW }
+
 func (k Kind) String() string {
 	switch k {
 	case KindResident:

@@ -37,6 +37,7 @@ import (
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/sdnotify"
 	"eidkiosk/kiosk/session"
+	"eidkiosk/kiosk/submit"
 	"eidkiosk/kiosk/update"
 	"eidkiosk/kiosk/uplink"
 	"eidkiosk/provisioning"
@@ -144,13 +145,13 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	s.Outbox = ob
 	ob.SetLogger(s.log)
 	s.closers = append(s.closers, ob.Close)
-	var submit session.Submitter = notProvisioned{}
+	var submitter session.Submitter = notProvisioned{}
 	if id != nil {
 		sealer, err := enroll.NewSealer(id.Signer, id.Certificate(), id.IntakePublicKey, id.DeviceID, id.StationID, rand.Reader)
 		if err != nil {
 			return fail(fmt.Errorf("app: sealer: %w", err))
 		}
-		submit = enroll.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader)
+		submitter = submit.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader)
 		s.Uplink, err = uplink.New(uplink.Options{
 			URL: s.uplinkURL(), Certificate: id.TLSCertificate(), Roots: id.RootCAs,
 			ReceiptKey: ed25519.PublicKey(id.ReceiptPublicKey), Queue: ob,
@@ -219,7 +220,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	s.Engine = session.New(session.Options{
 		Timeouts:      cfg.Timeouts,
 		Face:          face,
-		Submit:        submit,
+		Submit:        submitter,
 		Gate:          gate{s},
 		Signals:       signals{s.GPIO, s.Lease},
 		Clock:         o.Clock,
