@@ -20,17 +20,11 @@ AC 4E 02 5E 6C 51 89 5B 40 5C 1C 4E CE 57 06 52 40 5C 20 00 20 00 20 00 20 00 20
 32 00 30 00 30 00 31 00 30 00 31 00 32 00 30 00 34 00 30 00 30 00 31 00 30 00 31 00 20 00 20 00
 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00`
 
-func hx(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+func RefBlock(t testing.TB) []byte {
+	b, err := hex.DecodeString(strings.Join(strings.Fields(refBlock), ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
-}
-
-func RefBlock(t testing.TB) []byte {
-	b := hx(t, strings.Join(strings.Fields(refBlock), ""))
 	if len(b) != TextLen {
 		t.Fatalf("reference block is %d bytes", len(b))
 	}
@@ -120,7 +114,7 @@ func TestDecodeRejectsInvalid(t *testing.T) {
 func TestLongTermAndNames(t *testing.T) {
 	b := RefBlock(t)
 	rTo.put(b, "长期")
-	if got := b[204:212]; !bytes.Equal(got, hx(t, "7F951F6720002000")) {
+	if got := b[204:212]; !bytes.Equal(got, []byte{0x7F, 0x95, 0x1F, 0x67, 0x20, 0x00, 0x20, 0x00}) {
 		t.Fatalf("长期 encodes as % X, reference says 7F 95 1F 67 + spaces", got)
 	}
 	c, err := DecodeText(b)

@@ -47,8 +47,15 @@ func (s *Sim) Plugged() bool {
 
 // Unplug makes the reader disappear: the pty is closed (an open driver's
 // reads and writes fail) and the tty path is removed. The card stays.
-func (s *Sim) Unplug() {
+func (s *Sim) Unplug() { s.unplug(false) }
+
+// unplug closes the current pty and waits for its serve loop; closing also
+// marks the simulator closed for good.
+func (s *Sim) unplug(closing bool) {
 	s.mu.Lock()
+	if closing {
+		s.closed = true
+	}
 	m, sl, done := s.unplugLocked()
 	s.mu.Unlock()
 	if m != nil {
@@ -105,15 +112,7 @@ func (s *Sim) Replug() error {
 
 // Close unplugs the reader for good and removes the temporary directory.
 func (s *Sim) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	m, sl, done := s.unplugLocked()
-	s.mu.Unlock()
-	if m != nil {
-		m.Close()
-		sl.Close()
-		<-done
-	}
+	s.unplug(true)
 	if s.dir != "" {
 		return os.RemoveAll(s.dir)
 	}
