@@ -108,7 +108,7 @@ func (p *Poller) Run(ctx context.Context, emit func(Event)) error {
 					return ctx.Err()
 				}
 				st.fault(err)
-				if err := sleep(ctx, p.o.Clock, backoff); err != nil {
+				if err := clock.Sleep(ctx, p.o.Clock, backoff); err != nil {
 					return err
 				}
 				backoff = min(2*backoff, p.o.BackoffMax)
@@ -129,14 +129,14 @@ func (p *Poller) Run(ctx context.Context, emit func(Event)) error {
 			p.o.Log.Warn("idcard: reader fault", "port", p.o.Port, "err", err)
 			p.setReader(nil)
 			st.fault(err)
-			if err := sleep(ctx, p.o.Clock, backoff); err != nil {
+			if err := clock.Sleep(ctx, p.o.Clock, backoff); err != nil {
 				return err
 			}
 			continue
 		}
 		// Poll on a fixed period, so a placed card is found within one
 		// interval whatever the exchange took.
-		if err := sleep(ctx, p.o.Clock, p.o.Interval-p.o.Clock.Now().Sub(start)); err != nil {
+		if err := clock.Sleep(ctx, p.o.Clock, p.o.Interval-p.o.Clock.Now().Sub(start)); err != nil {
 			return err
 		}
 	}
@@ -323,20 +323,4 @@ func (r *Reader) selectAndReadLocked(ctx context.Context, fingerprint bool, t *T
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.selectAndRead(ctx, fingerprint, t)
-}
-
-// sleep waits d on clk, or until ctx is done.
-func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	ch := make(chan struct{})
-	t := clk.AfterFunc(d, func() { close(ch) })
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		t.Stop()
-		return ctx.Err()
-	}
 }

@@ -28,6 +28,7 @@ import (
 	"eidkiosk/drivers/printer"
 	"eidkiosk/enroll"
 	"eidkiosk/idcard"
+	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/logging"
 	"eidkiosk/kiosk/config"
@@ -600,7 +601,7 @@ func applyRemoteConfig(path string, data []byte, version int64, log *slog.Logger
 	if _, err := config.Parse(string(data)); err != nil {
 		return fmt.Errorf("app: remote configuration %d refused: %w", version, err)
 	}
-	if err := outbox.WriteFileDurable(path, data); err != nil {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return fmt.Errorf("app: remote configuration %d: %w", version, err)
 	}
 	log.Info("remote configuration written; it applies at the next start", "version", version)

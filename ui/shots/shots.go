@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"eidkiosk/idcard"
+	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/ui"
@@ -305,20 +307,9 @@ func WriteAll(ctx context.Context, dir string, faces font.Faces, progress func(p
 }
 
 func writePNG(path string, img image.Image) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("shots: %w", err)
-	}
 	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	if err := enc.Encode(f, img); err != nil {
-		f.Close()
-		os.Remove(tmp)
+	if err := atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error { return enc.Encode(w, img) }); err != nil {
 		return fmt.Errorf("shots: %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("shots: %w", err)
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
