@@ -135,11 +135,11 @@ func (SampleTech) TechStatus(context.Context) ui.TechStatus {
 	return ui.TechStatus{
 		Version: "1.4.2 (slot B, trial ok)",
 		Checks: []ui.Check{
-			{Name: "reader", OK: true, Ran: true, Detail: "/dev/ttyUSB0, SAM 05.01"},
-			{Name: "camera", OK: true, Ran: true, Detail: "1280x720, 29.9 fps"},
-			{Name: "gpio", OK: true, Ran: true, Detail: "LEDs, buzzer, presence, tamper"},
-			{Name: "authority", OK: false, Ran: true, Detail: "dial tcp: connection refused"},
-			{Name: "clock", OK: true, Ran: true, Detail: "NTP offset 12ms"},
+			{Name: "reader", OK: true, At: Now, Detail: "/dev/ttyUSB0, SAM 05.01"},
+			{Name: "camera", OK: true, At: Now, Detail: "1280x720, 29.9 fps"},
+			{Name: "gpio", OK: true, At: Now, Detail: "LEDs, buzzer, presence, tamper"},
+			{Name: "authority", OK: false, At: Now, Detail: "dial tcp: connection refused"},
+			{Name: "clock", OK: true, At: Now, Detail: "NTP offset 12ms"},
 		},
 		Outbox:  ui.OutboxStatus{Depth: 3, Oldest: 42 * time.Minute, Uplink: "offline: connection refused", LastAck: Now.Add(-50 * time.Minute)},
 		Update:  ui.UpdateStatus{State: "idle", Available: "1.4.3", Lease: "kiosk-0042 until 02:00"},
