@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"eidkiosk/drivers/gpio"
-	"eidkiosk/drivers/idcard"
+	reader "eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/health"
 	"eidkiosk/internal/logging"
@@ -84,26 +85,19 @@ func (s *System) onTamper(open bool, at time.Time) {
 	}
 }
 
-// readerEvent adapts the reader's events to the engine's.
-func (s *System) readerEvent(ev idcard.Event) {
+// readerEvent hands the reader's events to the engine as they are (the card
+// model's reader.Event), keeping the reader's health (fault LED, health
+// map) on the way.
+func (s *System) readerEvent(ev reader.Event) {
 	switch ev.Kind {
-	case idcard.CardPlaced:
-		s.Engine.Send(session.CardPlaced{})
-	case idcard.CardRead:
-		s.Engine.Send(session.CardRead{Card: ev.Card, Photo: ev.Photo})
-	case idcard.CardReadFailed:
-		s.Engine.Send(session.CardReadFailed{Err: ev.Err, Invalid: ev.Invalid})
-	case idcard.CardRemoved:
-		s.Engine.Send(session.CardRemoved{})
 	case idcard.ReaderFault:
 		s.GPIO.DeviceFault(gpio.DeviceReader, true)
 		s.setHealth("reader", ev.Err)
-		s.Engine.Send(session.ReaderFault{Err: ev.Err})
 	case idcard.ReaderBack:
 		s.GPIO.DeviceFault(gpio.DeviceReader, false)
 		s.setHealth("reader", nil)
-		s.Engine.Send(session.ReaderBack{})
 	}
+	s.Engine.Send(session.ReaderEvent(ev.Event))
 }
 
 // setHealth records the outcome of a part's last operation (nil: fine),

@@ -38,6 +38,7 @@ import (
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/peripherals"
 	"eidkiosk/kiosk/session"
+	"eidkiosk/kiosk/submit"
 	"eidkiosk/kiosk/update"
 	"eidkiosk/kiosk/uplink"
 	"eidkiosk/provisioning"
@@ -146,13 +147,13 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	s.Outbox = ob
 	ob.SetLogger(s.log)
 	s.closers = append(s.closers, ob.Close)
-	var submit session.Submitter = notProvisioned{}
+	var submitter session.Submitter = notProvisioned{}
 	if id != nil {
 		sealer, err := enroll.NewSealer(id.Signer, id.Certificate(), id.IntakePublicKey, id.DeviceID, id.StationID, rand.Reader)
 		if err != nil {
 			return fail(fmt.Errorf("app: sealer: %w", err))
 		}
-		submit = enroll.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader)
+		submitter = submit.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader)
 		s.Uplink, err = uplink.New(uplink.Options{
 			URL: s.uplinkURL(), Certificate: id.TLSCertificate(), Roots: id.RootCAs,
 			ReceiptKey: ed25519.PublicKey(id.ReceiptPublicKey), Queue: ob,
@@ -224,7 +225,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	s.Engine = session.New(session.Options{
 		Timeouts:      cfg.Timeouts,
 		Face:          face,
-		Submit:        submit,
+		Submit:        submitter,
 		Gate:          gate{s},
 		Signals:       signals{peripherals.Signals{P: s.GPIO}, s.Lease},
 		Print:         receipts,

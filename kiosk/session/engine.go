@@ -177,6 +177,11 @@ func (e *Engine) handle(ev Event) bool {
 	switch ev := ev.(type) {
 	case Tap:
 		return e.tap(ev)
+	case ReaderEvent:
+		if ev := ev.asEngineEvent(); ev != nil {
+			return e.handle(ev)
+		}
+		return false
 	case CardPlaced:
 		switch e.state {
 		case Attract:

@@ -6,7 +6,7 @@ import (
 	"image"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 )
 

@@ -3,7 +3,7 @@ package session
 import (
 	"image"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/pii"
 )
 

@@ -19,7 +19,7 @@ import (
 	"os"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/kiosk/app"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/session"

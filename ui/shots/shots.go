@@ -21,7 +21,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
