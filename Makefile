@@ -15,9 +15,9 @@ DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg
 	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
-PURE := ./kiosk/session/... ./kiosk/config/... ./internal/pii/... ./internal/clock/... ./internal/logging/... \
-	./internal/cli/... ./enroll/... ./kiosk/outbox/... ./kiosk/uplink/... ./authority/... \
-	./provisioning/... ./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
+PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/config/... ./kiosk/submit/... \
+	./kiosk/outbox/... ./kiosk/uplink/... ./kiosk/peripherals/... ./authority/... ./provisioning/... \
+	./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
 
 .PHONY: help deps build test test-fast check fuzz long demo sim-kiosk bench screenshots deb clean
 
