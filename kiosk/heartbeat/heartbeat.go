@@ -50,11 +50,20 @@ type Check struct {
 
 // Update is the update agent's state.
 type Update struct {
-	Phase       string    `json:"phase"`
-	Floor       string    `json:"floor"`
-	Available   string    `json:"available,omitempty"`
-	Trial       string    `json:"trial,omitempty"`        // version on trial
-	LastTrial   string    `json:"last_trial,omitempty"`   // "3.0.0 unhealthy"
+	Phase     string `json:"phase"`
+	Floor     string `json:"floor"`
+	Available string `json:"available,omitempty"`
+	Trial     string `json:"trial,omitempty"`      // version on trial
+	LastTrial string `json:"last_trial,omitempty"` // "3.0.0 unhealthy"
+	// LastTrialDetail says why the last trial ended so, LastTrialAt when.
+	LastTrialDetail string    `json:"last_trial_detail,omitempty"`
+	LastTrialAt     time.Time `json:"last_trial_at,omitzero"`
+	// Committed is the committed slot's release; Slots each slot's release.
+	Committed string            `json:"committed,omitempty"`
+	Slots     map[string]string `json:"slots,omitempty"`
+	// Loop names a release the agent refused to install a second time in a
+	// row (an update loop it stopped).
+	Loop        string    `json:"loop,omitempty"`
 	LastRefusal string    `json:"last_refusal,omitempty"` // reason code
 	LastError   string    `json:"last_error,omitempty"`
 	LastFresh   time.Time `json:"last_fresh"`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -31,17 +32,20 @@ type Lease interface {
 // Holder is the lease holder name the agent uses.
 const Holder = "update"
 
-// Options configure an Agent. StateDir, TrustedRoot, RepoURL and Version
-// are required.
+// Options configure an Agent. StateDir, TrustedRoot and RepoURL are
+// required.
 type Options struct {
 	StateDir    string       // the kiosk's state.dir; the agent works in <StateDir>/update
 	TrustedRoot []byte       // root.json delivered by provisioning
 	RepoURL     string       // https://authority/tuf/ or an absolute directory (USB stick)
 	Client      *http.Client // the kiosk's mTLS client; nil: http.DefaultClient
-	Version     string       // the running release
-	DeviceID    string       // stable device identity: the rollout cohort
-	Station     string       // station ID, for station-specific configuration
-	Channel     string       // "stable" or "pilot"
+	// Version is what the running binary says it is (its build stamp),
+	// for reports only: the agent decides from the slots' manifests and the
+	// version floor, never from this string.
+	Version  string
+	DeviceID string // stable device identity: the rollout cohort
+	Station  string // station ID, for station-specific configuration
+	Channel  string // "stable" or "pilot"
 
 	PollInterval time.Duration // default 1h
 	HealthWindow time.Duration // default 5m
@@ -95,9 +99,6 @@ func New(o Options) (*Agent, error) {
 	if o.RepoURL == "" {
 		return nil, errors.New("update: no repository URL")
 	}
-	if _, err := parseVersion(o.Version); err != nil {
-		return nil, err
-	}
 	if o.Channel == "" {
 		o.Channel = "stable"
 	}
@@ -126,11 +127,23 @@ func New(o Options) (*Agent, error) {
 	}
 	a := &Agent{o: o, l: NewLayout(o.StateDir), slot: RunningSlot(o.StateDir),
 		cohort: Cohort(o.DeviceID), now: o.Clock.Now, kick: make(chan struct{}, 1)}
-	a.st = Status{Version: o.Version, Slot: a.slot, Channel: o.Channel, Cohort: a.cohort, Phase: PhaseIdle, Healthy: true}
+	a.st = Status{Version: a.runningVersion(), Binary: o.Version, Slot: a.slot, Channel: o.Channel, Cohort: a.cohort, Phase: PhaseIdle, Healthy: true, PID: os.Getpid()}
 	if st, err := a.l.load(); err == nil {
 		a.absorb(st)
 	}
 	return a, nil
+}
+
+// runningVersion is the version of the slot this process runs from, as its
+// manifest (written from signed metadata at install) says; the build stamp
+// only when the process runs from no slot (tests, kioskctl).
+func (a *Agent) runningVersion() string {
+	if a.slot != "" {
+		if m, err := a.l.ReadManifest(a.slot); err == nil {
+			return m.Version
+		}
+	}
+	return a.o.Version
 }
 
 // Run confirms a trial slot (health checks, then commit or roll back) and

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	repo "eidkiosk/authority/release"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/update"
-	"eidkiosk/kiosk/update/repo"
 )
 
 // onTrial publishes v2 and runs one cycle, leaving v2 on trial in slot b.

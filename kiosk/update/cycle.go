@@ -86,53 +86,106 @@ func (a *Agent) cycleFrom(ctx context.Context, repo string) (res Result, err err
 		}
 		res.Config = c.Meta.ConfigVersion
 	}
-	c, ok := chooseRelease(tr.targets, a.o.Channel, a.cohort, a.o.Version)
+	c, ok := chooseRelease(tr.targets, a.o.Channel, a.cohort, a.l.committedVersion(st))
 	if !ok {
-		return res, ErrNoUpdate
-	}
-	switch {
-	case st.Floor != "" && compareVersions(c.Meta.Version, st.Floor) < 0:
-		return res, &Refusal{Reason: ReasonBelowFloor, Err: fmt.Errorf("%w: offered %s, floor %s", ErrBelowFloor, c.Meta.Version, st.Floor)}
-	case compareVersions(c.Meta.Version, a.o.Version) <= 0:
 		a.set(func(s *Status) { s.Available = "" })
 		return res, ErrNoUpdate
-	case st.failed(c.Meta.Version):
-		return res, fmt.Errorf("%w: %s failed its trial on this terminal; waiting for a newer release", ErrNoUpdate, c.Meta.Version)
 	}
-	a.set(func(s *Status) { s.Available = c.Meta.Version; s.Phase = PhaseDownloading })
-	a.o.Log.Info("update: downloading", "version", c.Meta.Version, "bytes", c.File.Length)
-	file, err := src.download(c.File, tr.consistent, a.l.DownloadDir(), a.o.MaxTarget, func(p Progress) {
-		a.set(func(s *Status) { s.Progress = p })
-	})
-	if err != nil {
-		return res, classify(err)
-	}
-	slot := Other(st.Active)
-	a.set(func(s *Status) { s.Phase = PhaseInstalling })
-	if err := a.l.installArchive(slot, file, Manifest{Version: c.Meta.Version, Target: c.Path, InstalledAt: now}); err != nil {
+	if err := a.l.decide(st, c); err != nil {
+		if errors.Is(err, ErrUpdateLoop) {
+			return res, a.stopLoop(st, c, err)
+		}
+		if errors.Is(err, ErrNoUpdate) {
+			a.set(func(s *Status) { s.Available = "" })
+		}
 		return res, err
 	}
-	os.Remove(file)
+	if st.Loop != nil {
+		// A different target: the loop is over.
+		if st, err = a.l.change(func(st *State) error { st.Loop = nil; return nil }); err != nil {
+			return res, err
+		}
+		a.set(func(s *Status) { a.absorb(st) })
+	}
+	slot := Other(st.Active)
+	want := Manifest{Version: c.Meta.Version, Target: c.Path, SHA256: targetSHA(c), InstalledAt: now}
+	if m, err := a.l.VerifySlot(slot, true); err == nil && m.Target == want.Target && m.SHA256 == want.SHA256 && m.Version == want.Version {
+		// Installed by a cycle that was stopped before it switched.
+		a.o.Log.Info("update: already installed, not downloading again", "version", c.Meta.Version, "slot", slot)
+	} else {
+		a.set(func(s *Status) { s.Available = c.Meta.Version; s.Phase = PhaseDownloading })
+		a.o.Log.Info("update: downloading", "version", c.Meta.Version, "target", c.Path, "bytes", c.File.Length)
+		file, err := src.download(c.File, tr.consistent, a.l.DownloadDir(), a.o.MaxTarget, func(p Progress) {
+			a.set(func(s *Status) { s.Progress = p })
+		})
+		if err != nil {
+			return res, classify(err)
+		}
+		if err := ctx.Err(); err != nil {
+			return res, err // stopping: the download is kept for the next start
+		}
+		a.set(func(s *Status) { s.Phase = PhaseInstalling })
+		if err := a.l.installArchive(ctx, slot, file, want); err != nil {
+			return res, err
+		}
+		os.Remove(file)
+	}
+	a.set(func(s *Status) { s.Available = c.Meta.Version })
 	if err := a.waitIdle(ctx); err != nil {
 		return res, err
 	}
-	a.set(func(s *Status) { s.Phase = PhaseSwitching })
-	if err := a.switchTo(slot, c.Meta.Version); err != nil {
+	release := func() {
 		if a.o.Lease != nil {
 			a.o.Lease.Release(Holder)
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		release()
+		return res, err
+	}
+	a.set(func(s *Status) { s.Phase = PhaseSwitching })
+	if err := a.switchTo(slot, want); err != nil {
+		release()
 		return res, err
 	}
 	res.Installed = c.Meta.Version
 	res.Bytes = src.bytes.Load()
+	if err := ctx.Err(); err != nil {
+		// Stopping after the switch: the launcher starts the trial at the
+		// next start; restarting now would outlive the stop.
+		release()
+		a.o.Log.Info("update: switched; the new slot starts at the next start", "version", c.Meta.Version, "slot", slot)
+		return res, err
+	}
 	a.o.Log.Info("update: switching", "version", c.Meta.Version, "slot", slot)
 	if err := a.o.Restart(); err != nil {
-		if a.o.Lease != nil {
-			a.o.Lease.Release(Holder)
-		}
+		release()
 		return res, fmt.Errorf("update: restart onto %s (it starts at the next restart): %w", c.Meta.Version, err)
 	}
 	return res, nil
+}
+
+// stopLoop records a stopped update loop (durably, so status, heartbeat
+// and metrics show it after a restart too) and returns err. Nothing is
+// downloaded and neither slot is touched: the rollback slot stays intact.
+func (a *Agent) stopLoop(st State, c candidate, err error) error {
+	st, cerr := a.l.change(func(st *State) error {
+		if st.Loop == nil || st.Loop.Target != c.Path {
+			st.Loop = &Loop{Version: c.Meta.Version, Target: c.Path, Since: a.now()}
+		} else {
+			st.Loop.Offers++
+		}
+		return nil
+	})
+	if cerr != nil {
+		return cerr
+	}
+	if st.Loop.Offers == 0 {
+		a.o.Log.Error("update: update loop stopped: the release switched to last is offered again; not installing it twice",
+			"version", c.Meta.Version, "target", c.Path, "committed", a.l.committedVersion(st), "floor", st.Floor)
+	}
+	a.set(func(s *Status) { a.absorb(st); s.Available = "" })
+	return err
 }
 
 // freshen records a successful verification: the trusted-time floor rises.
@@ -151,7 +204,7 @@ func (a *Agent) freshen(now, expires time.Time) error {
 	return nil
 }
 
-func (a *Agent) switchTo(slot, version string) error {
+func (a *Agent) switchTo(slot string, m Manifest) error {
 	st, err := a.l.change(func(st *State) error {
 		if st.Active == slot {
 			return fmt.Errorf("update: slot %s is the committed one", slot)
@@ -159,7 +212,8 @@ func (a *Agent) switchTo(slot, version string) error {
 		if _, err := a.l.VerifySlot(slot, true); err != nil {
 			return err
 		}
-		st.Trial = &Trial{Slot: slot, Version: version, Since: a.now()}
+		st.Trial = &Trial{Slot: slot, Version: m.Version, Since: a.now()}
+		st.LastSwitch = &Switch{Version: m.Version, Target: m.Target, SHA256: m.SHA256, At: a.now()}
 		return nil
 	})
 	if err != nil {

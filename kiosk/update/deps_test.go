@@ -9,7 +9,7 @@ import (
 // The update path must stay pure Go: a broken OpenCV or Fyne must never
 // keep a terminal from updating or rolling back.
 func TestNoCgoDependencies(t *testing.T) {
-	pkgs := []string{"eidkiosk/kiosk/update", "eidkiosk/kiosk/update/repo", "eidkiosk/kiosk/lease",
+	pkgs := []string{"eidkiosk/kiosk/update", "eidkiosk/authority/release", "eidkiosk/updatemeta", "eidkiosk/kiosk/lease",
 		"eidkiosk/kiosk/heartbeat", "eidkiosk/kiosk/metrics", "eidkiosk/authority/fleet"}
 	out, err := exec.Command("go", append([]string{"list", "-deps", "-f", "{{.ImportPath}} {{len .CgoFiles}}"}, pkgs...)...).CombinedOutput()
 	if err != nil {

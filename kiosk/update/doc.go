@@ -38,6 +38,6 @@
 // # What it does not do
 //
 // It does not decide what "healthy" means (the kiosk gives it Checks), does
-// not hold keys (kiosk/update/repo and `kioskctl release` do, on city IT's
+// not hold keys (authority/release and `eidkiosk-authority release` do, on city IT's
 // machines), and does not apply remote configuration itself (OnConfig does).
 package update

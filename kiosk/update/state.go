@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"eidkiosk/internal/atomicfile"
+	"eidkiosk/updatemeta"
 )
 
 // Limits of the trial start.
@@ -128,7 +129,7 @@ func (l Layout) StatusPath() string         { return filepath.Join(l.Root, "stat
 func (l Layout) ConfigDir() string          { return filepath.Join(l.Root, "config") }
 
 // Entry is the file name of the kiosk binary inside a slot.
-const Entry = "kiosk"
+const Entry = updatemeta.Entry
 
 // EntryPath is the kiosk binary of slot.
 func (l Layout) EntryPath(slot string) string { return filepath.Join(l.SlotDir(slot), Entry) }

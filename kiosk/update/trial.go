@@ -105,6 +105,13 @@ func (a *Agent) rollback(ctx context.Context, outcome, detail string) error {
 	if err := a.waitIdle(ctx); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		// Stopping: the launcher starts the committed slot next time.
+		if a.o.Lease != nil {
+			a.o.Lease.Release(Holder)
+		}
+		return err
+	}
 	if err := a.o.Restart(); err != nil {
 		if a.o.Lease != nil {
 			a.o.Lease.Release(Holder)
