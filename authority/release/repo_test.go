@@ -1,9 +1,9 @@
 package release
 
 import (
-	"context"
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
