@@ -8,6 +8,11 @@
 // launch` does under systemd. A file named "visit" in the state directory
 // stands for a citizen at the terminal: the visit lease is held while it
 // exists.
+//
+// EIDKIOSK_TEST_STOP_AT=PHASE makes it send itself SIGTERM when its agent
+// enters PHASE (downloading, installing, switching, trial), printing
+// "SIGTERM in PHASE" to stderr first: a stop at an exact moment of the
+// update, as systemd would send it.
 package main
 
 import (
@@ -21,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,7 +52,7 @@ func run() error {
 	var (
 		state, repo, root, ca, cert, key, authority, device string
 		launch, showVersion                                 bool
-		poll, window                                        time.Duration
+		poll, window, checkDelay                            time.Duration
 	)
 	flag.StringVar(&state, "state", "", "state directory")
 	flag.StringVar(&repo, "repo", "", "TUF repository URL or directory")
@@ -60,6 +66,7 @@ func run() error {
 	flag.BoolVar(&showVersion, "version", false, "print the version and exit")
 	flag.DurationVar(&poll, "poll", 200*time.Millisecond, "poll interval")
 	flag.DurationVar(&window, "window", 3*time.Second, "health window")
+	flag.DurationVar(&checkDelay, "check-delay", 0, "how long the self-test takes")
 	flag.Parse()
 	if showVersion {
 		fmt.Println(version)
@@ -107,7 +114,12 @@ func run() error {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	selftest := func(context.Context) error {
+	selftest := func(ctx context.Context) error {
+		select {
+		case <-time.After(checkDelay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if healthy != "yes" {
 			return errors.New("self-test failed")
 		}
@@ -118,6 +130,7 @@ func run() error {
 		Version: version, DeviceID: device, Channel: "stable",
 		PollInterval: poll, HealthWindow: window, CheckEvery: 50 * time.Millisecond,
 		Lease: ls, Checks: []update.Check{{Name: "selftest", Run: selftest}},
+		OnStatus: stopAt(os.Getenv("EIDKIOSK_TEST_STOP_AT")),
 	})
 	if err != nil {
 		return err
@@ -137,4 +150,21 @@ func run() error {
 		return nil
 	}
 	return err
+}
+
+// stopAt returns an OnStatus that sends the process SIGTERM once, when the
+// agent enters phase ("" or unknown: never).
+func stopAt(phase string) func(update.Status) {
+	if phase == "" {
+		return nil
+	}
+	var once sync.Once
+	return func(s update.Status) {
+		if string(s.Phase) == phase {
+			once.Do(func() {
+				fmt.Fprintf(os.Stderr, "SIGTERM in %s\n", phase)
+				syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			})
+		}
+	}
 }
