@@ -143,7 +143,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			return update.Exec(dir, args)
+			return update.Exec(dir, args, nil)
 		},
 	}, &cli.Command{
 		Name:    "update seed",

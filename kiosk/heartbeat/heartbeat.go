@@ -77,6 +77,14 @@ type Lease struct {
 	Expiry time.Time `json:"expiry,omitempty"`
 }
 
+// Answer is what the authority may answer to a heartbeat (200 with this
+// JSON; 204 means nothing to do).
+type Answer struct {
+	// CheckUpdate asks the terminal to check for an update now
+	// (`eidkiosk-authority fleet poke`).
+	CheckUpdate bool `json:"check_update,omitempty"`
+}
+
 // Sender posts heartbeats every Interval.
 type Sender struct {
 	Authority string       // https://host:port of the authority
@@ -85,6 +93,8 @@ type Sender struct {
 	Interval  time.Duration // default 1 minute
 	Clock     clock.Clock   // default clock.Real
 	Log       *slog.Logger
+	// OnAnswer, if not nil, is called with each answer that asks something.
+	OnAnswer func(Answer)
 }
 
 // Send posts one report.
@@ -108,8 +118,17 @@ func (s *Sender) Send(ctx context.Context, r Report) error {
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusNoContent && res.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(res.Body, 200))
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 500))
 		return fmt.Errorf("heartbeat: authority answered %s: %s", res.Status, strings.TrimSpace(string(msg)))
+	}
+	if res.StatusCode == http.StatusOK {
+		var a Answer
+		if err := json.NewDecoder(io.LimitReader(res.Body, 4096)).Decode(&a); err != nil {
+			return fmt.Errorf("heartbeat: the authority's answer: %w", err)
+		}
+		if s.OnAnswer != nil && a != (Answer{}) {
+			s.OnAnswer(a)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -42,6 +43,15 @@ func TestNeverStartedIsRetriedThenAbandoned(t *testing.T) {
 	c, err := update.Launch(g.state, g.clk.Now())
 	if err != nil || c.Trial || c.Version != "1.0.0" || c.Abandoned == nil || c.Abandoned.Outcome != update.OutcomeNeverStarted {
 		t.Fatalf("after %d unstarted launches: %+v %v", update.MaxUnstarted, c, err)
+	}
+	// The launcher says so in the journal, with why.
+	var buf strings.Builder
+	c.Log(slog.New(slog.NewTextHandler(&buf, nil)))
+	for _, want := range []string{"level=WARN", "giving up", "version=2.0.0", "outcome=never-started", "never reached its agent",
+		"starting the committed release", "slot=a", "version=1.0.0"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("launcher log lacks %q:\n%s", want, buf.String())
+		}
 	}
 }
 

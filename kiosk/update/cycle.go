@@ -144,7 +144,7 @@ func (a *Agent) cycleFrom(ctx context.Context, repo string) (res Result, err err
 		return res, err
 	}
 	a.set(func(s *Status) { s.Phase = PhaseSwitching })
-	if err := a.switchTo(slot, want); err != nil {
+	if err := a.switchTo(slot, want, c.Meta.Exempt); err != nil {
 		release()
 		return res, err
 	}
@@ -204,7 +204,7 @@ func (a *Agent) freshen(now, expires time.Time) error {
 	return nil
 }
 
-func (a *Agent) switchTo(slot string, m Manifest) error {
+func (a *Agent) switchTo(slot string, m Manifest, exempt []string) error {
 	st, err := a.l.change(func(st *State) error {
 		if st.Active == slot {
 			return fmt.Errorf("update: slot %s is the committed one", slot)
@@ -212,7 +212,7 @@ func (a *Agent) switchTo(slot string, m Manifest) error {
 		if _, err := a.l.VerifySlot(slot, true); err != nil {
 			return err
 		}
-		st.Trial = &Trial{Slot: slot, Version: m.Version, Since: a.now()}
+		st.Trial = &Trial{Slot: slot, Version: m.Version, Since: a.now(), Exempt: exempt}
 		st.LastSwitch = &Switch{Version: m.Version, Target: m.Target, SHA256: m.SHA256, At: a.now()}
 		return nil
 	})

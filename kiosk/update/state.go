@@ -54,6 +54,9 @@ type Trial struct {
 	Attempts int       `json:"attempts"` // launches counted by the launcher
 	Starts   int       `json:"starts"`   // starts counted by the slot itself
 	Since    time.Time `json:"since"`    // when the switch was made
+	// Exempt names health checks the release's signed metadata exempts it
+	// from during this trial (a fix for a dead reader is not judged on it).
+	Exempt []string `json:"exempt,omitempty"`
 }
 
 // TrialResult is how the last trial ended.

@@ -3,6 +3,8 @@ package update
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,11 +35,15 @@ func (a *Agent) Confirm(ctx context.Context) error {
 	}
 	a.set(func(s *Status) { a.absorb(st); s.Phase = PhaseTrial })
 	a.o.Log.Info("update: trial start", "version", tr.Version, "slot", tr.Slot, "start", tr.Starts, "attempt", tr.Attempts)
+	if len(tr.Exempt) > 0 {
+		a.o.Log.Warn("update: this release is not judged on some health checks during its trial (signed in its metadata)",
+			"version", tr.Version, "exempt", strings.Join(tr.Exempt, ","))
+	}
 
 	deadline := a.now().Add(a.o.HealthWindow)
 	var last error
 	for {
-		last = a.runChecks(ctx, max(deadline.Sub(a.now()), time.Second))
+		last = a.runChecks(ctx, max(deadline.Sub(a.now()), time.Second), tr.Exempt)
 		if last == nil {
 			return a.commit(tr.Version)
 		}
@@ -54,10 +60,13 @@ func (a *Agent) Confirm(ctx context.Context) error {
 	return a.rollback(ctx, OutcomeUnhealthy, last.Error())
 }
 
-// runChecks runs every check, each bounded by timeout (what is left of
-// the health window): a hanging check cannot hold a trial past it.
-func (a *Agent) runChecks(ctx context.Context, timeout time.Duration) error {
+// runChecks runs every check not in exempt, each bounded by timeout (what
+// is left of the health window): a hanging check cannot hold a trial past it.
+func (a *Agent) runChecks(ctx context.Context, timeout time.Duration, exempt []string) error {
 	for _, c := range a.o.Checks {
+		if slices.Contains(exempt, c.Name) {
+			continue
+		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		err := c.Run(cctx)
 		cancel()

@@ -73,7 +73,7 @@ func run() error {
 		return nil
 	}
 	if launch {
-		return update.Exec(state, flag.Args())
+		return update.Exec(state, flag.Args(), nil)
 	}
 	f, err := os.OpenFile(filepath.Join(state, "starts.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
