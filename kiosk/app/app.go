@@ -469,7 +469,8 @@ func (s *System) renewLoop(ctx context.Context) error {
 }
 
 func (s *System) heartbeatSender() *heartbeat.Sender {
-	return &heartbeat.Sender{Authority: s.uplinkURL(), Client: s.client, Collect: s.collect, Clock: s.clk, Log: s.log}
+	return &heartbeat.Sender{Authority: s.uplinkURL(), Client: s.client, Collect: s.collect, Clock: s.clk, Log: s.log,
+		OnAnswer: func(a heartbeat.Answer) { s.onHeartbeatAnswer(a) }}
 }
 
 // collect builds a heartbeat report: no personal data, only states.

@@ -149,6 +149,7 @@ func (a *Agent) runningVersion() string {
 // Run confirms a trial slot (health checks, then commit or roll back) and
 // then checks for updates every PollInterval and on CheckNow, until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
+	go a.watchRequests(ctx)
 	if err := a.Confirm(ctx); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -169,6 +170,35 @@ func (a *Agent) Run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// watchRequests turns a check-now request file (RequestCheck, written by
+// `kioskctl update now` in another process) into CheckNow, looking every
+// CheckEvery until ctx ends.
+func (a *Agent) watchRequests(ctx context.Context) {
+	p := a.l.RequestPath()
+	for {
+		if err := a.wait(ctx, a.o.CheckEvery, nil); err != nil {
+			return
+		}
+		if err := os.Remove(p); err == nil {
+			a.o.Log.Info("update: check requested on the terminal")
+			a.CheckNow()
+		}
+	}
+}
+
+// RequestCheck asks the agent running on stateDir (in the kiosk) to check
+// for an update at once; it acts within its CheckEvery (2 s by default).
+func RequestCheck(stateDir string) error {
+	l := NewLayout(stateDir)
+	if err := l.ensure(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(l.RequestPath(), nil, 0o600); err != nil {
+		return fmt.Errorf("update: request a check: %w", err)
+	}
+	return nil
 }
 
 // wait sleeps d on the agent's clock, or until kick fires or ctx ends.

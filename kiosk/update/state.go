@@ -130,6 +130,7 @@ func (l Layout) SlotsDir() string           { return filepath.Join(l.Root, "slot
 func (l Layout) SlotDir(slot string) string { return filepath.Join(l.Root, "slots", slot) }
 func (l Layout) StatusPath() string         { return filepath.Join(l.Root, "status.json") }
 func (l Layout) ConfigDir() string          { return filepath.Join(l.Root, "config") }
+func (l Layout) RequestPath() string        { return filepath.Join(l.Root, "check-now") }
 
 // Entry is the file name of the kiosk binary inside a slot.
 const Entry = updatemeta.Entry

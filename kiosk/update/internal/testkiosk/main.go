@@ -137,6 +137,11 @@ func run() error {
 	}
 	if authority != "" {
 		hb := &heartbeat.Sender{Authority: authority, Client: client, Interval: 300 * time.Millisecond,
+			OnAnswer: func(a heartbeat.Answer) {
+				if a.CheckUpdate {
+					agent.CheckNow()
+				}
+			},
 			Collect: func() heartbeat.Report {
 				s := agent.Status()
 				ln := ls.Snapshot()
