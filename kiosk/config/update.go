@@ -9,8 +9,8 @@ import (
 // UpdateConfig is the update agent (kiosk/update).
 type UpdateConfig struct {
 	Enabled      bool     `toml:"enabled"`
-	RepoURL      string   `toml:"repo_url"` // TUF repository; empty: <authority.url>/tuf/
-	Channel      string   `toml:"channel"`  // "stable" or "pilot"
+	RepoURL      string   `toml:"repo_url"`      // TUF repository; empty: <authority.url>/tuf/
+	Channel      string   `toml:"channel"`       // "stable" or "pilot"
 	PollInterval Duration `toml:"poll_interval"` // at least 1m, default 1h; `kioskctl update now` or `fleet poke` check at once
 	HealthWindow Duration `toml:"health_window"` // a new slot must pass its health check within this
 	OfflineGrace Duration `toml:"offline_grace"` // visits go on without fresh metadata this long
