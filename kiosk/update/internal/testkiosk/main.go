@@ -34,6 +34,7 @@ import (
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/update"
+	"eidkiosk/provisioning"
 )
 
 var (
@@ -51,6 +52,7 @@ func main() {
 func run() error {
 	var (
 		state, repo, root, ca, cert, key, authority, device string
+		identity, channel                                   string
 		launch, showVersion                                 bool
 		poll, window, checkDelay                            time.Duration
 	)
@@ -62,6 +64,8 @@ func run() error {
 	flag.StringVar(&key, "key", "", "client key (PEM)")
 	flag.StringVar(&authority, "authority", "", "authority URL for heartbeats")
 	flag.StringVar(&device, "device", "DEV-1", "device ID (rollout cohort)")
+	flag.StringVar(&identity, "identity", "", "a provisioned state directory: authority, repository, root.json, mTLS and device ID from its identity")
+	flag.StringVar(&channel, "channel", "stable", "update channel")
 	flag.BoolVar(&launch, "launch", false, "act as the launcher")
 	flag.BoolVar(&showVersion, "version", false, "print the version and exit")
 	flag.DurationVar(&poll, "poll", 200*time.Millisecond, "poll interval")
@@ -84,11 +88,19 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	rootJSON, err := os.ReadFile(root)
-	if err != nil {
+	var rootJSON []byte
+	client := http.DefaultClient
+	if identity != "" {
+		id, err := provisioning.LoadIdentity(identity)
+		if err != nil {
+			return err
+		}
+		defer id.Close()
+		rootJSON, device, authority, repo = id.TUFRoot, id.DeviceID, id.AuthorityURL, id.AuthorityURL+"/tuf/"
+		client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: id.TLSConfig()}}
+	} else if rootJSON, err = os.ReadFile(root); err != nil {
 		return err
 	}
-	client := http.DefaultClient
 	if ca != "" {
 		pool := x509.NewCertPool()
 		pem, err := os.ReadFile(ca)
@@ -127,7 +139,7 @@ func run() error {
 	}
 	agent, err := update.New(update.Options{
 		StateDir: state, TrustedRoot: rootJSON, RepoURL: repo, Client: client,
-		Version: version, DeviceID: device, Channel: "stable",
+		Version: version, DeviceID: device, Channel: channel,
 		PollInterval: poll, HealthWindow: window, CheckEvery: 50 * time.Millisecond,
 		Lease: ls, Checks: []update.Check{{Name: "selftest", Run: selftest}},
 		OnStatus: stopAt(os.Getenv("EIDKIOSK_TEST_STOP_AT")),
