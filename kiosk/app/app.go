@@ -10,6 +10,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -68,6 +69,7 @@ type Options struct {
 
 // System is one assembled kiosk.
 type System struct {
+	hb       *heartbeat.Sender // made once by heartbeat(); the update agent kicks it
 	Config   config.Config
 	Engine   *session.Engine
 	Identity *provisioning.Identity // nil when not provisioned
@@ -238,7 +240,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 			StateDir: cfg.State.Dir, TrustedRoot: id.TUFRoot, RepoURL: repo, Client: s.client,
 			Version: Version, DeviceID: id.DeviceID, Station: id.StationID, Channel: cfg.Update.Channel,
 			PollInterval: cfg.Update.PollInterval.Duration, HealthWindow: cfg.Update.HealthWindow.Duration,
-			OfflineGrace: cfg.Update.OfflineGrace.Duration, MaxTarget: cfg.Update.MaxSize,
+			OfflineGrace: cfg.Update.OfflineGrace.Duration, MaxTarget: cfg.Update.MaxSize, OnStatus: s.onUpdateStatus(),
 			Clock: o.Clock, Lease: s.Lease, Checks: s.healthChecks(), Log: s.log,
 			OnConfig: func(ctx context.Context, data []byte, version int64) error {
 				return applyRemoteConfig(o.ConfigPath, data, version, s.log)
@@ -469,8 +471,7 @@ func (s *System) renewLoop(ctx context.Context) error {
 }
 
 func (s *System) heartbeatSender() *heartbeat.Sender {
-	return &heartbeat.Sender{Authority: s.uplinkURL(), Client: s.client, Collect: s.collect, Clock: s.clk, Log: s.log,
-		OnAnswer: func(a heartbeat.Answer) { s.onHeartbeatAnswer(a) }}
+	return s.heartbeat()
 }
 
 // collect builds a heartbeat report: no personal data, only states.
@@ -497,6 +498,7 @@ func (s *System) collect() heartbeat.Report {
 		st := s.Update.Status()
 		r.Update = st.Heartbeat()
 		r.Slot = update.RunningSlot(s.Config.State.Dir)
+		r.Version = cmp.Or(st.Version, r.Version) // the slot's release, whatever the build stamp says
 	}
 	ls := s.Lease.Snapshot()
 	r.Lease = heartbeat.Lease{Holder: ls.Holder, Expiry: ls.Expiry}

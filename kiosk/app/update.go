@@ -1,6 +1,32 @@
 package app
 
-import "eidkiosk/kiosk/heartbeat"
+import (
+	"sync"
+
+	"eidkiosk/kiosk/heartbeat"
+	"eidkiosk/kiosk/update"
+)
+
+// hbMu guards System.hb: one heartbeat sender per System, shared by the
+// heartbeat loop, the tamper report and the update agent's kicks.
+var hbMu sync.Mutex
+
+// heartbeat returns the System's heartbeat sender, made on first use.
+func (s *System) heartbeat() *heartbeat.Sender {
+	hbMu.Lock()
+	defer hbMu.Unlock()
+	if s.hb == nil {
+		s.hb = &heartbeat.Sender{Authority: s.uplinkURL(), Client: s.client, Collect: s.collect, Clock: s.clk, Log: s.log,
+			OnAnswer: s.onHeartbeatAnswer}
+	}
+	return s.hb
+}
+
+// onUpdateStatus sends a heartbeat at once when a trial starts or ends or
+// a loop is stopped, so the fleet view does not lag a heartbeat behind.
+func (s *System) onUpdateStatus() func(update.Status) {
+	return update.OnMilestone(func() { s.heartbeat().Kick() })
+}
 
 // onHeartbeatAnswer acts on what the authority answered to a heartbeat:
 // city IT's `fleet poke` asks for an update check at once.

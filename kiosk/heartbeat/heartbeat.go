@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"eidkiosk/internal/clock"
@@ -95,6 +96,24 @@ type Sender struct {
 	Log       *slog.Logger
 	// OnAnswer, if not nil, is called with each answer that asks something.
 	OnAnswer func(Answer)
+
+	kickOnce sync.Once
+	kick     chan struct{}
+}
+
+func (s *Sender) kicks() chan struct{} {
+	s.kickOnce.Do(func() { s.kick = make(chan struct{}, 1) })
+	return s.kick
+}
+
+// Kick makes Run send the next heartbeat now instead of at the end of its
+// interval (an update committed or rolled back: the fleet view must not
+// lag a heartbeat behind). It never blocks.
+func (s *Sender) Kick() {
+	select {
+	case s.kicks() <- struct{}{}:
+	default:
+	}
 }
 
 // Send posts one report.
@@ -164,6 +183,8 @@ func (s *Sender) Run(ctx context.Context) error {
 			t.Stop()
 			return ctx.Err()
 		case <-done:
+		case <-s.kicks():
+			t.Stop()
 		}
 	}
 }

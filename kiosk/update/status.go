@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -214,4 +215,32 @@ func (s Status) Heartbeat() heartbeat.Update {
 		u.LastTrialAt = s.LastTrial.At
 	}
 	return u
+}
+
+// OnMilestone returns an OnStatus function that calls f (without blocking
+// the agent) whenever a trial starts or ends, the committed release changes
+// or a loop is stopped: moments the fleet view should learn at once
+// (heartbeat.Sender.Kick).
+func OnMilestone(f func()) func(Status) {
+	var mu sync.Mutex
+	last := ""
+	return func(s Status) {
+		key := s.Committed
+		if s.Trial != nil {
+			key += "|trial " + s.Trial.Version
+		}
+		if s.LastTrial != nil {
+			key += "|last " + s.LastTrial.Version + " " + s.LastTrial.Outcome + " " + s.LastTrial.At.String()
+		}
+		if s.Loop != nil {
+			key += "|loop " + s.Loop.Version
+		}
+		mu.Lock()
+		changed := key != last
+		last = key
+		mu.Unlock()
+		if changed {
+			go f()
+		}
+	}
 }

@@ -137,29 +137,33 @@ func run() error {
 		}
 		return nil
 	}
+	hb := &heartbeat.Sender{Authority: authority, Client: client, Interval: 300 * time.Millisecond}
+	onStatus := update.OnMilestone(hb.Kick)
+	if stop := stopAt(os.Getenv("EIDKIOSK_TEST_STOP_AT")); stop != nil {
+		onStatus = func(s update.Status) { stop(s) }
+	}
 	agent, err := update.New(update.Options{
 		StateDir: state, TrustedRoot: rootJSON, RepoURL: repo, Client: client,
 		Version: version, DeviceID: device, Channel: channel,
 		PollInterval: poll, HealthWindow: window, CheckEvery: 50 * time.Millisecond,
 		Lease: ls, Checks: []update.Check{{Name: "selftest", Run: selftest}},
-		OnStatus: stopAt(os.Getenv("EIDKIOSK_TEST_STOP_AT")),
+		OnStatus: onStatus,
 	})
 	if err != nil {
 		return err
 	}
 	if authority != "" {
-		hb := &heartbeat.Sender{Authority: authority, Client: client, Interval: 300 * time.Millisecond,
-			OnAnswer: func(a heartbeat.Answer) {
-				if a.CheckUpdate {
-					agent.CheckNow()
-				}
-			},
-			Collect: func() heartbeat.Report {
-				s := agent.Status()
-				ln := ls.Snapshot()
-				return heartbeat.Report{Version: version, Slot: s.Slot, Channel: s.Channel, Healthy: s.Healthy,
-					Update: s.Heartbeat(), Lease: heartbeat.Lease{Holder: ln.Holder, Expiry: ln.Expiry}}
-			}}
+		hb.OnAnswer = func(a heartbeat.Answer) {
+			if a.CheckUpdate {
+				agent.CheckNow()
+			}
+		}
+		hb.Collect = func() heartbeat.Report {
+			s := agent.Status()
+			ln := ls.Snapshot()
+			return heartbeat.Report{Version: s.Version, Slot: s.Slot, Channel: s.Channel, Healthy: s.Healthy,
+				Update: s.Heartbeat(), Lease: heartbeat.Lease{Holder: ln.Holder, Expiry: ln.Expiry}}
+		}
 		go hb.Run(ctx)
 	}
 	err = agent.Run(ctx)
