@@ -87,7 +87,7 @@ func init() {
 		Name:    "release pack",
 		Summary: "pack a kiosk binary (and assets, if any) into a release archive (tar.gz) for `release sign`; refuses a binary whose --version differs",
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&binary, "binary", "bin/kiosk", "the kiosk binary, built with `make build VERSION=X.Y.Z`")
+			fs.StringVar(&binary, "binary", "bin/kiosk", "the kiosk binary, built with make build VERSION=X.Y.Z")
 			fs.StringVar(&version, "version", "", "the release's version, e.g. 2.1.0: the binary's own --version must say the same")
 			fs.StringVar(&assets, "assets", "", "optional directory shipped beside the binary under assets/ (none is needed: models and fonts are in the binary)")
 			fs.StringVar(&out, "out", "", "archive to write; default kiosk-VERSION.tar.gz")
@@ -117,8 +117,8 @@ func init() {
 			repoFlag(fs)
 			offlineFlag(fs)
 			channelFlags(fs)
-			fs.StringVar(&file, "file", "", "the release archive made by `release pack`")
-			fs.StringVar(&version, "version", "", "its version, e.g. 2.1.0; default: the version `release pack` recorded in the archive")
+			fs.StringVar(&file, "file", "", "the release archive made by release pack")
+			fs.StringVar(&version, "version", "", "its version, e.g. 2.1.0; default: the version release pack recorded in the archive")
 			fs.StringVar(&exempt, "exempt", "", "comma-separated health checks this release is not judged on during its own trial (e.g. reader, for a reader fix)")
 			fs.StringVar(&minVersion, "min-version", "", "terminals running below this take the release whatever their cohort (security fix)")
 			fs.StringVar(&name, "name", "", "target path; default kiosk/VERSION/kiosk.tar.gz")
