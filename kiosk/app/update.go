@@ -1,6 +1,8 @@
 package app
 
 import (
+	"errors"
+	"net/http"
 	"sync"
 
 	"eidkiosk/kiosk/heartbeat"
@@ -17,7 +19,7 @@ func (s *System) heartbeat() *heartbeat.Sender {
 	defer hbMu.Unlock()
 	if s.hb == nil {
 		s.hb = &heartbeat.Sender{Authority: s.uplinkURL(), Client: s.client, Collect: s.collect, Clock: s.clk, Log: s.log,
-			OnAnswer: s.onHeartbeatAnswer}
+			OnAnswer: s.onHeartbeatAnswer, OnError: s.onHeartbeatError()}
 	}
 	return s.hb
 }
@@ -26,6 +28,27 @@ func (s *System) heartbeat() *heartbeat.Sender {
 // a loop is stopped, so the fleet view does not lag a heartbeat behind.
 func (s *System) onUpdateStatus() func(update.Status) {
 	return update.OnMilestone(func() { s.heartbeat().Kick() })
+}
+
+// onHeartbeatError puts the authority's refusal of this terminal (why it
+// was replaced, revoked or deprovisioned) among the errors the technician
+// screen and the next heartbeats show, once per distinct reason.
+func (s *System) onHeartbeatError() func(error) {
+	var mu sync.Mutex
+	last := ""
+	return func(err error) {
+		var ref *heartbeat.RefusedError
+		if !errors.As(err, &ref) || ref.Status != http.StatusForbidden {
+			return
+		}
+		mu.Lock()
+		seen := ref.Message == last
+		last = ref.Message
+		mu.Unlock()
+		if !seen {
+			s.noteError("authority", err)
+		}
+	}
 }
 
 // onHeartbeatAnswer acts on what the authority answered to a heartbeat:

@@ -86,6 +86,18 @@ type Answer struct {
 	CheckUpdate bool `json:"check_update,omitempty"`
 }
 
+// RefusedError is an answer other than 200 or 204. A 403 means the
+// authority no longer accepts this terminal; Message says why (replaced,
+// revoked, deprovisioned), for its log and technician screen.
+type RefusedError struct {
+	Status  int
+	Message string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("heartbeat: authority answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
 // Sender posts heartbeats every Interval.
 type Sender struct {
 	Authority string       // https://host:port of the authority
@@ -96,6 +108,8 @@ type Sender struct {
 	Log       *slog.Logger
 	// OnAnswer, if not nil, is called with each answer that asks something.
 	OnAnswer func(Answer)
+	// OnError, if not nil, is called with each heartbeat not delivered.
+	OnError func(error)
 
 	kickOnce sync.Once
 	kick     chan struct{}
@@ -138,7 +152,7 @@ func (s *Sender) Send(ctx context.Context, r Report) error {
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusNoContent && res.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(res.Body, 500))
-		return fmt.Errorf("heartbeat: authority answered %s: %s", res.Status, strings.TrimSpace(string(msg)))
+		return &RefusedError{Status: res.StatusCode, Message: strings.TrimSpace(string(msg))}
 	}
 	if res.StatusCode == http.StatusOK {
 		var a Answer
@@ -174,6 +188,9 @@ func (s *Sender) Run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := s.Send(sctx, r); err != nil && ctx.Err() == nil {
 			log.Warn("heartbeat not delivered", "err", err)
+			if s.OnError != nil {
+				s.OnError(err)
+			}
 		}
 		cancel()
 		done := make(chan struct{})
