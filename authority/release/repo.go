@@ -1,7 +1,11 @@
 // Package release builds and signs the TUF repository that eidkiosk terminals
 // update from (https://theupdateframework.github.io/specification/latest/),
 // with github.com/theupdateframework/go-tuf/v2/metadata. It is city IT's
-// side of kiosk/update and backs `eidkiosk-authority release …`.
+// side of kiosk/update and backs `eidkiosk-authority release …` (docs/release.md,
+// run as a test by TestReleaseDoc). Pack refuses a kiosk binary whose own
+// --version is not the release's and records the version in the archive;
+// the release format both sides read is eidkiosk/updatemeta. A test keeps
+// the kiosk (OpenCV, Fyne, serial, GPIO) out of its dependencies.
 //
 // Roles and keys: root and targets keys are offline (generated and used on
 // an air-gapped machine, kept on removable media); snapshot and timestamp
