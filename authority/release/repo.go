@@ -48,6 +48,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	"eidkiosk/internal/atomicfile"
 	"eidkiosk/updatemeta"
 )
 
@@ -331,6 +332,9 @@ func copyTarget(repoDir, file, name string) (*metadata.TargetFiles, error) {
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return nil, fmt.Errorf("release: %w", err)
 	}
+	if err := atomicfile.SyncDir(filepath.Dir(dst)); err != nil {
+		return nil, fmt.Errorf("release: %w", err)
+	}
 	return &metadata.TargetFiles{Length: n, Hashes: metadata.Hashes{"sha256": sum}, Path: name}, nil
 }
 
@@ -473,33 +477,10 @@ func List(repoDir string) (version int64, expires time.Time, entries []Entry, er
 func MarshalIndent(v any) []byte { b, _ := json.MarshalIndent(v, "", "  "); return b }
 
 func writeAtomic(p string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(p, b, 0o644); err != nil {
 		return fmt.Errorf("release: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		return fmt.Errorf("release: write %s: %w", filepath.Base(p), err)
-	}
-	d, err := os.Open(filepath.Dir(p))
-	if err != nil {
-		return fmt.Errorf("release: %w", err)
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // Rollout changes the channels (and minimum version) of the release with
