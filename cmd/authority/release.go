@@ -89,7 +89,7 @@ func init() {
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&binary, "binary", "bin/kiosk", "the kiosk binary, built with make build VERSION=X.Y.Z")
 			fs.StringVar(&version, "version", "", "the release's version, e.g. 2.1.0: the binary's own --version must say the same")
-			fs.StringVar(&assets, "assets", "", "optional directory shipped beside the binary under assets/ (none is needed: models and fonts are in the binary)")
+			fs.StringVar(&assets, "assets", "", "optional directory shipped beside the binary under assets/ (the kiosk needs none: its face models and CJK fonts come from Debian packages)")
 			fs.StringVar(&out, "out", "", "archive to write; default kiosk-VERSION.tar.gz")
 		},
 		Run: func(ctx context.Context, args []string) error {
