@@ -129,6 +129,7 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 	devs.r = reg
 	devs.mu.Unlock()
 	fl := fleet.New(db, devs, repoDir, c.Clock)
+	fl.Log = c.Logger
 	srv, err := authority.NewServer(ctx, db, c.Logger, reg, in, fl)
 	if err != nil {
 		db.Close()

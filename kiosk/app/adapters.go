@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -123,6 +124,7 @@ func (s *System) collect() heartbeat.Report {
 	if s.Update != nil {
 		st := s.Update.Status()
 		r.Update = st.Heartbeat()
+		r.Version = cmp.Or(st.Version, r.Version) // the slot's release, whatever the build stamp says
 		r.Slot = update.RunningSlot(s.Config.State.Dir)
 	}
 	ls := s.Lease.Snapshot()

@@ -34,6 +34,7 @@ import (
 	"eidkiosk/internal/health"
 	"eidkiosk/internal/logging"
 	"eidkiosk/kiosk/config"
+	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/peripherals"
@@ -71,6 +72,7 @@ type Options struct {
 
 // System is one assembled kiosk.
 type System struct {
+	hb       *heartbeat.Sender // made once by heartbeat(); the update agent kicks it
 	Config   config.Config
 	Engine   *session.Engine
 	Identity *provisioning.Identity // nil when not provisioned
@@ -246,7 +248,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 			StateDir: cfg.State.Dir, TrustedRoot: id.TUFRoot, RepoURL: repo, Client: s.client,
 			Version: Version, DeviceID: id.DeviceID, Station: id.StationID, Channel: cfg.Update.Channel,
 			PollInterval: cfg.Update.PollInterval.Duration, HealthWindow: cfg.Update.HealthWindow.Duration,
-			OfflineGrace: cfg.Update.OfflineGrace.Duration, MaxTarget: cfg.Update.MaxSize,
+			OfflineGrace: cfg.Update.OfflineGrace.Duration, MaxTarget: cfg.Update.MaxSize, OnStatus: s.onUpdateStatus(),
 			Clock: o.Clock, Lease: s.Lease, Checks: s.healthChecks(), Log: s.log,
 			OnConfig: func(ctx context.Context, data []byte, version int64) error {
 				return applyRemoteConfig(o.ConfigPath, data, version, s.log)

@@ -110,7 +110,7 @@ func (s *System) renewLoop(ctx context.Context) error {
 }
 
 func (s *System) heartbeatSender() *heartbeat.Sender {
-	return &heartbeat.Sender{Authority: s.uplinkURL(), Client: s.client, Collect: s.collect, Clock: s.clk, Log: s.log}
+	return s.heartbeat()
 }
 
 // Healthy is nil while the kiosk can serve citizens or says why it cannot

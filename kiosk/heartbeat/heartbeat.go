@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"eidkiosk/internal/clock"
@@ -46,11 +47,20 @@ type Report struct {
 
 // Update is the update agent's state.
 type Update struct {
-	Phase       string    `json:"phase"`
-	Floor       string    `json:"floor"`
-	Available   string    `json:"available,omitempty"`
-	Trial       string    `json:"trial,omitempty"`        // version on trial
-	LastTrial   string    `json:"last_trial,omitempty"`   // "3.0.0 unhealthy"
+	Phase     string `json:"phase"`
+	Floor     string `json:"floor"`
+	Available string `json:"available,omitempty"`
+	Trial     string `json:"trial,omitempty"`      // version on trial
+	LastTrial string `json:"last_trial,omitempty"` // "3.0.0 unhealthy"
+	// LastTrialDetail says why the last trial ended so, LastTrialAt when.
+	LastTrialDetail string    `json:"last_trial_detail,omitempty"`
+	LastTrialAt     time.Time `json:"last_trial_at,omitzero"`
+	// Committed is the committed slot's release; Slots each slot's release.
+	Committed string            `json:"committed,omitempty"`
+	Slots     map[string]string `json:"slots,omitempty"`
+	// Loop names a release the agent refused to install a second time in a
+	// row (an update loop it stopped).
+	Loop        string    `json:"loop,omitempty"`
 	LastRefusal string    `json:"last_refusal,omitempty"` // reason code
 	LastError   string    `json:"last_error,omitempty"`
 	LastFresh   time.Time `json:"last_fresh"`
@@ -64,6 +74,26 @@ type Lease struct {
 	Expiry time.Time `json:"expiry,omitempty"`
 }
 
+// Answer is what the authority may answer to a heartbeat (200 with this
+// JSON; 204 means nothing to do).
+type Answer struct {
+	// CheckUpdate asks the terminal to check for an update now
+	// (`eidkiosk-authority fleet poke`).
+	CheckUpdate bool `json:"check_update,omitempty"`
+}
+
+// RefusedError is an answer other than 200 or 204. A 403 means the
+// authority no longer accepts this terminal; Message says why (replaced,
+// revoked, deprovisioned), for its log and technician screen.
+type RefusedError struct {
+	Status  int
+	Message string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("heartbeat: authority answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
 // Sender posts heartbeats every Interval.
 type Sender struct {
 	Authority string       // https://host:port of the authority
@@ -72,6 +102,28 @@ type Sender struct {
 	Interval  time.Duration // default 1 minute
 	Clock     clock.Clock   // default clock.Real
 	Log       *slog.Logger
+	// OnAnswer, if not nil, is called with each answer that asks something.
+	OnAnswer func(Answer)
+	// OnError, if not nil, is called with each heartbeat not delivered.
+	OnError func(error)
+
+	kickOnce sync.Once
+	kick     chan struct{}
+}
+
+func (s *Sender) kicks() chan struct{} {
+	s.kickOnce.Do(func() { s.kick = make(chan struct{}, 1) })
+	return s.kick
+}
+
+// Kick makes Run send the next heartbeat now instead of at the end of its
+// interval (an update committed or rolled back: the fleet view must not
+// lag a heartbeat behind). It never blocks.
+func (s *Sender) Kick() {
+	select {
+	case s.kicks() <- struct{}{}:
+	default:
+	}
 }
 
 // Send posts one report.
@@ -95,8 +147,17 @@ func (s *Sender) Send(ctx context.Context, r Report) error {
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusNoContent && res.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(res.Body, 200))
-		return fmt.Errorf("heartbeat: authority answered %s: %s", res.Status, strings.TrimSpace(string(msg)))
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 500))
+		return &RefusedError{Status: res.StatusCode, Message: strings.TrimSpace(string(msg))}
+	}
+	if res.StatusCode == http.StatusOK {
+		var a Answer
+		if err := json.NewDecoder(io.LimitReader(res.Body, 4096)).Decode(&a); err != nil {
+			return fmt.Errorf("heartbeat: the authority's answer: %w", err)
+		}
+		if s.OnAnswer != nil && a != (Answer{}) {
+			s.OnAnswer(a)
+		}
 	}
 	return nil
 }
@@ -123,6 +184,9 @@ func (s *Sender) Run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := s.Send(sctx, r); err != nil && ctx.Err() == nil {
 			log.Warn("heartbeat not delivered", "err", err)
+			if s.OnError != nil {
+				s.OnError(err)
+			}
 		}
 		cancel()
 		done := make(chan struct{})
@@ -132,6 +196,8 @@ func (s *Sender) Run(ctx context.Context) error {
 			t.Stop()
 			return ctx.Err()
 		case <-done:
+		case <-s.kicks():
+			t.Stop()
 		}
 	}
 }

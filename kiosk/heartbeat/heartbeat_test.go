@@ -88,3 +88,28 @@ func TestSendReportsRefusal(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// Kick sends the next heartbeat at once, without waiting for the interval
+// (the fake clock never advances here).
+func TestKickSendsAtOnce(t *testing.T) {
+	sent := make(chan struct{}, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent <- struct{}{}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	s := &Sender{Authority: srv.URL, Client: srv.Client(), Interval: time.Hour,
+		Clock: clock.NewFake(time.Now()), Collect: func() Report { return Report{} }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for i := 0; i < 3; i++ {
+		select {
+		case <-sent:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("heartbeat %d not sent", i)
+		}
+		s.Kick()
+	}
+}

@@ -11,7 +11,7 @@ import (
 func TestNoCgoDependencies(t *testing.T) {
 	const why = "a broken OpenCV or Fyne must never keep a terminal from updating or rolling back"
 	deptest.DepChecker{
-		Pkgs: []string{"eidkiosk/kiosk/update", "eidkiosk/kiosk/update/repo", "eidkiosk/kiosk/lease",
+		Pkgs: []string{"eidkiosk/kiosk/update", "eidkiosk/authority/release", "eidkiosk/updatemeta", "eidkiosk/kiosk/lease",
 			"eidkiosk/kiosk/heartbeat", "eidkiosk/kiosk/metrics", "eidkiosk/authority/fleet"},
 		BadDeps: map[string]string{"gocv.io/...": why, "fyne.io/...": why},
 		NoCgo:   why,

@@ -1,4 +1,4 @@
-package repo
+package release
 
 import (
 	"crypto/ed25519"
@@ -26,10 +26,10 @@ func RotateKeys(repoDir, offlineDir, keyDir, role string, count, threshold int, 
 	switch role {
 	case metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP:
 	default:
-		return 0, fmt.Errorf("repo: no role %q (root, targets, snapshot, timestamp)", role)
+		return 0, fmt.Errorf("release: no role %q (root, targets, snapshot, timestamp)", role)
 	}
 	if count <= 0 || threshold <= 0 || threshold > count {
-		return 0, errors.New("repo: rotation needs 1 <= threshold <= count")
+		return 0, errors.New("release: rotation needs 1 <= threshold <= count")
 	}
 	oldRootKeys, err := LoadKeys(offlineDir, metadata.ROOT)
 	if err != nil {
@@ -37,23 +37,23 @@ func RotateKeys(repoDir, offlineDir, keyDir, role string, count, threshold int, 
 	}
 	b, err := os.ReadFile(filepath.Join(repoDir, "root.json"))
 	if err != nil {
-		return 0, fmt.Errorf("repo: %w", err)
+		return 0, fmt.Errorf("release: %w", err)
 	}
 	root, err := (&metadata.Metadata[metadata.RootType]{}).FromBytes(b)
 	if err != nil {
-		return 0, fmt.Errorf("repo: root.json: %w", err)
+		return 0, fmt.Errorf("release: root.json: %w", err)
 	}
 	// Revoke every current key of the role.
 	for _, id := range append([]string(nil), root.Signed.Roles[role].KeyIDs...) {
 		if err := root.Signed.RevokeKey(id, role); err != nil {
-			return 0, fmt.Errorf("repo: %w", err)
+			return 0, fmt.Errorf("release: %w", err)
 		}
 	}
 	// Retire the old files first, so the new ones can take their names.
 	names, _ := filepath.Glob(filepath.Join(keyDir, role+"*.pem"))
 	for _, n := range names {
 		if err := os.Rename(n, n+".retired"); err != nil {
-			return 0, fmt.Errorf("repo: %w", err)
+			return 0, fmt.Errorf("release: %w", err)
 		}
 	}
 	var fresh []ed25519.PrivateKey
@@ -68,7 +68,7 @@ func RotateKeys(repoDir, offlineDir, keyDir, role string, count, threshold int, 
 		}
 		pub, _ := metadata.KeyFromPublicKey(k.Public())
 		if err := root.Signed.AddKey(pub, role); err != nil {
-			return 0, fmt.Errorf("repo: %w", err)
+			return 0, fmt.Errorf("release: %w", err)
 		}
 		fresh = append(fresh, k)
 	}
@@ -84,7 +84,7 @@ func RotateKeys(repoDir, offlineDir, keyDir, role string, count, threshold int, 
 	}
 	nb, err := root.ToBytes(true)
 	if err != nil {
-		return 0, fmt.Errorf("repo: %w", err)
+		return 0, fmt.Errorf("release: %w", err)
 	}
 	if err := writeAtomic(filepath.Join(repoDir, fmt.Sprintf("%d.root.json", root.Signed.Version)), nb); err != nil {
 		return 0, err

@@ -1,8 +1,9 @@
-package repo
+package release
 
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,7 +13,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"eidkiosk/kiosk/update"
+	"eidkiosk/updatemeta"
 )
 
 func TestInitSignPublishRollout(t *testing.T) {
@@ -55,22 +56,25 @@ func TestInitSignPublishRollout(t *testing.T) {
 	}
 
 	bin := filepath.Join(d, "kiosk")
-	os.WriteFile(bin, []byte("binary"), 0o755)
+	os.WriteFile(bin, []byte("#!/bin/sh\necho 2.0.0\n"), 0o755)
 	assets := filepath.Join(d, "assets")
 	os.MkdirAll(filepath.Join(assets, "models"), 0o755)
 	os.WriteFile(filepath.Join(assets, "models", "face.onnx"), []byte("model"), 0o644)
 	arch := filepath.Join(d, "k.tar.gz")
-	if err := Pack(arch, bin, assets, nil); err != nil {
+	if err := Pack(context.Background(), PackOptions{Out: arch, Binary: bin, Assets: assets, Version: "2.0.0"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := tarNames(t, arch); got != "kiosk,assets/models/face.onnx" {
+	if got := tarNames(t, arch); got != "release.json,kiosk,assets/models/face.onnx" {
 		t.Fatalf("archive holds %s", got)
 	}
-	if _, err := Sign(r, off, []Target{{File: arch, Name: "../evil", Meta: update.TargetMeta{Kind: update.KindRelease, Version: "2.0.0"}}}, nil, now, TargetsLifetime); err == nil {
+	if v, err := PackedVersion(arch); err != nil || v != "2.0.0" {
+		t.Fatalf("packed version %q %v", v, err)
+	}
+	if _, err := Sign(r, off, []Target{{File: arch, Name: "../evil", Meta: updatemeta.TargetMeta{Kind: updatemeta.KindRelease, Version: "2.0.0"}}}, nil, now, TargetsLifetime); err == nil {
 		t.Fatal("unsafe target name accepted")
 	}
 	v, err := Sign(r, off, []Target{{File: arch, Name: "kiosk/2.0.0/kiosk.tar.gz",
-		Meta: update.TargetMeta{Kind: update.KindRelease, Version: "2.0.0", Channels: map[string]int{"pilot": 100}}}}, nil, now, TargetsLifetime)
+		Meta: updatemeta.TargetMeta{Kind: updatemeta.KindRelease, Version: "2.0.0", Channels: map[string]int{"pilot": 100}}}}, nil, now, TargetsLifetime)
 	if err != nil || v != 2 {
 		t.Fatalf("sign: %d %v", v, err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -11,15 +10,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	repo "eidkiosk/authority/release"
 	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/update"
-	"eidkiosk/kiosk/update/repo"
+	"eidkiosk/updatemeta"
 )
 
-// City IT's release workflow; see docs/release.md.
+// City IT's release workflow (docs/release.md): `eidkiosk-authority
+// release …`, run as the authority's user on the publishing server, or on
+// the air-gapped signing machine for the offline steps.
 func init() {
-	var repoDir, offline, online, file, version, channels, minVersion, name, stations, binary, assets, out string
+	var repoDir, offline, online, file, version, channels, minVersion, name, stations, binary, assets, out, exempt string
 	var rootKeys, rootThreshold, targetsKeys, targetsThreshold int
 	var configVersion int64
 	var targetsLife, snapLife, tsLife time.Duration
@@ -33,10 +34,32 @@ func init() {
 		fs.StringVar(&online, "online-keys", "", "directory of the online snapshot and timestamp keys (on the publishing server)")
 	}
 	channelFlags := func(fs *flag.FlagSet) {
-		fs.StringVar(&channels, "channels", "pilot=100,stable=0", "rollout per channel: CHANNEL=PERCENT,... (terminals whose cohort is below PERCENT take it)")
+		fs.StringVar(&channels, "channels", "", "the rollout plan, required: CHANNEL=PERCENT,... e.g. pilot=100,stable=10 "+
+			"(terminals on CHANNEL whose cohort 0-99 is below PERCENT take it; new terminals follow stable)")
 		fs.DurationVar(&targetsLife, "expires", repo.TargetsLifetime, "lifetime of the signed targets metadata; sign again before it runs out")
 	}
+	plan := func(cmd string) (map[string]int, error) {
+		if channels == "" {
+			return nil, fmt.Errorf("%s: --channels is required: say who gets it, e.g. --channels pilot=100,stable=10 "+
+				"(new terminals follow stable; stable=0 reaches none of them): %w", cmd, cli.ErrUsage)
+		}
+		ch, err := updatemeta.ParseChannels(channels)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cmd, err)
+		}
+		return ch, nil
+	}
 	app.Register(&cli.Command{
+		Name:    "release",
+		Summary: "city IT's release tool: init, pack, sign, rollout, config, publish, rotate, list (docs/release.md)",
+		Usage:   "COMMAND (init, pack, sign, rollout, config, publish, rotate, list; each has --help)",
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				fmt.Fprintf(app.Stderr, "authority release: unknown command %q\n", args[0])
+			}
+			return app.Run(ctx, []string{"help"})
+		},
+	}, &cli.Command{
 		Name:    "release init",
 		Summary: "create a TUF repository and its keys: offline root and targets keys, online snapshot and timestamp keys",
 		Flags: func(fs *flag.FlagSet) {
@@ -62,24 +85,29 @@ func init() {
 		},
 	}, &cli.Command{
 		Name:    "release pack",
-		Summary: "pack a kiosk binary and its assets into a release archive (tar.gz) for `release sign`",
+		Summary: "pack a kiosk binary (and assets, if any) into a release archive (tar.gz) for `release sign`; refuses a binary whose --version differs",
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&binary, "binary", "bin/kiosk", "the kiosk binary")
-			fs.StringVar(&assets, "assets", "", "directory of assets shipped with it (models, fonts); empty: none")
-			fs.StringVar(&out, "out", "", "archive to write, e.g. kiosk-2.1.0.tar.gz")
+			fs.StringVar(&binary, "binary", "bin/kiosk", "the kiosk binary, built with make build VERSION=X.Y.Z")
+			fs.StringVar(&version, "version", "", "the release's version, e.g. 2.1.0: the binary's own --version must say the same")
+			fs.StringVar(&assets, "assets", "", "optional directory shipped beside the binary under assets/ (the kiosk needs none: its face models and CJK fonts come from Debian packages)")
+			fs.StringVar(&out, "out", "", "archive to write; default kiosk-VERSION.tar.gz")
 		},
 		Run: func(ctx context.Context, args []string) error {
-			if out == "" {
-				return fmt.Errorf("release pack: --out is required: %w", cli.ErrUsage)
+			if version == "" {
+				return fmt.Errorf("release pack: --version is required: %w", cli.ErrUsage)
 			}
-			err := repo.Pack(out, binary, assets, func(name string, n int64) {
-				fmt.Fprintf(app.Stderr, "\rpacked %-40.40s %8.1f MiB", name, float64(n)/(1<<20))
-			})
+			if out == "" {
+				out = "kiosk-" + version + ".tar.gz"
+			}
+			err := repo.Pack(ctx, repo.PackOptions{Out: out, Binary: binary, Assets: assets, Version: version,
+				Progress: func(name string, n int64) {
+					fmt.Fprintf(app.Stderr, "\rpacked %-40.40s %8.1f MiB", name, float64(n)/(1<<20))
+				}})
 			fmt.Fprintln(app.Stderr)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(app.Stdout, "%s written\n", out)
+			fmt.Fprintf(app.Stdout, "%s written (release %s)\n", out, version)
 			return nil
 		},
 	}, &cli.Command{
@@ -89,8 +117,9 @@ func init() {
 			repoFlag(fs)
 			offlineFlag(fs)
 			channelFlags(fs)
-			fs.StringVar(&file, "file", "", "the release archive made by kioskctl release pack")
-			fs.StringVar(&version, "version", "", "its version, e.g. 2.1.0 (semantic versioning)")
+			fs.StringVar(&file, "file", "", "the release archive made by release pack")
+			fs.StringVar(&version, "version", "", "its version, e.g. 2.1.0; default: the version release pack recorded in the archive")
+			fs.StringVar(&exempt, "exempt", "", "comma-separated health checks this release is not judged on during its own trial (e.g. reader, for a reader fix)")
 			fs.StringVar(&minVersion, "min-version", "", "terminals running below this take the release whatever their cohort (security fix)")
 			fs.StringVar(&name, "name", "", "target path; default kiosk/VERSION/kiosk.tar.gz")
 		},
@@ -98,26 +127,40 @@ func init() {
 			if repoDir == "" || offline == "" {
 				return fmt.Errorf("release sign: --repo and --offline-keys are required: %w", cli.ErrUsage)
 			}
-			ch, err := parseChannels(channels)
-			if err != nil {
-				return err
-			}
 			var add []repo.Target
 			if file != "" {
-				if version == "" {
-					return fmt.Errorf("release sign: --version is required with --file: %w", cli.ErrUsage)
+				ch, err := plan("release sign")
+				if err != nil {
+					return err
+				}
+				packed, err := repo.PackedVersion(file)
+				if err != nil {
+					return err
+				}
+				switch {
+				case version == "" && packed == "":
+					return fmt.Errorf("release sign: --version is required (the archive records none): %w", cli.ErrUsage)
+				case version == "":
+					version = packed
+				case packed != "" && packed != version:
+					return fmt.Errorf("release sign: %s was packed as release %s, not %s", file, packed, version)
 				}
 				if name == "" {
 					name = "kiosk/" + version + "/kiosk.tar.gz"
 				}
-				add = append(add, repo.Target{File: file, Name: name, Meta: update.TargetMeta{Kind: update.KindRelease,
-					Version: version, Channels: ch, MinVersion: minVersion}})
+				var ex []string
+				if exempt != "" {
+					ex = strings.Split(exempt, ",")
+				}
+				add = append(add, repo.Target{File: file, Name: name, Meta: updatemeta.TargetMeta{Kind: updatemeta.KindRelease,
+					Version: version, Channels: ch, MinVersion: minVersion, Exempt: ex}})
+				fmt.Fprintf(app.Stdout, "release %s: %s\n", version, describePlan(ch))
 			}
 			v, err := repo.Sign(repoDir, offline, add, nil, time.Now(), targetsLife)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(app.Stdout, "targets version %d signed and staged; publish it with `kioskctl release publish`\n", v)
+			fmt.Fprintf(app.Stdout, "targets version %d signed and staged; publish it with `eidkiosk-authority release publish`\n", v)
 			return nil
 		},
 	}, &cli.Command{
@@ -134,15 +177,16 @@ func init() {
 			if len(args) != 1 || repoDir == "" || offline == "" {
 				return fmt.Errorf("release rollout: VERSION, --repo and --offline-keys are required: %w", cli.ErrUsage)
 			}
-			ch, err := parseChannels(channels)
+			ch, err := plan("release rollout")
 			if err != nil {
 				return err
 			}
+			fmt.Fprintf(app.Stdout, "release %s: %s\n", args[0], describePlan(ch))
 			v, err := repo.Rollout(repoDir, offline, args[0], ch, minVersion, time.Now(), targetsLife)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(app.Stdout, "targets version %d signed and staged; publish it with `kioskctl release publish`\n", v)
+			fmt.Fprintf(app.Stdout, "targets version %d signed and staged; publish it with `eidkiosk-authority release publish`\n", v)
 			return nil
 		},
 	}, &cli.Command{
@@ -167,7 +211,7 @@ func init() {
 			if _, err := config.Parse(string(b)); err != nil {
 				return fmt.Errorf("release config: %s is refused: %w", file, err)
 			}
-			ch, err := parseChannels(channels)
+			ch, err := plan("release config")
 			if err != nil {
 				return err
 			}
@@ -176,11 +220,11 @@ func init() {
 				st = strings.Split(stations, ",")
 			}
 			v, err := repo.Sign(repoDir, offline, []repo.Target{{File: file, Name: fmt.Sprintf("config/%d/kiosk.toml", configVersion),
-				Meta: update.TargetMeta{Kind: update.KindConfig, ConfigVersion: configVersion, Channels: ch, Stations: st}}}, nil, time.Now(), targetsLife)
+				Meta: updatemeta.TargetMeta{Kind: updatemeta.KindConfig, ConfigVersion: configVersion, Channels: ch, Stations: st}}}, nil, time.Now(), targetsLife)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(app.Stdout, "configuration %d signed in targets version %d; publish it with `kioskctl release publish`\n", configVersion, v)
+			fmt.Fprintf(app.Stdout, "configuration %d signed in targets version %d; publish it with `eidkiosk-authority release publish`\n", configVersion, v)
 			return nil
 		},
 	}, &cli.Command{
@@ -230,9 +274,9 @@ func init() {
 			}
 			fmt.Fprintf(app.Stdout, "root version %d written with new %s keys in %s (old ones renamed *.retired)\n", v, args[0], keyDir)
 			if args[0] == "targets" {
-				fmt.Fprintln(app.Stdout, "next: kioskctl release sign (no --file) to re-sign the targets with the new keys, then release publish")
+				fmt.Fprintln(app.Stdout, "next: eidkiosk-authority release sign (no --file) to re-sign the targets with the new keys, then release publish")
 			} else {
-				fmt.Fprintln(app.Stdout, "next: copy the repository and the new keys to the publishing server and run kioskctl release publish")
+				fmt.Fprintln(app.Stdout, "next: copy the repository and the new keys to the publishing server and run eidkiosk-authority release publish")
 			}
 			return nil
 		},
@@ -253,35 +297,33 @@ func init() {
 			fmt.Fprintln(tw, "TARGET\tKIND\tVERSION\tCHANNELS\tMIN\tBYTES\tSHA256")
 			for _, e := range es {
 				ver := e.Meta.Version
-				if e.Meta.Kind == update.KindConfig {
+				if e.Meta.Kind == updatemeta.KindConfig {
 					ver = strconv.FormatInt(e.Meta.ConfigVersion, 10)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%.16s…\n", e.Name, e.Meta.Kind, ver, formatChannels(e.Meta.Channels), e.Meta.MinVersion, e.Length, e.SHA256)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%.16s…\n", e.Name, e.Meta.Kind, ver, updatemeta.FormatChannels(e.Meta.Channels), e.Meta.MinVersion, e.Length, e.SHA256)
 			}
 			return tw.Flush()
 		},
 	})
 }
 
-func parseChannels(s string) (map[string]int, error) {
-	out := map[string]int{}
-	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		n, err := strconv.Atoi(v)
-		if !ok || err != nil || n < 0 || n > 100 || (k != "pilot" && k != "stable") {
-			return nil, errors.New("release: --channels must read like pilot=100,stable=10 (channels pilot and stable, percent 0-100)")
-		}
-		out[k] = n
-	}
-	return out, nil
-}
-
-func formatChannels(m map[string]int) string {
+// describePlan says in words who gets a release under a rollout plan.
+func describePlan(ch map[string]int) string {
 	var parts []string
-	for _, k := range []string{"pilot", "stable"} {
-		if v, ok := m[k]; ok {
-			parts = append(parts, fmt.Sprintf("%s=%d%%", k, v))
+	for _, c := range updatemeta.Channels {
+		p, ok := ch[c]
+		switch {
+		case !ok || p == 0:
+			parts = append(parts, "no terminal on "+c)
+		case p == 100:
+			parts = append(parts, "every terminal on "+c)
+		default:
+			parts = append(parts, fmt.Sprintf("terminals on %s in cohorts 0-%d (%d%%)", c, p-1, p))
 		}
 	}
-	return strings.Join(parts, ",")
+	s := strings.Join(parts, ", ")
+	if ch["stable"] == 0 {
+		s += "; new terminals follow stable and get nothing until a rollout raises it"
+	}
+	return s
 }

@@ -1,7 +1,11 @@
-// Package repo builds and signs the TUF repository that eidkiosk terminals
+// Package release builds and signs the TUF repository that eidkiosk terminals
 // update from (https://theupdateframework.github.io/specification/latest/),
 // with github.com/theupdateframework/go-tuf/v2/metadata. It is city IT's
-// side of kiosk/update and backs `kioskctl release init|sign|publish`.
+// side of kiosk/update and backs `eidkiosk-authority release …` (docs/release.md,
+// run as a test by TestReleaseDoc). Pack refuses a kiosk binary whose own
+// --version is not the release's and records the version in the archive;
+// the release format both sides read is eidkiosk/updatemeta. A test keeps
+// the kiosk (OpenCV, Fyne, serial, GPIO) out of its dependencies.
 //
 // Roles and keys: root and targets keys are offline (generated and used on
 // an air-gapped machine, kept on removable media); snapshot and timestamp
@@ -20,7 +24,7 @@
 //
 // It does not serve files, and it never holds offline keys in memory longer
 // than one command.
-package repo
+package release
 
 import (
 	"crypto"
@@ -44,7 +48,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"eidkiosk/kiosk/update"
+	"eidkiosk/internal/atomicfile"
+	"eidkiosk/updatemeta"
 )
 
 // Default lifetimes.
@@ -81,17 +86,17 @@ func Init(repoDir, offlineDir, onlineDir string, o InitOptions) error {
 		o.TargetsThreshold = 1
 	}
 	if o.RootThreshold > o.RootKeys || o.TargetsThreshold > o.TargetsKeys {
-		return errors.New("repo: a threshold is larger than the number of keys")
+		return errors.New("release: a threshold is larger than the number of keys")
 	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
 	if _, err := os.Stat(filepath.Join(repoDir, "root.json")); err == nil {
-		return fmt.Errorf("repo: %s already holds a repository", repoDir)
+		return fmt.Errorf("release: %s already holds a repository", repoDir)
 	}
 	for _, d := range []string{repoDir, offlineDir, onlineDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("repo: %w", err)
+			return fmt.Errorf("release: %w", err)
 		}
 	}
 	root := metadata.Root(o.Now.UTC().Add(RootLifetime).Truncate(time.Second))
@@ -110,7 +115,7 @@ func Init(repoDir, offlineDir, onlineDir string, o InitOptions) error {
 			}
 			pub, _ := metadata.KeyFromPublicKey(k.Public())
 			if err := root.Signed.AddKey(pub, role); err != nil {
-				return nil, fmt.Errorf("repo: %w", err)
+				return nil, fmt.Errorf("release: %w", err)
 			}
 			out = append(out, k)
 		}
@@ -136,7 +141,7 @@ func Init(repoDir, offlineDir, onlineDir string, o InitOptions) error {
 	}
 	b, err := root.ToBytes(true)
 	if err != nil {
-		return fmt.Errorf("repo: %w", err)
+		return fmt.Errorf("release: %w", err)
 	}
 	for _, name := range []string{"1.root.json", "root.json"} {
 		if err := writeAtomic(filepath.Join(repoDir, name), b); err != nil {
@@ -153,19 +158,19 @@ func Init(repoDir, offlineDir, onlineDir string, o InitOptions) error {
 func GenerateKey(p string) (ed25519.PrivateKey, error) {
 	_, k, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("repo: %w", err)
+		return nil, fmt.Errorf("release: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
-		return nil, fmt.Errorf("repo: %w", err)
+		return nil, fmt.Errorf("release: %w", err)
 	}
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("repo: key: %w", err)
+		return nil, fmt.Errorf("release: key: %w", err)
 	}
 	defer f.Close()
 	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		return nil, fmt.Errorf("repo: key: %w", err)
+		return nil, fmt.Errorf("release: key: %w", err)
 	}
 	return k, f.Sync()
 }
@@ -182,24 +187,24 @@ func LoadKeys(dir, role string) ([]ed25519.PrivateKey, error) {
 		}
 		b, err := os.ReadFile(n)
 		if err != nil {
-			return nil, fmt.Errorf("repo: %w", err)
+			return nil, fmt.Errorf("release: %w", err)
 		}
 		blk, _ := pem.Decode(b)
 		if blk == nil {
-			return nil, fmt.Errorf("repo: %s is not a PEM key", base)
+			return nil, fmt.Errorf("release: %s is not a PEM key", base)
 		}
 		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("repo: %s: %w", base, err)
+			return nil, fmt.Errorf("release: %s: %w", base, err)
 		}
 		ek, ok := k.(ed25519.PrivateKey)
 		if !ok {
-			return nil, fmt.Errorf("repo: %s is not an ed25519 key", base)
+			return nil, fmt.Errorf("release: %s is not an ed25519 key", base)
 		}
 		out = append(out, ek)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("repo: no %s key in %s", role, dir)
+		return nil, fmt.Errorf("release: no %s key in %s", role, dir)
 	}
 	return out, nil
 }
@@ -214,10 +219,10 @@ func signAll(m signable, keys []ed25519.PrivateKey) error {
 	for _, k := range keys {
 		s, err := signature.LoadSigner(k, crypto.Hash(0))
 		if err != nil {
-			return fmt.Errorf("repo: %w", err)
+			return fmt.Errorf("release: %w", err)
 		}
 		if _, err := m.Sign(s); err != nil {
-			return fmt.Errorf("repo: sign: %w", err)
+			return fmt.Errorf("release: sign: %w", err)
 		}
 	}
 	return nil
@@ -227,7 +232,7 @@ func signAll(m signable, keys []ed25519.PrivateKey) error {
 type Target struct {
 	File string // local file
 	Name string // target path, e.g. "kiosk/2.1.0/kiosk.tar.gz"
-	Meta update.TargetMeta
+	Meta updatemeta.TargetMeta
 }
 
 // Sign adds targets (and removes the named ones) in a new version of the
@@ -261,7 +266,7 @@ func Sign(repoDir, offlineDir string, add []Target, remove []string, now time.Ti
 	}
 	for _, r := range remove {
 		if _, ok := t.Signed.Targets[r]; !ok {
-			return 0, fmt.Errorf("repo: no target %q to remove", r)
+			return 0, fmt.Errorf("release: no target %q to remove", r)
 		}
 		delete(t.Signed.Targets, r)
 	}
@@ -278,17 +283,17 @@ func stageTargets(repoDir string, t *metadata.Metadata[metadata.TargetsType], ke
 	}
 	b, err := t.ToBytes(true)
 	if err != nil {
-		return 0, fmt.Errorf("repo: %w", err)
+		return 0, fmt.Errorf("release: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Join(repoDir, "staged"), 0o755); err != nil {
-		return 0, fmt.Errorf("repo: %w", err)
+		return 0, fmt.Errorf("release: %w", err)
 	}
 	return t.Signed.Version, writeAtomic(filepath.Join(repoDir, "staged", "targets.json"), b)
 }
 
 func checkName(n string) error {
 	if n == "" || path.IsAbs(n) || path.Clean(n) != n || strings.HasPrefix(n, "../") || strings.ContainsAny(n, "\\ ") {
-		return fmt.Errorf("repo: target name %q must be a clean relative path like kiosk/2.1.0/kiosk.tar.gz", n)
+		return fmt.Errorf("release: target name %q must be a clean relative path like kiosk/2.1.0/kiosk.tar.gz", n)
 	}
 	return nil
 }
@@ -296,13 +301,13 @@ func checkName(n string) error {
 func copyTarget(repoDir, file, name string) (*metadata.TargetFiles, error) {
 	src, err := os.Open(file)
 	if err != nil {
-		return nil, fmt.Errorf("repo: %w", err)
+		return nil, fmt.Errorf("release: %w", err)
 	}
 	defer src.Close()
 	dir, base := path.Split(name)
 	tmp, err := os.CreateTemp(repoDir, ".target-*")
 	if err != nil {
-		return nil, fmt.Errorf("repo: %w", err)
+		return nil, fmt.Errorf("release: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
@@ -314,18 +319,21 @@ func copyTarget(repoDir, file, name string) (*metadata.TargetFiles, error) {
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("repo: copy %s: %w", file, err)
+		return nil, fmt.Errorf("release: copy %s: %w", file, err)
 	}
 	sum := h.Sum(nil)
 	dst := filepath.Join(repoDir, "targets", filepath.FromSlash(dir), hex.EncodeToString(sum)+"."+base)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return nil, fmt.Errorf("repo: %w", err)
+		return nil, fmt.Errorf("release: %w", err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return nil, fmt.Errorf("repo: %w", err)
+		return nil, fmt.Errorf("release: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return nil, fmt.Errorf("repo: %w", err)
+		return nil, fmt.Errorf("release: %w", err)
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(dst)); err != nil {
+		return nil, fmt.Errorf("release: %w", err)
 	}
 	return &metadata.TargetFiles{Length: n, Hashes: metadata.Hashes{"sha256": sum}, Path: name}, nil
 }
@@ -342,7 +350,7 @@ func currentTargets(repoDir string) (*metadata.Metadata[metadata.TargetsType], e
 	v := snap.Signed.Meta["targets.json"].Version
 	b, err := os.ReadFile(filepath.Join(repoDir, fmt.Sprintf("%d.targets.json", v)))
 	if err != nil {
-		return nil, fmt.Errorf("repo: %w", err)
+		return nil, fmt.Errorf("release: %w", err)
 	}
 	return (&metadata.Metadata[metadata.TargetsType]{}).FromBytes(b)
 }
@@ -354,16 +362,16 @@ func published(repoDir string) (*metadata.Metadata[metadata.SnapshotType], error
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("repo: %w", err)
+		return nil, fmt.Errorf("release: %w", err)
 	}
 	ts, err := (&metadata.Metadata[metadata.TimestampType]{}).FromBytes(b)
 	if err != nil {
-		return nil, fmt.Errorf("repo: timestamp.json: %w", err)
+		return nil, fmt.Errorf("release: timestamp.json: %w", err)
 	}
 	v := ts.Signed.Meta["snapshot.json"].Version
 	b, err = os.ReadFile(filepath.Join(repoDir, fmt.Sprintf("%d.snapshot.json", v)))
 	if err != nil {
-		return nil, fmt.Errorf("repo: %w", err)
+		return nil, fmt.Errorf("release: %w", err)
 	}
 	return (&metadata.Metadata[metadata.SnapshotType]{}).FromBytes(b)
 }
@@ -394,7 +402,7 @@ func Publish(repoDir, onlineDir string, now time.Time, snapLife, tsLife time.Dur
 	if b, err := os.ReadFile(staged); err == nil {
 		t, err := (&metadata.Metadata[metadata.TargetsType]{}).FromBytes(b)
 		if err != nil {
-			return fmt.Errorf("repo: staged targets: %w", err)
+			return fmt.Errorf("release: staged targets: %w", err)
 		}
 		if t.Signed.Version > targetsVersion {
 			targetsVersion = t.Signed.Version
@@ -403,11 +411,11 @@ func Publish(repoDir, onlineDir string, now time.Time, snapLife, tsLife time.Dur
 			}
 		}
 		if err := os.Remove(staged); err != nil {
-			return fmt.Errorf("repo: %w", err)
+			return fmt.Errorf("release: %w", err)
 		}
 	}
 	if targetsVersion == 0 {
-		return errors.New("repo: nothing signed yet: run `kioskctl release sign` first")
+		return errors.New("release: nothing signed yet: run `eidkiosk-authority release sign` first")
 	}
 	snap := metadata.Snapshot(now.UTC().Add(snapLife).Truncate(time.Second))
 	if prev != nil {
@@ -419,7 +427,7 @@ func Publish(repoDir, onlineDir string, now time.Time, snapLife, tsLife time.Dur
 	}
 	sb, err := snap.ToBytes(false)
 	if err != nil {
-		return fmt.Errorf("repo: %w", err)
+		return fmt.Errorf("release: %w", err)
 	}
 	if err := writeAtomic(filepath.Join(repoDir, fmt.Sprintf("%d.snapshot.json", snap.Signed.Version)), sb); err != nil {
 		return err
@@ -437,17 +445,17 @@ func Publish(repoDir, onlineDir string, now time.Time, snapLife, tsLife time.Dur
 	}
 	tb, err := ts.ToBytes(false)
 	if err != nil {
-		return fmt.Errorf("repo: %w", err)
+		return fmt.Errorf("release: %w", err)
 	}
 	return writeAtomic(filepath.Join(repoDir, "timestamp.json"), tb)
 }
 
 // Entry is one target as listed by List.
 type Entry struct {
-	Name   string            `json:"name"`
-	Length int64             `json:"length"`
-	SHA256 string            `json:"sha256"`
-	Meta   update.TargetMeta `json:"meta"`
+	Name   string                `json:"name"`
+	Length int64                 `json:"length"`
+	SHA256 string                `json:"sha256"`
+	Meta   updatemeta.TargetMeta `json:"meta"`
 }
 
 // List returns the targets of the staged or published targets metadata,
@@ -458,7 +466,7 @@ func List(repoDir string) (version int64, expires time.Time, entries []Entry, er
 		return 0, time.Time{}, nil, err
 	}
 	for name, tf := range t.Signed.Targets {
-		m, _ := update.ParseTargetMeta(tf)
+		m, _ := updatemeta.ParseTargetMeta(tf)
 		entries = append(entries, Entry{Name: name, Length: tf.Length, SHA256: hex.EncodeToString(tf.Hashes["sha256"]), Meta: m})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
@@ -469,33 +477,10 @@ func List(repoDir string) (version int64, expires time.Time, entries []Entry, er
 func MarshalIndent(v any) []byte { b, _ := json.MarshalIndent(v, "", "  "); return b }
 
 func writeAtomic(p string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("repo: %w", err)
+	if err := atomicfile.Write(p, b, 0o644); err != nil {
+		return fmt.Errorf("release: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		return fmt.Errorf("repo: write %s: %w", filepath.Base(p), err)
-	}
-	d, err := os.Open(filepath.Dir(p))
-	if err != nil {
-		return fmt.Errorf("repo: %w", err)
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // Rollout changes the channels (and minimum version) of the release with
@@ -510,12 +495,12 @@ func Rollout(repoDir, offlineDir, version string, channels map[string]int, minVe
 		return 0, err
 	}
 	if t == nil {
-		return 0, errors.New("repo: nothing signed yet")
+		return 0, errors.New("release: nothing signed yet")
 	}
 	found := false
 	for _, tf := range t.Signed.Targets {
-		m, ok := update.ParseTargetMeta(tf)
-		if !ok || m.Kind != update.KindRelease || m.Version != version {
+		m, ok := updatemeta.ParseTargetMeta(tf)
+		if !ok || m.Kind != updatemeta.KindRelease || m.Version != version {
 			continue
 		}
 		m.Channels, m.MinVersion = channels, minVersion
@@ -524,7 +509,7 @@ func Rollout(repoDir, offlineDir, version string, channels map[string]int, minVe
 		found = true
 	}
 	if !found {
-		return 0, fmt.Errorf("repo: no release %s in the repository", version)
+		return 0, fmt.Errorf("release: no release %s in the repository", version)
 	}
 	return stageTargets(repoDir, t, keys, now, lifetime)
 }
