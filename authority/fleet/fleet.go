@@ -36,8 +36,8 @@ import (
 	"time"
 
 	"eidkiosk/authority"
+	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
-	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/updatemeta"
 )
 
@@ -119,7 +119,7 @@ func (m *Module) Migrate(ctx context.Context, db *authority.DB) error {
 
 // Routes implements authority.Module.
 func (m *Module) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+heartbeat.Path, m.handleHeartbeat)
+	mux.HandleFunc("POST "+fleetproto.Path, m.handleHeartbeat)
 	if m.repoDir != "" {
 		mux.Handle("GET /tuf/", http.StripPrefix("/tuf/", m.logDownloads(repoServer(m.repoDir))))
 	}
@@ -195,7 +195,7 @@ func (m *Module) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "fleet: terminal not authorized: "+err.Error(), http.StatusForbidden)
 		return
 	}
-	var rep heartbeat.Report
+	var rep fleetproto.Report
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxReport))
 	if err := dec.Decode(&rep); err != nil {
 		http.Error(w, "fleet: heartbeat is not valid JSON", http.StatusBadRequest)
@@ -215,7 +215,7 @@ func (m *Module) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	}
 	m.log().Info("fleet: asked the terminal to check for an update now", "terminal", id)
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(heartbeat.Answer{CheckUpdate: true})
+	json.NewEncoder(w).Encode(fleetproto.Answer{CheckUpdate: true})
 }
 
 // Poke asks terminal deviceID to check for an update at once: the answer
@@ -242,7 +242,7 @@ func (m *Module) takePoke(ctx context.Context, id string) (bool, error) {
 }
 
 // Record stores a heartbeat of device id.
-func (m *Module) Record(ctx context.Context, id, station string, rep heartbeat.Report) error {
+func (m *Module) Record(ctx context.Context, id, station string, rep fleetproto.Report) error {
 	body, err := json.Marshal(rep)
 	if err != nil {
 		return fmt.Errorf("fleet: %w", err)
@@ -259,7 +259,7 @@ func (m *Module) Record(ctx context.Context, id, station string, rep heartbeat.R
 	defer tx.Rollback()
 	db := m.db
 	var prevJSON string
-	var prev heartbeat.Report
+	var prev fleetproto.Report
 	if err := tx.QueryRowContext(ctx, db.Rebind(`SELECT report FROM fleet_terminals WHERE device_id = ?`), id).Scan(&prevJSON); err == nil {
 		_ = json.Unmarshal([]byte(prevJSON), &prev)
 	}
@@ -285,7 +285,7 @@ func (m *Module) Record(ctx context.Context, id, station string, rep heartbeat.R
 
 // logChanges logs what changed in a terminal's update report: a refusal
 // and its reason, a trial's outcome, a stopped loop, an error.
-func (m *Module) logChanges(id string, prev, cur heartbeat.Update) {
+func (m *Module) logChanges(id string, prev, cur fleetproto.Update) {
 	log := m.log()
 	if cur.LastRefusal != "" && (cur.LastRefusal != prev.LastRefusal || cur.LastError != prev.LastError) {
 		log.Warn("fleet: terminal refused an update", "terminal", id, "reason", cur.LastRefusal, "err", cur.LastError)
@@ -349,18 +349,18 @@ type Terminal struct {
 	Channel   string            `json:"channel"`
 	Cohort    int               `json:"cohort"` // rollout cohort 0-99, from the device ID
 	// LastTrialDetail says why the last trial ended as LastTrial says.
-	LastTrialDetail string           `json:"last_trial_detail,omitempty"`
-	LastTrialAt     time.Time        `json:"last_trial_at,omitzero"`
-	Loop            string           `json:"loop,omitempty"`
-	Healthy         bool             `json:"healthy"`
-	Outbox          int              `json:"outbox"`
-	Phase           string           `json:"phase"`
-	LastTrial       string           `json:"last_trial,omitempty"`
-	Refusal         string           `json:"refusal,omitempty"`
-	Lease           string           `json:"lease,omitempty"`
-	LastSeen        time.Time        `json:"last_seen"`
-	Flags           []string         `json:"flags,omitempty"`
-	Report          heartbeat.Report `json:"report"`
+	LastTrialDetail string            `json:"last_trial_detail,omitempty"`
+	LastTrialAt     time.Time         `json:"last_trial_at,omitzero"`
+	Loop            string            `json:"loop,omitempty"`
+	Healthy         bool              `json:"healthy"`
+	Outbox          int               `json:"outbox"`
+	Phase           string            `json:"phase"`
+	LastTrial       string            `json:"last_trial,omitempty"`
+	Refusal         string            `json:"refusal,omitempty"`
+	Lease           string            `json:"lease,omitempty"`
+	LastSeen        time.Time         `json:"last_seen"`
+	Flags           []string          `json:"flags,omitempty"`
+	Report          fleetproto.Report `json:"report"`
 }
 
 // ListOptions set the thresholds for flags.

@@ -24,6 +24,7 @@ import (
 
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
+	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/heartbeat"
 )
@@ -106,22 +107,22 @@ func TestHeartbeatsAndListing(t *testing.T) {
 	hs.StartTLS()
 	defer hs.Close()
 
-	send := func(name string, r heartbeat.Report) error {
+	send := func(name string, r fleetproto.Report) error {
 		s := &heartbeat.Sender{Authority: hs.URL, Client: rig.client(name)}
 		return s.Send(ctx, r)
 	}
-	if err := send("DEV-1", heartbeat.Report{Version: "2.0.0", Slot: "b", Channel: "stable", Healthy: true, OutboxDepth: 2,
-		Lease: heartbeat.Lease{Holder: "visit", Expiry: clk.Now().Add(time.Minute)}}); err != nil {
+	if err := send("DEV-1", fleetproto.Report{Version: "2.0.0", Slot: "b", Channel: "stable", Healthy: true, OutboxDepth: 2,
+		Lease: fleetproto.Lease{Holder: "visit", Expiry: clk.Now().Add(time.Minute)}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := send("DEV-2", heartbeat.Report{Version: "2.0.0", Slot: "a", Channel: "pilot", Healthy: false,
-		Update: heartbeat.Update{LastTrial: "3.0.0 unhealthy", LastRefusal: "expired"}, LastErrors: []string{"camera: no frames"}}); err != nil {
+	if err := send("DEV-2", fleetproto.Report{Version: "2.0.0", Slot: "a", Channel: "pilot", Healthy: false,
+		Update: fleetproto.Update{LastTrial: "3.0.0 unhealthy", LastRefusal: "expired"}, LastErrors: []string{"camera: no frames"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := send("DEV-X", heartbeat.Report{Version: "9.9.9"}); err == nil || !strings.Contains(err.Error(), "403") {
+	if err := send("DEV-X", fleetproto.Report{Version: "9.9.9"}); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("unknown device: %v", err)
 	}
-	if err := send("", heartbeat.Report{Version: "9.9.9"}); err == nil || !strings.Contains(err.Error(), "401") {
+	if err := send("", fleetproto.Report{Version: "9.9.9"}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("no client certificate: %v", err)
 	}
 	ts, err := m.List(ctx, fleet.ListOptions{SilentAfter: 10 * time.Minute})
@@ -137,7 +138,7 @@ func TestHeartbeatsAndListing(t *testing.T) {
 	}
 	// DEV-1 goes silent.
 	clk.Advance(11 * time.Minute)
-	send("DEV-2", heartbeat.Report{Version: "2.0.0", Healthy: true})
+	send("DEV-2", fleetproto.Report{Version: "2.0.0", Healthy: true})
 	ts, _ = m.List(ctx, fleet.ListOptions{SilentAfter: 10 * time.Minute})
 	if ts[0].DeviceID != "DEV-1" || strings.Join(ts[0].Flags, ",") != "silent" || len(ts[1].Flags) != 0 {
 		t.Fatalf("after silence: %+v", ts)
@@ -205,10 +206,10 @@ func TestRosterPokeRefusalAndLog(t *testing.T) {
 	hs.StartTLS()
 	defer hs.Close()
 
-	var answers []heartbeat.Answer
-	s := &heartbeat.Sender{Authority: hs.URL, Client: rig.client("DEV-1"), OnAnswer: func(a heartbeat.Answer) { answers = append(answers, a) }}
-	rep := heartbeat.Report{Version: "2.0.0", Slot: "b", Channel: "stable", Healthy: true,
-		Update: heartbeat.Update{Committed: "2.0.0", Slots: map[string]string{"a": "1.0.0", "b": "2.0.0"},
+	var answers []fleetproto.Answer
+	s := &heartbeat.Sender{Authority: hs.URL, Client: rig.client("DEV-1"), OnAnswer: func(a fleetproto.Answer) { answers = append(answers, a) }}
+	rep := fleetproto.Report{Version: "2.0.0", Slot: "b", Channel: "stable", Healthy: true,
+		Update: fleetproto.Update{Committed: "2.0.0", Slots: map[string]string{"a": "1.0.0", "b": "2.0.0"},
 			LastTrial: "3.0.0 unhealthy", LastTrialDetail: "health check reader: no reader", LastTrialAt: clk.Now(),
 			LastRefusal: "expired", LastError: "update: refused (expired): timestamp expired"}}
 	if err := s.Send(ctx, rep); err != nil || len(answers) != 0 {

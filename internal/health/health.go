@@ -12,6 +12,7 @@
 package health
 
 import (
+	"encoding/json"
 	"errors"
 	"sort"
 	"sync"
@@ -113,4 +114,24 @@ func (b *Board) List() []Check {
 	b.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// UnmarshalJSON reads a check as this version writes it, and also as
+// terminals before the one health model sent it ({"name","ok","error"}), so
+// an authority upgraded before its fleet keeps the failure text of older
+// heartbeats.
+func (c *Check) UnmarshalJSON(b []byte) error {
+	type plain Check
+	var v struct {
+		plain
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*c = Check(v.plain)
+	if c.Detail == "" {
+		c.Detail = v.Error
+	}
+	return nil
 }

@@ -61,3 +61,16 @@ func TestJSON(t *testing.T) {
 		t.Fatalf("json %s\nwant %s", b, want)
 	}
 }
+
+func TestUnmarshalOlderHeartbeat(t *testing.T) {
+	var got []health.Check
+	if err := json.Unmarshal([]byte(`[{"name":"reader","ok":false,"error":"no answer on /dev/idcard"},{"name":"clock","ok":true,"detail":"in sync","at":"2026-01-02T03:04:05Z"}]`), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Detail != "no answer on /dev/idcard" || got[0].OK || got[0].Name != "reader" {
+		t.Errorf("older check read as %+v", got[0])
+	}
+	if got[1].Detail != "in sync" || !got[1].OK || got[1].At.IsZero() {
+		t.Errorf("current check read as %+v", got[1])
+	}
+}

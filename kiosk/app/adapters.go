@@ -10,12 +10,12 @@ import (
 
 	"eidkiosk/drivers/gpio"
 	reader "eidkiosk/drivers/idcard"
+	"eidkiosk/fleetproto"
 	"eidkiosk/idcard"
 	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/health"
 	"eidkiosk/internal/logging"
 	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/peripherals"
 	"eidkiosk/kiosk/session"
@@ -111,12 +111,12 @@ func (s *System) setHealth(part string, err error) {
 }
 
 // collect builds a heartbeat report: no personal data, only states.
-func (s *System) collect() heartbeat.Report {
+func (s *System) collect() fleetproto.Report {
 	s.mu.Lock()
 	errs := append([]string(nil), s.lastErr...)
 	s.mu.Unlock()
 	checks := s.health.List()
-	r := heartbeat.Report{
+	r := fleetproto.Report{
 		SentAt: s.clk.Now(), Version: Version, Healthy: health.AllOK(checks), Checks: checks,
 		OutboxDepth: s.Outbox.Stats().Pending, LastErrors: errs,
 		UptimeSec: int64(s.clk.Now().Sub(s.started) / time.Second), Channel: s.Config.Update.Channel,
@@ -128,7 +128,7 @@ func (s *System) collect() heartbeat.Report {
 		r.Slot = update.RunningSlot(s.Config.State.Dir)
 	}
 	ls := s.Lease.Snapshot()
-	r.Lease = heartbeat.Lease{Holder: ls.Holder, Expiry: ls.Expiry}
+	r.Lease = fleetproto.Lease{Holder: ls.Holder, Expiry: ls.Expiry}
 	if v := s.Engine.View(); v.Tampered {
 		r.Healthy = false
 		r.LastErrors = append(r.LastErrors, "tamper: enclosure opened; terminal locked")

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 
+	"eidkiosk/fleetproto"
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/update"
 )
@@ -53,7 +54,7 @@ func (s *System) onHeartbeatError() func(error) {
 
 // onHeartbeatAnswer acts on what the authority answered to a heartbeat:
 // city IT's `fleet poke` asks for an update check at once.
-func (s *System) onHeartbeatAnswer(a heartbeat.Answer) {
+func (s *System) onHeartbeatAnswer(a fleetproto.Answer) {
 	if a.CheckUpdate && s.Update != nil {
 		s.log.Info("update: the authority asked for a check now")
 		s.Update.CheckNow()

@@ -1,8 +1,8 @@
 // Package heartbeat sends the kiosk's periodic heartbeat to the authority's
 // fleet module (authority/fleet): version, slot, health, outbox depth, last
 // errors, update state and the visit lease, as JSON over the kiosk's mTLS
-// client. The authority identifies the terminal by its client certificate,
-// so the report carries no identity of its own.
+// client. The messages are fleetproto's (the wire format the authority
+// imports too); this package only sends them.
 //
 // Its health checks are the kiosk's one health model (internal/health); the
 // report carries them as they are. It carries no personal data: the kiosk
@@ -23,64 +23,9 @@ import (
 	"sync"
 	"time"
 
+	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
-	"eidkiosk/internal/health"
 )
-
-// Path is where the authority receives heartbeats.
-const Path = "/fleet/v1/heartbeat"
-
-// Report is one heartbeat.
-type Report struct {
-	SentAt      time.Time      `json:"sent_at"`
-	Version     string         `json:"version"`
-	Slot        string         `json:"slot"`
-	Channel     string         `json:"channel"`
-	Healthy     bool           `json:"healthy"`
-	Checks      []health.Check `json:"checks,omitempty"`
-	OutboxDepth int            `json:"outbox_depth"`
-	LastErrors  []string       `json:"last_errors,omitempty"`
-	Update      Update         `json:"update"`
-	Lease       Lease          `json:"lease"`
-	UptimeSec   int64          `json:"uptime_sec"`
-}
-
-// Update is the update agent's state.
-type Update struct {
-	Phase     string `json:"phase"`
-	Floor     string `json:"floor"`
-	Available string `json:"available,omitempty"`
-	Trial     string `json:"trial,omitempty"`      // version on trial
-	LastTrial string `json:"last_trial,omitempty"` // "3.0.0 unhealthy"
-	// LastTrialDetail says why the last trial ended so, LastTrialAt when.
-	LastTrialDetail string    `json:"last_trial_detail,omitempty"`
-	LastTrialAt     time.Time `json:"last_trial_at,omitzero"`
-	// Committed is the committed slot's release; Slots each slot's release.
-	Committed string            `json:"committed,omitempty"`
-	Slots     map[string]string `json:"slots,omitempty"`
-	// Loop names a release the agent refused to install a second time in a
-	// row (an update loop it stopped).
-	Loop        string    `json:"loop,omitempty"`
-	LastRefusal string    `json:"last_refusal,omitempty"` // reason code
-	LastError   string    `json:"last_error,omitempty"`
-	LastFresh   time.Time `json:"last_fresh"`
-	Stale       bool      `json:"stale"`
-	Config      int64     `json:"config_version"`
-}
-
-// Lease is the visit lease.
-type Lease struct {
-	Holder string    `json:"holder,omitempty"`
-	Expiry time.Time `json:"expiry,omitempty"`
-}
-
-// Answer is what the authority may answer to a heartbeat (200 with this
-// JSON; 204 means nothing to do).
-type Answer struct {
-	// CheckUpdate asks the terminal to check for an update now
-	// (`eidkiosk-authority fleet poke`).
-	CheckUpdate bool `json:"check_update,omitempty"`
-}
 
 // RefusedError is an answer other than 200 or 204. A 403 means the
 // authority no longer accepts this terminal; Message says why (replaced,
@@ -98,12 +43,12 @@ func (e *RefusedError) Error() string {
 type Sender struct {
 	Authority string       // https://host:port of the authority
 	Client    *http.Client // the kiosk's mTLS client
-	Collect   func() Report
+	Collect   func() fleetproto.Report
 	Interval  time.Duration // default 1 minute
 	Clock     clock.Clock   // default clock.Real
 	Log       *slog.Logger
 	// OnAnswer, if not nil, is called with each answer that asks something.
-	OnAnswer func(Answer)
+	OnAnswer func(fleetproto.Answer)
 	// OnError, if not nil, is called with each heartbeat not delivered.
 	OnError func(error)
 
@@ -127,12 +72,12 @@ func (s *Sender) Kick() {
 }
 
 // Send posts one report.
-func (s *Sender) Send(ctx context.Context, r Report) error {
+func (s *Sender) Send(ctx context.Context, r fleetproto.Report) error {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(s.Authority, "/")+Path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(s.Authority, "/")+fleetproto.Path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
@@ -151,11 +96,11 @@ func (s *Sender) Send(ctx context.Context, r Report) error {
 		return &RefusedError{Status: res.StatusCode, Message: strings.TrimSpace(string(msg))}
 	}
 	if res.StatusCode == http.StatusOK {
-		var a Answer
+		var a fleetproto.Answer
 		if err := json.NewDecoder(io.LimitReader(res.Body, 4096)).Decode(&a); err != nil {
 			return fmt.Errorf("heartbeat: the authority's answer: %w", err)
 		}
-		if s.OnAnswer != nil && a != (Answer{}) {
+		if s.OnAnswer != nil && a != (fleetproto.Answer{}) {
 			s.OnAnswer(a)
 		}
 	}

@@ -10,20 +10,21 @@ import (
 	"testing"
 	"time"
 
+	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/health"
 )
 
 func TestRunSendsEveryInterval(t *testing.T) {
 	var mu sync.Mutex
-	var got []Report
+	var got []fleetproto.Report
 	fail := true
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != Path || r.Method != http.MethodPost {
+		if r.URL.Path != fleetproto.Path || r.Method != http.MethodPost {
 			http.NotFound(w, r)
 			return
 		}
-		var rep Report
+		var rep fleetproto.Report
 		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
 			http.Error(w, err.Error(), 400)
 			return
@@ -42,9 +43,9 @@ func TestRunSendsEveryInterval(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 	n := 0
 	s := &Sender{Authority: srv.URL, Client: srv.Client(), Interval: time.Minute, Clock: clk,
-		Collect: func() Report {
+		Collect: func() fleetproto.Report {
 			n++
-			return Report{Version: "2.0.0", OutboxDepth: n, Checks: []health.Check{
+			return fleetproto.Report{Version: "2.0.0", OutboxDepth: n, Checks: []health.Check{
 				{Name: "reader", OK: true, At: clk.Now()},
 				{Name: "camera", Detail: "no frames for 3s", Fix: "check the USB cable", At: clk.Now()}}}
 		}}
@@ -83,7 +84,7 @@ func TestSendReportsRefusal(t *testing.T) {
 		http.Error(w, "fleet: terminal not authorized", http.StatusForbidden)
 	}))
 	defer srv.Close()
-	err := (&Sender{Authority: srv.URL}).Send(context.Background(), Report{})
+	err := (&Sender{Authority: srv.URL}).Send(context.Background(), fleetproto.Report{})
 	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "not authorized") {
 		t.Fatalf("%v", err)
 	}
@@ -99,7 +100,7 @@ func TestKickSendsAtOnce(t *testing.T) {
 	}))
 	defer srv.Close()
 	s := &Sender{Authority: srv.URL, Client: srv.Client(), Interval: time.Hour,
-		Clock: clock.NewFake(time.Now()), Collect: func() Report { return Report{} }}
+		Clock: clock.NewFake(time.Now()), Collect: func() fleetproto.Report { return fleetproto.Report{} }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"eidkiosk/kiosk/heartbeat"
+	"eidkiosk/fleetproto"
 )
 
 // Phase is what the agent is doing.
@@ -199,8 +199,8 @@ func (s Status) Describe() string {
 }
 
 // Heartbeat returns the part of the heartbeat that describes updates.
-func (s Status) Heartbeat() heartbeat.Update {
-	u := heartbeat.Update{Phase: string(s.Phase), Floor: s.Floor, Available: s.Available,
+func (s Status) Heartbeat() fleetproto.Update {
+	u := fleetproto.Update{Phase: string(s.Phase), Floor: s.Floor, Available: s.Available,
 		LastRefusal: s.LastRefusal, LastError: s.LastError, LastFresh: s.LastFresh, Stale: s.Stale, Config: s.Config,
 		Committed: s.Committed, Slots: s.Slots}
 	if s.Loop != nil {

@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
@@ -153,16 +154,16 @@ func run() error {
 		return err
 	}
 	if authority != "" {
-		hb.OnAnswer = func(a heartbeat.Answer) {
+		hb.OnAnswer = func(a fleetproto.Answer) {
 			if a.CheckUpdate {
 				agent.CheckNow()
 			}
 		}
-		hb.Collect = func() heartbeat.Report {
+		hb.Collect = func() fleetproto.Report {
 			s := agent.Status()
 			ln := ls.Snapshot()
-			return heartbeat.Report{Version: s.Version, Slot: s.Slot, Channel: s.Channel, Healthy: s.Healthy,
-				Update: s.Heartbeat(), Lease: heartbeat.Lease{Holder: ln.Holder, Expiry: ln.Expiry}}
+			return fleetproto.Report{Version: s.Version, Slot: s.Slot, Channel: s.Channel, Healthy: s.Healthy,
+				Update: s.Heartbeat(), Lease: fleetproto.Lease{Holder: ln.Holder, Expiry: ln.Expiry}}
 		}
 		go hb.Run(ctx)
 	}
