@@ -44,24 +44,26 @@ func benchFrames(b *testing.B, size image.Point, n int) []gocv.Mat {
 	return out
 }
 
-// BenchmarkPipeline: the whole per-frame pipeline (detection with tracking,
-// eyes, quality statistics, motion fit, spectrum) beside naive
-// full-resolution Haar DetectMultiScale with default parameters, on one
-// OpenCV thread, same frames, same benchmark.
+// BenchmarkPipeline: the whole per-frame pipeline (DNN detection every
+// DetectEvery frames, landmarks on every frame, eye model, quality
+// statistics, motion fit, spectrum) beside naive full-resolution Haar
+// DetectMultiScale with default parameters (the pipeline this one
+// replaced started from it), on one OpenCV thread, same frames, same
+// benchmark.
 func BenchmarkPipeline(b *testing.B) {
 	camera.SetNumThreads(1)
 	defer camera.SetNumThreads(-1)
 	for _, size := range []image.Point{{640, 480}, {1280, 720}} {
 		b.Run(fmt.Sprintf("%dx%d", size.X, size.Y), func(b *testing.B) {
 			frames := benchFrames(b, size, 60)
-			a, err := NewAnalyzer(DefaultCascadeDir, AnalyzerOptions{})
+			a, err := NewAnalyzer("", AnalyzerOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer a.Close()
 			naive := gocv.NewCascadeClassifier()
 			defer naive.Close()
-			if !naive.Load(filepath.Join(DefaultCascadeDir, cascadeFace)) {
+			if !naive.Load(filepath.Join(DefaultCascadeDir, "haarcascades/haarcascade_frontalface_default.xml")) {
 				b.Fatal("cascade")
 			}
 			grey := gocv.NewMat()

@@ -71,7 +71,7 @@ func WriteCheckLine(w io.Writer, in camera.Info, f *measure.Frame, q measure.Res
 	if !f.HasFace() {
 		b.WriteString("no face")
 	} else {
-		fmt.Fprintf(&b, "faces=%d box=%d,%d,%d,%d eyes=%d", f.Faces, f.Box.Min.X, f.Box.Min.Y, f.Box.Dx(), f.Box.Dy(), f.Eyes)
+		fmt.Fprintf(&b, "faces=%d box=%d,%d,%d,%d p_closed=%.3f/%.3f", f.Faces, f.Box.Min.X, f.Box.Min.Y, f.Box.Dx(), f.Box.Dy(), f.EyeClosedL, f.EyeClosedR)
 		for _, m := range q.Measures {
 			if m.Name == measure.MFaces {
 				continue
@@ -82,7 +82,7 @@ func WriteCheckLine(w io.Writer, in camera.Info, f *measure.Frame, q measure.Res
 			}
 			fmt.Fprintf(&b, " %s=%g%s", m.Name, m.Value, mark)
 		}
-		fmt.Fprintf(&b, " mouth=%.3f nonrigid=%.2f shift=%.2f moire=%.1f", f.Mouth, f.NonRigid, f.Shift, f.Moire)
+		fmt.Fprintf(&b, " ear=%.3f mouth=%.3f nonrigid=%.2f shift=%.2f moire=%.1f", f.EAR, f.Mouth, f.NonRigid, f.Shift, f.Moire)
 		if f.Identical {
 			b.WriteString(" IDENTICAL")
 		}

@@ -43,7 +43,6 @@ func DemoSettings() Settings {
 	s.Rewind = true
 	s.Quality.MinEyeDist = 38
 	s.Quality.MinSharpness = 25
-	s.Quality.MaxYaw = 0.2
 	s.Quality.MaxCentre = 0.2
 	s.Liveness.Challenges = []string{liveness.Blink, liveness.OpenMouth}
 	s.Liveness.Count = 2
