@@ -13,7 +13,7 @@ func project(yaw, pitch, roll float64) Landmarks {
 	ry, rp, rr := yaw*math.Pi/180, pitch*math.Pi/180, roll*math.Pi/180
 	for _, m := range poseModel {
 		x, y, z := m.x, m.y, m.z
-		x, y = x*math.Cos(rr)-y*math.Sin(rr), x*math.Sin(rr)+y*math.Cos(rr) // roll about the face's own axis
+		x, y = x*math.Cos(rr)-y*math.Sin(rr), x*math.Sin(rr)+y*math.Cos(rr)  // roll about the face's own axis
 		x, z = x*math.Cos(ry)+z*math.Sin(ry), -x*math.Sin(ry)+z*math.Cos(ry) // yaw: +z towards +x
 		y, z = y*math.Cos(rp)+z*math.Sin(rp), -y*math.Sin(rp)+z*math.Cos(rp) // pitch: +z towards +y (up)
 		l[m.i] = Point{320 + 3*x, 240 - 3*y}
