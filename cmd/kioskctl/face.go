@@ -89,7 +89,7 @@ func init() {
 			}
 			defer cam.Close()
 			fmt.Fprintf(app.Stdout, "camera %s, preset %s; values marked ! fail their threshold\n", c.Camera.Source, c.Face.Preset)
-			return face.Check(ctx, cam, app.Stdout, face.CheckOptions{CascadeDir: c.Face.CascadeDir, Settings: s, Frames: frames, Every: every})
+			return face.Check(ctx, cam, app.Stdout, face.CheckOptions{Settings: s, Frames: frames, Every: every})
 		},
 	}, &cli.Command{
 		Name:    "face capture",
@@ -140,11 +140,11 @@ func init() {
 			if len(args) != 1 {
 				return fmt.Errorf("face eval: want one folder (see docs/face.md for its layout): %w", cli.ErrUsage)
 			}
-			c, s, err := load()
+			_, s, err := load()
 			if err != nil {
 				return err
 			}
-			rep, _, err := face.Evaluate(ctx, args[0], face.EvalOptions{CascadeDir: c.Face.CascadeDir, Analyzer: s.Analyzer, Liveness: s.Liveness,
+			rep, _, err := face.Evaluate(ctx, args[0], face.EvalOptions{Analyzer: s.Analyzer, Liveness: s.Liveness,
 				Progress: func(done, total int, o eval.Outcome) {
 					verdict := "rejected"
 					if o.Live {

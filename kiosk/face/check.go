@@ -15,10 +15,9 @@ import (
 
 // CheckOptions configures Check.
 type CheckOptions struct {
-	CascadeDir string
-	Settings   Settings
-	Frames     int // stop after this many frames (0: until ctx ends or the recording ends)
-	Every      int // print every Nth frame (default 1)
+	Settings Settings
+	Frames   int // stop after this many frames (0: until ctx ends or the recording ends)
+	Every    int // print every Nth frame (default 1)
 }
 
 // Check measures live frames for a technician aligning a camera: one line
@@ -26,13 +25,10 @@ type CheckOptions struct {
 // the liveness inputs and the time spent. It returns at the end of a
 // recording, after o.Frames frames, or when ctx ends (nil then).
 func Check(ctx context.Context, cam Frames, w io.Writer, o CheckOptions) error {
-	if o.CascadeDir == "" {
-		o.CascadeDir = DefaultCascadeDir
-	}
 	if o.Every <= 0 {
 		o.Every = 1
 	}
-	a, err := NewAnalyzer(o.CascadeDir, o.Settings.Analyzer)
+	a, err := NewAnalyzer("", o.Settings.Analyzer)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,9 @@ import (
 	"eidkiosk/kiosk/face/liveness"
 )
 
-// DefaultCascadeDir is where Debian's opencv-data installs the cascades.
+// DefaultCascadeDir is where Debian's opencv-data installs the Haar
+// cascades; the pipeline no longer uses them (BenchmarkPipeline's naive
+// baseline does).
 const DefaultCascadeDir = "/usr/share/opencv4"
 
 // Shared test data the evaluation set is built from (../shared/testdata/faces).

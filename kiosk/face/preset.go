@@ -124,7 +124,7 @@ func Open(cc config.CameraConfig, fc config.FaceConfig, h CameraHooks) (*Capture
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := NewCapturer(Options{Camera: cam, CascadeDir: fc.CascadeDir, Settings: s, Clock: h.Clock})
+	c, err := NewCapturer(Options{Camera: cam, Settings: s, Clock: h.Clock})
 	if err != nil {
 		cam.Close()
 		return nil, nil, err
