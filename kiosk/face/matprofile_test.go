@@ -75,7 +75,7 @@ func TestMatProfileNoLeaks(t *testing.T) {
 		if err := Check(context.Background(), cam, io.Discard, CheckOptions{Settings: DemoSettings(), Frames: 100}); err != nil {
 			t.Fatal(err)
 		}
-		if frames < 200 || samples < 10 {
+		if frames < 100 || samples < 10 {
 			t.Fatalf("only %d frames, %d samples", frames, samples)
 		}
 	}()
