@@ -27,6 +27,8 @@ func TestEvaluationSet(t *testing.T) {
 	}
 	var sb strings.Builder
 	rep.Write(&sb)
+	sb.WriteString("\n")
+	eval.WriteMargins(&sb, eval.Margins(outs, liveness.DefaultConfig()))
 	t.Logf("\n%s", sb.String())
 	if rep.BonaFide < 1 || len(rep.Species) != 4 {
 		t.Fatalf("set has %d bona fide and species %+v", rep.BonaFide, rep.Species)
