@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"image"
 	"math"
-	"sort"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -203,28 +202,15 @@ func (a *Analyzer) geometry(f *measure.Frame) {
 	f.Mouth = l.MAR()
 }
 
-func medianOf(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
-
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
 // ---- geometry helpers ----
-
-func scaleRect(r image.Rectangle, s float64) image.Rectangle {
-	return image.Rect(int(math.Round(float64(r.Min.X)*s)), int(math.Round(float64(r.Min.Y)*s)),
-		int(math.Round(float64(r.Max.X)*s)), int(math.Round(float64(r.Max.Y)*s)))
-}
 
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
 
 func centre(r image.Rectangle) image.Point {
 	return image.Pt((r.Min.X+r.Max.X)/2, (r.Min.Y+r.Max.Y)/2)
 }
-
-func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
 
 // IoU is the intersection over union of two rectangles.
 func IoU(a, b image.Rectangle) float64 {
