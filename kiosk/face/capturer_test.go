@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/jpeg"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,5 +238,17 @@ func TestLiveCaptureHandsSamplesToTheMatcher(t *testing.T) {
 	t.Setenv(facemodel.EnvDir, t.TempDir())
 	if _, err := NewCapturer(Options{Camera: cam, Settings: DemoSettings()}); !errors.Is(err, facemodel.ErrUnavailable) {
 		t.Fatalf("no models: err %v, want facemodel.ErrUnavailable", err)
+	}
+}
+
+func TestUnavailableFailsEveryCaptureAsACameraFault(t *testing.T) {
+	t.Setenv(facemodel.EnvDir, t.TempDir())
+	_, err := NewAnalyzer("", AnalyzerOptions{})
+	if !errors.Is(err, facemodel.ErrUnavailable) {
+		t.Fatalf("no models: %v", err)
+	}
+	_, cerr := Unavailable{Err: err}.Capture(context.Background(), []byte("visit-x"), nil)
+	if !errors.Is(cerr, session.ErrCameraFault) || !strings.Contains(cerr.Error(), "fr_detect.onnx") || !strings.Contains(cerr.Error(), "make models") {
+		t.Fatalf("capture error %v", cerr)
 	}
 }
