@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 )
 
 func TestDefaultDeckIsValid(t *testing.T) {
@@ -19,7 +19,8 @@ func TestDefaultDeckIsValid(t *testing.T) {
 		if err != nil {
 			t.Fatalf("card %d does not decode: %v", i, err)
 		}
-		if got.Kind != c.Kind || got.Number != c.Number || got.Name != c.Name || got.NameEN != c.NameEN {
+		if got.Kind != c.Kind || got.Number != c.Number || got.Name != c.Name || got.NameEN != c.NameEN ||
+			got.BirthDateText != c.BirthDateText || got.ValidFromText != c.ValidFromText || got.ValidToText != c.ValidToText {
 			t.Errorf("card %d: decoded differently from the deck", i)
 		}
 		kinds[c.Kind]++
