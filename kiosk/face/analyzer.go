@@ -59,6 +59,7 @@ type Analyzer struct {
 
 	grey, tmp           gocv.Mat
 	detSmall, detIn     gocv.Mat
+	lmOut               [136]float32 // the landmark model's output, copied out of OpenCV
 	lmIn, eyeIn         gocv.Mat
 	norm                gocv.Mat
 	prevFlow, curFlow   gocv.Mat

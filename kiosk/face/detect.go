@@ -141,16 +141,8 @@ func (a *Analyzer) landmarks(box image.Rectangle, size image.Point) (measure.Lan
 	if r.Max.Y > size.Y {
 		r = r.Sub(image.Pt(0, r.Max.Y-size.Y))
 	}
-	reg := a.grey.Region(r)
-	gocv.Resize(reg, &a.lmIn, image.Pt(lmSize, lmSize), 0, 0, gocv.InterpolationLinear)
-	reg.Close()
-	blob := gocv.BlobFromImage(a.lmIn, 1.0/256, image.Pt(lmSize, lmSize), gocv.NewScalar(0, 0, 0, 0), false, false)
-	defer blob.Close()
-	a.nets.landmark.SetInput(blob, "input")
-	out := a.nets.landmark.Forward("")
-	defer out.Close()
-	v, err := out.DataPtrFloat32()
-	if err != nil || len(v) < 136 {
+	v, ok := a.inferGrey(&a.nets.landmark, r, &a.lmIn, lmSize, 1.0/256, a.lmOut[:])
+	if !ok {
 		return l, false
 	}
 	for i := range l {

@@ -4,8 +4,6 @@ import (
 	"image"
 	"math"
 
-	"gocv.io/x/gocv"
-
 	"eidkiosk/kiosk/face/measure"
 )
 
@@ -48,16 +46,9 @@ func (a *Analyzer) eyeClosed(l *measure.Landmarks, i int, size image.Point) (flo
 	if r.Dx() < s*3/4 || r.Dy() < s*3/4 {
 		return 0, false
 	}
-	reg := a.grey.Region(r)
-	gocv.Resize(reg, &a.eyeIn, image.Pt(eyeSize, eyeSize), 0, 0, gocv.InterpolationLinear)
-	reg.Close()
-	blob := gocv.BlobFromImage(a.eyeIn, 1.0/255, image.Pt(eyeSize, eyeSize), gocv.NewScalar(0, 0, 0, 0), false, false)
-	defer blob.Close()
-	a.nets.eye.SetInput(blob, "input")
-	out := a.nets.eye.Forward("")
-	defer out.Close()
-	v, err := out.DataPtrFloat32()
-	if err != nil || len(v) < 2 {
+	var logits [2]float32
+	v, ok := a.inferGrey(&a.nets.eye, r, &a.eyeIn, eyeSize, 1.0/255, logits[:])
+	if !ok {
 		return 0, false
 	}
 	// softmax of two logits: p0 = 1 / (1 + e^(v1 − v0))

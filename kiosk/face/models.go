@@ -2,6 +2,7 @@ package face
 
 import (
 	"fmt"
+	"image"
 
 	"gocv.io/x/gocv"
 
@@ -57,4 +58,24 @@ func (n *nets) close() {
 	for _, net := range []*gocv.Net{&n.detect, &n.landmark, &n.eye} {
 		net.Close() // a zero Net closes as a no-op
 	}
+}
+
+// inferGrey runs net on the region r of the grey frame resized to
+// size×size (into the buffer in), scaled by scale, and copies the first
+// len(dst) outputs into dst; false when the net gives fewer.
+func (a *Analyzer) inferGrey(net *gocv.Net, r image.Rectangle, in *gocv.Mat, size int, scale float64, dst []float32) ([]float32, bool) {
+	reg := a.grey.Region(r)
+	gocv.Resize(reg, in, image.Pt(size, size), 0, 0, gocv.InterpolationLinear)
+	reg.Close()
+	blob := gocv.BlobFromImage(*in, scale, image.Pt(size, size), gocv.NewScalar(0, 0, 0, 0), false, false)
+	defer blob.Close()
+	net.SetInput(blob, "input")
+	out := net.Forward("")
+	defer out.Close()
+	v, err := out.DataPtrFloat32()
+	if err != nil || len(v) < len(dst) {
+		return nil, false
+	}
+	copy(dst, v)
+	return dst, true
 }
