@@ -286,3 +286,28 @@ func abs(v int) int {
 	}
 	return v
 }
+
+// A face that leaves (the frame goes blank) is dropped at the next
+// detection at the latest: within DetectEvery frames.
+func TestALeavingFaceIsDroppedWithinDetectEvery(t *testing.T) {
+	a := newAnalyzer(t, AnalyzerOptions{})
+	m := readStill(t, "frontal-kphotoalbum-jesper.jpg")
+	defer m.Close()
+	for i := 0; i < 3; i++ {
+		if f := a.Analyze(m, time.Now()); !f.HasFace() {
+			t.Fatalf("frame %d: no face", i)
+		}
+	}
+	blank := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(128, 128, 128, 0), m.Rows(), m.Cols(), gocv.MatTypeCV8UC3)
+	defer blank.Close()
+	gone := -1
+	for i := 0; i < 10 && gone < 0; i++ {
+		if f := a.Analyze(blank, time.Now()); !f.HasFace() {
+			gone = i
+		}
+	}
+	t.Logf("dropped after %d blank frames", gone+1)
+	if gone < 0 || gone >= 5 {
+		t.Fatalf("the face was still reported %d blank frames after it left", gone)
+	}
+}
