@@ -46,11 +46,12 @@ const (
 	Landmark = "landmark" // 68 landmarks in a face box
 	Eye      = "eye"      // open/closed eye
 	Feature  = "feature"  // 512-d face embedding for 1:1 matching
-	Liveness = "liveness" // passive anti-spoofing score: evidence only, never a gate
 )
 
 // Manifest is every model eidkiosk ships, in the order `kioskctl face models`
-// lists them.
+// lists them. The package's passive anti-spoofing model (fr_liveness,
+// sha256 afa783b7…c32d) is deliberately not shipped: it rejects real
+// people (docs/models.md).
 var Manifest = []Model{
 	{Name: Detect, File: "fr_detect.onnx", Size: 1217758, Package: Faceplugin, Path: "package/model/fr_detect.onnx",
 		SHA256:  "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854",
@@ -68,10 +69,6 @@ var Manifest = []Model{
 		SHA256:  "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581",
 		Licence: "package MIT; MobileFaceNet shape, training data unknown",
 		Use:     "512-d embedding: 1:1 matching"},
-	{Name: Liveness, File: "fr_liveness.onnx", Size: 1886811, Package: Faceplugin, Path: "package/model/fr_liveness.onnx",
-		SHA256:  "afa783b7e902fdfcf323a7240cac2a1c580c25314ea4161129dc1b0d100dc32d",
-		Licence: "package MIT; MiniFASNet shape (Apache-2.0 code), weights' origin unknown",
-		Use:     "passive anti-spoofing score, recorded as evidence only (it rejects real people)"},
 }
 
 // Lookup returns the manifest entry named name.
