@@ -34,6 +34,7 @@ import (
 	"eidkiosk/internal/health"
 	"eidkiosk/internal/logging"
 	"eidkiosk/kiosk/config"
+	facecap "eidkiosk/kiosk/face"
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/outbox"
@@ -237,6 +238,11 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		TechnicianPIN: cfg.UI.TechnicianPIN,
 		OnView:        s.onView,
 	})
+	if u, ok := face.(facecap.Unavailable); ok {
+		// The face pipeline could not start (a model missing or altered):
+		// the engine knows the camera side is down before the first visit.
+		s.Engine.Send(session.CameraFault{Err: u.Err})
+	}
 
 	// Updates.
 	if !o.NoUpdate && cfg.Update.Enabled && id != nil && len(id.TUFRoot) > 0 {

@@ -93,11 +93,9 @@ type Analyzer struct {
 type lkBufs struct{ pts, next, back, status, status2, errs, mask gocv.Mat }
 
 // NewAnalyzer loads the face models (each verified against the manifest)
-// and returns an analyzer. The first argument is the former Haar cascade
-// directory and is no longer read (callers still pass face.cascade_dir);
-// the models come from o.ModelsDir. A missing or altered model is an error
-// wrapping facemodel.ErrUnavailable.
-func NewAnalyzer(_ string, o AnalyzerOptions) (*Analyzer, error) {
+// from o.ModelsDir and returns an analyzer. A missing or altered model is
+// an error wrapping facemodel.ErrUnavailable.
+func NewAnalyzer(o AnalyzerOptions) (*Analyzer, error) {
 	o.defaults()
 	n, err := loadNets(o.ModelsDir)
 	if err != nil {

@@ -25,7 +25,7 @@ func readStill(t testing.TB, name string) gocv.Mat {
 
 func newAnalyzer(t testing.TB, o AnalyzerOptions) *Analyzer {
 	t.Helper()
-	a, err := NewAnalyzer("", o)
+	a, err := NewAnalyzer(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func BenchmarkPipeline(b *testing.B) {
 	for _, size := range []image.Point{{640, 480}, {1280, 720}} {
 		b.Run(fmt.Sprintf("%dx%d", size.X, size.Y), func(b *testing.B) {
 			frames := benchFrames(b, size, 60)
-			a, err := NewAnalyzer("", AnalyzerOptions{})
+			a, err := NewAnalyzer(AnalyzerOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -125,7 +125,7 @@ func BenchmarkLoadModels(b *testing.B) {
 	frames := benchFrames(b, image.Pt(640, 480), 1)
 	runtime.GC()
 	before := vmRSS(b)
-	first, err := NewAnalyzer("", AnalyzerOptions{})
+	first, err := NewAnalyzer(AnalyzerOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func BenchmarkLoadModels(b *testing.B) {
 	rss := float64(vmRSS(b)-before) / (1 << 20)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		a, err := NewAnalyzer("", AnalyzerOptions{})
+		a, err := NewAnalyzer(AnalyzerOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

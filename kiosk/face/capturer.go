@@ -97,7 +97,7 @@ func NewCapturer(o Options) (*Capturer, error) {
 	if err := o.Settings.Liveness.Validate(); err != nil {
 		return nil, fmt.Errorf("face: %w", err)
 	}
-	a, err := NewAnalyzer("", o.Settings.Analyzer)
+	a, err := NewAnalyzer(o.Settings.Analyzer)
 	if err != nil {
 		return nil, err
 	}

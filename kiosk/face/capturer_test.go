@@ -243,7 +243,7 @@ func TestLiveCaptureHandsSamplesToTheMatcher(t *testing.T) {
 
 func TestUnavailableFailsEveryCaptureAsACameraFault(t *testing.T) {
 	t.Setenv(facemodel.EnvDir, t.TempDir())
-	_, err := NewAnalyzer("", AnalyzerOptions{})
+	_, err := NewAnalyzer(AnalyzerOptions{})
 	if !errors.Is(err, facemodel.ErrUnavailable) {
 		t.Fatalf("no models: %v", err)
 	}

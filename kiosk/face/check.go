@@ -28,7 +28,7 @@ func Check(ctx context.Context, cam Frames, w io.Writer, o CheckOptions) error {
 	if o.Every <= 0 {
 		o.Every = 1
 	}
-	a, err := NewAnalyzer("", o.Settings.Analyzer)
+	a, err := NewAnalyzer(o.Settings.Analyzer)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func Evaluate(ctx context.Context, dir string, o EvalOptions) (eval.Report, []ev
 	if len(recs) == 0 {
 		return eval.Report{}, nil, fmt.Errorf("face: eval: no recordings under %s", dir)
 	}
-	a, err := NewAnalyzer("", o.Analyzer)
+	a, err := NewAnalyzer(o.Analyzer)
 	if err != nil {
 		return eval.Report{}, nil, err
 	}

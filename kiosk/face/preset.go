@@ -64,6 +64,7 @@ func SettingsFor(fc config.FaceConfig) (Settings, error) {
 	default:
 		return Settings{}, fmt.Errorf("face: unknown preset %q", fc.Preset)
 	}
+	s.Analyzer.ModelsDir = fc.ModelsDir
 	if len(fc.ChallengeSet) > 0 {
 		s.Liveness.Challenges = fc.ChallengeSet
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/ui/uitest"
 )
@@ -88,5 +89,42 @@ func TestNoDisplay(t *testing.T) {
 	t.Setenv("WAYLAND_DISPLAY", "")
 	if err := Run(context.Background(), Options{Dir: t.TempDir()}); err != ErrNoDisplay {
 		t.Fatalf("Run = %v, want ErrNoDisplay", err)
+	}
+}
+
+// TestMissingModelIsUnavailable: a kiosk whose face models are missing
+// starts anyway (no crash, no fallback to another detector) and its engine
+// reports the camera side down from the start, so a visit ends on the
+// camera fault screen instead of capturing.
+func TestMissingModelIsUnavailable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	base := config.Default()
+	base.Face.ModelsDir = t.TempDir() // empty: every model missing
+	views := make(chan session.View, 1024)
+	done := make(chan error, 1)
+	var out uitest.Buffer
+	go func() {
+		done <- Run(ctx, Options{Dir: t.TempDir(), Base: &base, Out: &out, Headless: true,
+			OnView: func(v session.View) {
+				select {
+				case views <- v:
+				default:
+				}
+			}})
+	}()
+	for {
+		select {
+		case v := <-views:
+			if v.State == session.Attract && v.ReaderOK && !v.CameraOK {
+				cancel()
+				<-done
+				return
+			}
+		case err := <-done:
+			t.Fatalf("kiosk stopped: %v", err)
+		case <-ctx.Done():
+			t.Fatal("no view with the camera side down")
+		}
 	}
 }
