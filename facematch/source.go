@@ -102,4 +102,3 @@ func (m *Matcher) CompareFiles(reference, probe string, th score.Thresholds) (Re
 	s := score.Cosine(ref, p)
 	return Result{Decision: th.Decide(s), Score: s, Frames: n}, nil
 }
-
