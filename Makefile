@@ -10,16 +10,19 @@ export CGO_ENABLED := 1
 # Haar cascades (camera, face), the X11/GL headers Fyne builds against, Xvfb,
 # xwd and ImageMagick (UI under a virtual display, screenshots), espeak-ng
 # (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests), dpkg-dev
-# (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session).
+# (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session),
+# npm (fetches the pinned face models: make models).
 DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg-dev xvfb xauth \
-	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland
+	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland npm
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
 PURE := ./kiosk/session/... ./kiosk/config/... ./internal/pii/... ./internal/clock/... ./internal/logging/... \
 	./internal/cli/... ./enroll/... ./kiosk/outbox/... ./kiosk/uplink/... ./authority/... \
 	./provisioning/... ./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
 
-.PHONY: help deps build test test-fast check fuzz long demo bench screenshots deb clean
+MODELS ?= out/models
+
+.PHONY: help deps models build test test-fast check fuzz long demo bench screenshots deb clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -31,6 +34,11 @@ deps: ## install the Debian packages the build needs (only those missing)
 		if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@$(MAKE) --no-print-directory models
+
+models: ## the pinned face models (npm pack, SHA-256 checked) into out/models; offline when present
+	@command -v npm >/dev/null || { echo "models: npm is missing (apt-get install npm)"; exit 1; }
+	$(GO) run ./facemodel/fetchmodels --dir $(MODELS)
 
 build: deps ## build bin/kiosk, bin/kiosk-launch, bin/kioskctl, bin/authority
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
