@@ -1,29 +1,19 @@
 package facematch
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
+	"eidkiosk/facemodel"
 )
 
-// Open loads the three models from the models directory and verifies them.
-// TODO(match): switch to facemodel.Load once the face branch lands.
+// Open loads fr_detect, fr_landmark and fr_feature from the models
+// directory, each checked against its pinned SHA-256 (facemodel.Load). A
+// missing or altered model is an error wrapping facemodel.ErrUnavailable
+// that names the file and the fix.
 func Open(q Quality) (*Matcher, error) {
-	dir := os.Getenv("EIDKIOSK_MODELS")
-	if dir == "" {
-		dir = "out/models"
-		for d, _ := os.Getwd(); d != "/"; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "out", "models")
-				break
-			}
-		}
-	}
 	var ms [3][]byte
-	for i, f := range []string{"fr_detect.onnx", "fr_landmark.onnx", "fr_feature.onnx"} {
-		b, err := os.ReadFile(filepath.Join(dir, f))
+	for i, name := range []string{facemodel.Detect, facemodel.Landmark, facemodel.Feature} {
+		b, err := facemodel.Load(name)
 		if err != nil {
-			return nil, fmt.Errorf("facematch: %w", err)
+			return nil, err
 		}
 		ms[i] = b
 	}
