@@ -89,13 +89,14 @@ func (m *Matcher) CaptureVideo(path string, max int) (*Capture, error) {
 }
 
 // CompareFiles compares a reference and a probe, each a picture or a video
-// (a video is judged as a capture). A picture probe counts as one frame.
-func (m *Matcher) CompareFiles(reference, probe string, th score.Thresholds) (Result, error) {
-	ref, _, err := m.EmbedFile(reference, MaxVideoFrames)
+// (a video is judged as a capture of up to max frames). A picture probe
+// counts as one frame. An error says which side has no usable face.
+func (m *Matcher) CompareFiles(reference, probe string, th score.Thresholds, max int) (Result, error) {
+	ref, _, err := m.EmbedFile(reference, max)
 	if err != nil {
 		return Result{}, fmt.Errorf("reference %w", err)
 	}
-	p, n, err := m.EmbedFile(probe, MaxVideoFrames)
+	p, n, err := m.EmbedFile(probe, max)
 	if err != nil {
 		return Result{}, fmt.Errorf("probe %w", err)
 	}
