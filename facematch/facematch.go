@@ -18,6 +18,7 @@ package facematch
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -438,16 +439,21 @@ type Result struct {
 	Frames   int            `json:"frames"` // usable probe frames in the template
 }
 
-// CompareFrames decides whether the capture's frames (JPEGs: a kiosk's
-// portrait and liveness evidence) show the person in reference (an encoded
-// picture). At least score.MinFrames frames must hold a usable face.
-func (m *Matcher) CompareFrames(reference []byte, frames [][]byte, th score.Thresholds) (Result, error) {
+// Match implements authority/intake.FaceMatcher: the cosine between the
+// largest face of reference (an encoded picture) and the median template of
+// the capture's frames (JPEGs: a kiosk's portrait and liveness evidence),
+// with the number of frames that held a usable face (score.MinFrames at
+// least, or an error wrapping ErrNoFace).
+func (m *Matcher) Match(ctx context.Context, reference []byte, frames [][]byte) (float64, int, error) {
 	ref, err := m.EmbedBytes(reference)
 	if err != nil {
-		return Result{}, fmt.Errorf("facematch: reference: %w", err)
+		return 0, 0, fmt.Errorf("facematch: reference: %w", err)
 	}
 	var c Capture
 	for _, f := range frames {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, fmt.Errorf("facematch: %w", err)
+		}
 		img, err := DecodeImage(f)
 		if err != nil {
 			c.Seen++
@@ -456,15 +462,14 @@ func (m *Matcher) CompareFrames(reference []byte, frames [][]byte, th score.Thre
 		_, err = c.Add(m, img)
 		img.Close()
 		if err != nil {
-			return Result{}, err
+			return 0, 0, err
 		}
 	}
 	tpl, err := c.Template()
 	if err != nil {
-		return Result{}, fmt.Errorf("facematch: capture: %w", err)
+		return 0, 0, fmt.Errorf("facematch: capture: %w", err)
 	}
-	s := score.Cosine(ref, tpl)
-	return Result{Decision: th.Decide(s), Score: s, Frames: len(c.Frames)}, nil
+	return score.Cosine(ref, tpl), len(c.Frames), nil
 }
 
 // jpegBytes encodes img as a JPEG of the given quality, optimised.

@@ -96,7 +96,7 @@ func TestImportPhotos(t *testing.T) {
 	files := map[string][]byte{
 		intaketest.CitizenNumber + ".jpg": photo,
 		"990102195602140028.JPEG":         photo,
-		"990102195602140027.jpg":          photo,                    // wrong check digit
+		"990102195602140027.jpg":          photo,                   // wrong check digit
 		"810000199208150027.png":          []byte("not a picture"), // not a picture
 		"notes.txt":                       []byte("ignored"),
 		"holiday.jpg":                     photo, // not an ID number
