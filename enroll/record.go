@@ -33,6 +33,18 @@ type Record struct {
 	// BindingCode is the secret half of the receipt's QR code: the citizen's
 	// phone proves it saw the receipt by presenting it to the authority.
 	BindingCode string `cbor:"14,keyasint"`
+	// FaceMatch is the kiosk's 1:1 comparison with the decoded card photo;
+	// nil when the kiosk could not decode the photo (no licensed decoder).
+	FaceMatch *FaceMatch `cbor:"15,keyasint,omitempty"`
+}
+
+// FaceMatch is the kiosk's comparison of the live capture with the card
+// photo: the decision (match or refer; a no_match ends the visit) and the
+// score, for the authority's officers.
+type FaceMatch struct {
+	Decision string  `cbor:"1,keyasint"` // "match" or "refer"
+	Score    float64 `cbor:"2,keyasint"`
+	Frames   int     `cbor:"3,keyasint"` // capture frames in the live template
 }
 
 // Card is the card's data as read from the chip. Dates are "YYYYMMDD" as on
@@ -179,6 +191,9 @@ func FromEnrollment(e *session.Enrollment, id, deviceID, stationID, software str
 	}
 	for _, d := range l.Timings {
 		r.Liveness.TimingsMS = append(r.Liveness.TimingsMS, d.Milliseconds())
+	}
+	if m := e.Face.Match; m != nil {
+		r.FaceMatch = &FaceMatch{Decision: string(m.Decision), Score: m.Score, Frames: m.Frames}
 	}
 	return r
 }

@@ -93,7 +93,7 @@ func New(opts Options) (*Intake, error) {
 		opts.MaxConcurrent = 64
 	}
 	in := &Intake{keys: k, devices: opts.Devices, log: opts.Logger, clock: opts.Clock,
-		verifiers: opts.Verifiers, sem: make(chan struct{}, opts.MaxConcurrent)}
+		verifiers: append(opts.Verifiers, KioskMatchCheck{}), sem: make(chan struct{}, opts.MaxConcurrent)}
 	if opts.Face.Matcher != nil {
 		if opts.Face.References == nil {
 			opts.Face.References = in

@@ -16,6 +16,7 @@ const (
 	FlagFaceMismatch    = "face_mismatch"       // the live face is not the reference photo's (no_match)
 	FlagFaceRefer       = "face_refer"          // the comparison is inconclusive: an officer must look
 	FlagFaceUnchecked   = "face_unchecked"      // no reference, or the matcher failed; a person must look
+	FlagKioskFaceRefer  = "kiosk_face_refer"    // the kiosk's comparison with the card photo was inconclusive
 	FlagNotLive         = "not_live"            // the kiosk's liveness verdict was negative
 )
 
@@ -111,6 +112,22 @@ func (f FaceCheck) reference(ctx context.Context, r *enroll.Record) ([]byte, str
 		return nil, "", errors.New("no reference photo; the card photo did not decode")
 	}
 	return b, "card photo", nil
+}
+
+// KioskMatchCheck flags enrollments whose kiosk referred its comparison
+// with the card photo to an officer (a no_match never reaches the
+// authority: the kiosk ends the visit). It always runs.
+type KioskMatchCheck struct{}
+
+// Name implements Verifier.
+func (KioskMatchCheck) Name() string { return "kiosk-face" }
+
+// Verify implements Verifier.
+func (KioskMatchCheck) Verify(ctx context.Context, r *enroll.Record) ([]Flag, error) {
+	if m := r.FaceMatch; m != nil && m.Decision != string(score.Match) {
+		return []Flag{{Kind: FlagKioskFaceRefer, Detail: fmt.Sprintf("kiosk decision %s, score %.3f over %d frames against the card photo", m.Decision, m.Score, m.Frames)}}, nil
+	}
+	return nil, nil
 }
 
 // LivenessCheck flags enrollments whose kiosk judged the presentation not

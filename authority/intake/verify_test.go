@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
+	"eidkiosk/enroll"
 	"eidkiosk/facematch/score"
+	"eidkiosk/kiosk/session"
 )
 
 // matcher stands in for facematch.Matcher (tested on real faces in
@@ -90,5 +93,36 @@ func TestFaceCheckFlags(t *testing.T) {
 				t.Fatalf("flags %v, want %q", st.Flags, c.want)
 			}
 		})
+	}
+}
+
+// A kiosk's refer decision travels sealed in the record and is flagged.
+func TestKioskReferFlagged(t *testing.T) {
+	f := newFixture(t, intake.Options{})
+	ctx := context.Background()
+	for _, c := range []struct {
+		decision score.Decision
+		want     string
+	}{{score.Refer, intake.FlagKioskFaceRefer}, {score.Match, ""}} {
+		e, err := intaketest.Enrollment(intaketest.CitizenName, intaketest.RandomNumber(f.rnd), f.rnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Face.Match = &session.FaceMatch{Decision: c.decision, Score: 0.35, Frames: 5}
+		q := &memQueue{}
+		rc, err := enroll.NewSubmitter(f.sealA, q, "test-1.0", nil, nil).Submit(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.auth.Intake.Submit(ctx, q.pkgs[rc.EnrollmentID], rc.EnrollmentID, f.a.Cert, intake.FromUplink); err != nil {
+			t.Fatal(err)
+		}
+		st, err := f.auth.Intake.Status(ctx, rc.EnrollmentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(st.Flags, ","); got != c.want {
+			t.Errorf("kiosk %s: flags %q, want %q", c.decision, got, c.want)
+		}
 	}
 }

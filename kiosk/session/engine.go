@@ -30,6 +30,7 @@ type Options struct {
 	ConsentVersion string        // version of the privacy notice text; default "1"
 	OnView         func(View)    // called on the engine goroutine for every new View; must not block
 	Nonce          func() []byte // liveness nonce per visit; nil: 32 bytes from crypto/rand
+	Match          CardMatcher   // compares a capture with the decoded card photo; nil: no comparison
 }
 
 // Tuning that is not worth a configuration key.
@@ -86,6 +87,8 @@ type visit struct {
 	view    *CardView
 	photo   image.Image
 	sealing bool // a Submit goroutine owns enr; it wipes it itself
+	// mismatches counts captures that did not match the card photo.
+	mismatches int
 }
 
 // New returns an engine; call Run to start it.
@@ -513,9 +516,11 @@ func (e *Engine) startFace() {
 	e.face = FaceProgress{}
 	nonce := e.o.Nonce()
 	gen := e.gen
+	card := e.cardPhotoForMatch()
 	e.enter(FaceCapture)
 	go func() {
 		res, err := e.o.Face.Capture(ctx, nonce, func(p FaceProgress) { e.Send(faceProgress{gen: gen, p: p}) })
+		res, err = e.matchCard(ctx, card, res, err)
 		e.Send(faceDone{gen: gen, res: res, err: err})
 	}()
 }
@@ -527,6 +532,8 @@ func (e *Engine) faceDone(ev faceDone) bool {
 		e.visit.enr.Face = ev.res
 		e.retry = false
 		e.enter(Review)
+	case errors.Is(ev.err, ErrFaceMismatch):
+		e.faceMismatch(ev.res)
 	case errors.Is(ev.err, ErrLivenessFailed), errors.Is(ev.err, ErrNoPortrait):
 		wipeFace(&ev.res)
 		e.log.Info("face capture attempt failed", "attempt", e.attempt, "err", ev.err)

@@ -125,7 +125,7 @@ func (s syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, with ...func(*Options)) *harness {
 	t.Helper()
 	h := &harness{
 		t:     t,
@@ -140,7 +140,7 @@ func newHarness(t *testing.T) *harness {
 		logMu: &sync.Mutex{},
 	}
 	n := byte(0)
-	h.e = New(Options{
+	o := Options{
 		Timeouts:      config.Default().Timeouts,
 		Face:          h.face,
 		Submit:        h.sub,
@@ -151,7 +151,11 @@ func newHarness(t *testing.T) *harness {
 		TechnicianPIN: "2468",
 		OnView:        func(v View) { h.views <- v },
 		Nonce:         func() []byte { n++; return []byte{n} },
-	})
+	}
+	for _, f := range with {
+		f(&o)
+	}
+	h.e = New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- h.e.Run(ctx) }()
