@@ -21,7 +21,11 @@ const (
 // JPEG of at most 1,024 bytes (the highest quality that fits). It stands in
 // for the decoded WLT photo, which no open codec produces, in calibration
 // and in the simulator's test deck.
-func Chip(img gocv.Mat, f Face) ([]byte, error) {
+func Chip(img gocv.Mat, f Face) ([]byte, error) { return ChipWithin(img, f, ChipMaxBytes) }
+
+// ChipWithin is Chip with another size limit (a container with a header
+// leaves less room).
+func ChipWithin(img gocv.Mat, f Face, maxBytes int) ([]byte, error) {
 	side := float64(f.Box.Dy())
 	w := side / chipFaceFrac
 	h := w * ChipH / ChipW
@@ -47,11 +51,11 @@ func Chip(img gocv.Mat, f Face) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(b) <= ChipMaxBytes {
+		if len(b) <= maxBytes {
 			return b, nil
 		}
 	}
-	return nil, fmt.Errorf("facematch: chip photo does not fit in %d bytes", ChipMaxBytes)
+	return nil, fmt.Errorf("facematch: chip photo does not fit in %d bytes", maxBytes)
 }
 
 // chipFaceFrac is the face box's share of the chip photo's width. ID photos

@@ -449,6 +449,25 @@ func (m *Matcher) Match(ctx context.Context, reference []byte, frames [][]byte) 
 	if err != nil {
 		return 0, 0, fmt.Errorf("facematch: reference: %w", err)
 	}
+	return m.matchFrames(ctx, ref, frames)
+}
+
+// MatchPicture is Match with a decoded reference picture (the card photo
+// from a WLT decoder).
+func (m *Matcher) MatchPicture(ctx context.Context, reference image.Image, frames [][]byte) (float64, int, error) {
+	img, err := MatFromImage(reference)
+	if err != nil {
+		return 0, 0, fmt.Errorf("facematch: reference: %w", err)
+	}
+	ref, _, err := m.Embed(img)
+	img.Close()
+	if err != nil {
+		return 0, 0, fmt.Errorf("facematch: reference: %w", err)
+	}
+	return m.matchFrames(ctx, ref, frames)
+}
+
+func (m *Matcher) matchFrames(ctx context.Context, ref score.Embedding, frames [][]byte) (float64, int, error) {
 	var c Capture
 	for _, f := range frames {
 		if err := ctx.Err(); err != nil {

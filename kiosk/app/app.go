@@ -57,6 +57,9 @@ type Options struct {
 	Pins *gpio.Pins
 	// OpenPort replaces the serial open of the reader (nil: real serial).
 	OpenPort func(path string, baud int) (idcard.Port, error)
+	// PhotoDecoder replaces the configured card photo decoder (the
+	// simulator's test decoder in the demo).
+	PhotoDecoder idcard.PhotoDecoder
 	// OnView observers besides the UI (the demo's scripted citizen).
 	OnView []func(session.View)
 	// NoUpdate disables the update agent (demo, tests).
@@ -194,6 +197,13 @@ func Build(ctx context.Context, o Options) (*System, error) {
 			return fail(fmt.Errorf("app: reader.photo_decoder: %w", err))
 		}
 	}
+	if o.PhotoDecoder != nil {
+		photo = o.PhotoDecoder
+	}
+	match, err := s.buildCardMatcher(photo)
+	if err != nil {
+		return fail(err)
+	}
 	s.Poller = idcard.NewPoller(idcard.Options{
 		Port: cfg.Reader.Port, Baud: cfg.Reader.Baud, Interval: cfg.Reader.PollInterval.Duration,
 		Fingerprint: cfg.Reader.Fingerprint, NoProbe: !cfg.Reader.ProbeBaud,
@@ -226,6 +236,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		Lang:          cfg.UI.Language,
 		TechnicianPIN: cfg.UI.TechnicianPIN,
 		OnView:        s.onView,
+		Match:         match,
 	})
 
 	// Updates.
