@@ -36,6 +36,10 @@ type Record struct {
 	// FaceMatch is the kiosk's 1:1 comparison with the decoded card photo;
 	// nil when the kiosk could not decode the photo (no licensed decoder).
 	FaceMatch *FaceMatch `cbor:"15,keyasint,omitempty"`
+	// MatchFrames are frames of the capture (JPEG) that, with the portrait
+	// and the liveness evidence, make the live template of the 1:1 face
+	// comparison (at least five usable frames).
+	MatchFrames [][]byte `cbor:"16,keyasint,omitempty"`
 }
 
 // FaceMatch is the kiosk's comparison of the live capture with the card
@@ -124,6 +128,9 @@ func (r *Record) Wipe() {
 	for _, e := range r.Liveness.Evidence {
 		pii.Zero(e)
 	}
+	for _, f := range r.MatchFrames {
+		pii.Zero(f)
+	}
 	pii.Zero(r.Liveness.Nonce)
 	*r = Record{}
 }
@@ -191,6 +198,9 @@ func FromEnrollment(e *session.Enrollment, id, deviceID, stationID, software str
 	}
 	for _, d := range l.Timings {
 		r.Liveness.TimingsMS = append(r.Liveness.TimingsMS, d.Milliseconds())
+	}
+	for _, f := range e.Face.MatchFrames {
+		r.MatchFrames = append(r.MatchFrames, clone(f))
 	}
 	if m := e.Face.Match; m != nil {
 		r.FaceMatch = &FaceMatch{Decision: string(m.Decision), Score: m.Score, Frames: m.Frames}

@@ -96,6 +96,14 @@ func validate(r *enroll.Record, now time.Time) *Refusal {
 			return refuse(CodeSchema, "liveness evidence frame is not a JPEG")
 		}
 	}
+	if len(r.MatchFrames) > maxMatchFrames {
+		return refuse(CodeSchema, "%d match frames, at most %d", len(r.MatchFrames), maxMatchFrames)
+	}
+	for _, f := range r.MatchFrames {
+		if !isJPEG(f) {
+			return refuse(CodeSchema, "a match frame is not a JPEG")
+		}
+	}
 	if len(r.Liveness.Challenges) != len(r.Liveness.Passed) {
 		return refuse(CodeSchema, "liveness challenges and results differ in number")
 	}

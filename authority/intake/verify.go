@@ -78,7 +78,7 @@ func (f FaceCheck) Verify(ctx context.Context, r *enroll.Record) ([]Flag, error)
 		return []Flag{{Kind: FlagFaceUnchecked, Detail: err.Error()}}, nil
 	}
 	defer pii.Zero(ref)
-	capture := append([][]byte{r.Portrait}, r.Liveness.Evidence...)
+	capture := Capture(r)
 	s, n, err := f.Matcher.Match(ctx, ref, capture)
 	if err != nil {
 		return []Flag{{Kind: FlagFaceUnchecked, Detail: "matcher failed against the " + source}}, nil
@@ -91,6 +91,16 @@ func (f FaceCheck) Verify(ctx context.Context, r *enroll.Record) ([]Flag, error)
 		return []Flag{{Kind: FlagFaceRefer, Detail: detail}}, nil
 	}
 	return nil, nil
+}
+
+// maxMatchFrames bounds the match frames a record may carry.
+const maxMatchFrames = 16
+
+// Capture is an enrollment's live capture for the face comparison: the
+// portrait, the liveness evidence and the match frames.
+func Capture(r *enroll.Record) [][]byte {
+	out := append([][]byte{r.Portrait}, r.Liveness.Evidence...)
+	return append(out, r.MatchFrames...)
 }
 
 // reference finds the picture to compare with and names its source.

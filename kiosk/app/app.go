@@ -227,7 +227,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	// The engine.
 	s.Engine = session.New(session.Options{
 		Timeouts:      cfg.Timeouts,
-		Face:          face,
+		Face:          s.sampleForMatch(face),
 		Submit:        submit,
 		Gate:          gate{s},
 		Signals:       signals{s.GPIO, s.Lease},

@@ -151,6 +151,9 @@ type FaceResult struct {
 	Quality  []Measure // values of the chosen frame
 	Liveness Liveness
 	Match    *FaceMatch // the comparison with the card photo; nil when none was made
+	// MatchFrames are frames sampled during the capture (JPEG) for the 1:1
+	// comparison's live template, with the portrait and the evidence.
+	MatchFrames [][]byte
 }
 
 // Enrollment is everything one visit produces. The engine owns it until it
