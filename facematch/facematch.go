@@ -256,15 +256,9 @@ func (m *Matcher) landmarksLocked(img gocv.Mat, f *Face) error {
 	gocv.CvtColor(roi, &grey, gocv.ColorRGBToGray)
 	blob := gocv.BlobFromImage(grey, 1.0/256, image.Pt(64, 64), gocv.NewScalar(0, 0, 0, 0), false, false)
 	defer blob.Close()
-	m.landmark.SetInput(blob, "")
-	out := m.landmark.Forward("")
-	defer out.Close()
-	v, err := out.DataPtrFloat32()
+	v, err := forward(&m.landmark, blob, "landmark", 136)
 	if err != nil {
-		return fmt.Errorf("facematch: landmarks: %w", err)
-	}
-	if len(v) != 136 {
-		return fmt.Errorf("facematch: landmark model gave %d values, want 136", len(v))
+		return err
 	}
 	lm := make([]align.Point, 68)
 	w, h := float64(f.Box.Dx()), float64(f.Box.Dy())
@@ -306,17 +300,27 @@ func (m *Matcher) embedLocked(img gocv.Mat, f Face) (score.Embedding, error) {
 	// fr_feature takes R,G,B.
 	blob := gocv.BlobFromImage(crop, 1.0/128, image.Pt(112, 112), gocv.NewScalar(127, 127, 127, 0), true, false)
 	defer blob.Close()
-	m.feature.SetInput(blob, "")
-	out := m.feature.Forward("")
+	v, err := forward(&m.feature, blob, "feature", 512)
+	if err != nil {
+		return nil, err
+	}
+	return score.Normalize(v), nil
+}
+
+// forward runs net on blob and returns its output, which must hold want
+// values (read before the output Mat is freed).
+func forward(net *gocv.Net, blob gocv.Mat, model string, want int) ([]float32, error) {
+	net.SetInput(blob, "")
+	out := net.Forward("")
 	defer out.Close()
 	v, err := out.DataPtrFloat32()
 	if err != nil {
-		return nil, fmt.Errorf("facematch: embedding: %w", err)
+		return nil, fmt.Errorf("facematch: %s model output: %w", model, err)
 	}
-	if len(v) != 512 {
-		return nil, fmt.Errorf("facematch: feature model gave %d values, want 512", len(v))
+	if len(v) != want {
+		return nil, fmt.Errorf("facematch: %s model gave %d values, want %d", model, len(v), want)
 	}
-	return score.Normalize(v), nil
+	return slices.Clone(v), nil
 }
 
 // Embed returns the embedding of the largest face in img (BGR) and that

@@ -201,18 +201,8 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole demo")
 	}
-	var out bytes.Buffer
 	ctx := context.Background()
-	env, err := Setup(ctx, Options{Dir: t.TempDir(), Out: &out, Timeout: 150 * time.Second, Card: sim.DemoCitizenCard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	res, err := env.Run(ctx)
-	t.Log(out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, res, out := runDemo(t, sim.DemoCitizenCard)
 	if !res.AtAuthority {
 		t.Fatal("not at the authority")
 	}
@@ -245,6 +235,24 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// runDemo runs the whole demo with the camera pipeline for a citizen
+// carrying deck card card; the environment closes with the test.
+func runDemo(t *testing.T, card int) (*Env, Result, *bytes.Buffer) {
+	t.Helper()
+	out := &bytes.Buffer{}
+	env, err := Setup(context.Background(), Options{Dir: t.TempDir(), Out: out, Timeout: 150 * time.Second, Card: card})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	res, err := env.Run(context.Background())
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, res, out
+}
+
 // TestDemoFaceRefused is `kioskctl demo --card 8`: the card's photo is
 // someone else than the camera shows; after one more capture the visit ends
 // with "the face does not match the card" and nothing reaches the outbox.
@@ -252,18 +260,8 @@ func TestDemoFaceRefused(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole demo")
 	}
-	var out bytes.Buffer
 	ctx := context.Background()
-	env, err := Setup(ctx, Options{Dir: t.TempDir(), Out: &out, Timeout: 150 * time.Second, Card: sim.DemoStrangerCard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	res, err := env.Run(ctx)
-	t.Log(out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, res, out := runDemo(t, sim.DemoStrangerCard)
 	if !res.FaceRefused || res.EnrollmentID != "" || !strings.Contains(out.String(), "please see an officer") {
 		t.Fatalf("result %+v", res)
 	}
