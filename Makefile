@@ -50,7 +50,7 @@ check: ## gofmt, go vet (the dependency rules are tests)
 test: deps check ## deps, vet, every test with -race, every golden screen, Mat leaks, 30 s of fuzzing the reader
 	$(GO) test -race -timeout 30m ./...
 	$(GO) test -count=1 ./ui/shots
-	$(GO) test -tags matprofile -run 'MatProfile' -count=1 ./kiosk/face/ ./drivers/camera/
+	$(GO) test -tags matprofile -run 'MatProfile' -count=1 ./kiosk/face/ ./drivers/camera/ ./facematch/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime 30s -fuzzminimizetime 5s ./drivers/idcard
 
 test-fast: check ## the pure-Go packages only, without the race detector (seconds)
