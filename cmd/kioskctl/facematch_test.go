@@ -55,6 +55,12 @@ func TestFaceMatchCommand(t *testing.T) {
 		t.Fatalf("different men: %q", out)
 	}
 
+	// Several faces: the largest is used (Jesper's, in front in the bar).
+	out, err = runCmd(t, "face", "match", facematchtest.Face(t, "multiface-kphotoalbum-bar.jpg"), jesperVideo)
+	if err != nil || !strings.HasPrefix(out, "match (score ") {
+		t.Fatalf("the bar's largest face against Jesper's video: %q, %v", out, err)
+	}
+
 	for _, args := range [][]string{
 		{facematchtest.Face(t, "noface-rocket.jpg"), manVideo},
 		{man, facematchtest.Face(t, "noface-cat-chelsea.png")},
