@@ -117,7 +117,7 @@ func demoWithUI(ctx context.Context, o demo.Options, shots string) error {
 	if err == nil && runErr != nil && !errors.Is(runErr, context.Canceled) {
 		err = runErr
 	}
-	if err == nil && !res.AtAuthority {
+	if err == nil && !res.AtAuthority && !res.FaceRefused {
 		err = errors.New("demo: the enrollment did not reach the authority")
 	}
 	return err
