@@ -17,7 +17,7 @@ DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
 PURE := ./kiosk/session/... ./kiosk/config/... ./internal/pii/... ./internal/clock/... ./internal/logging/... \
-	./internal/cli/... ./enroll/... ./kiosk/outbox/... ./kiosk/uplink/... ./authority/... \
+	./internal/cli/... ./enroll/... ./kiosk/outbox/... ./kiosk/uplink/... ./authority/intake/... ./authority/registry/... ./authority/pki/... ./authority/fleet/... \
 	./provisioning/... ./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
 
 MODELS ?= out/models
