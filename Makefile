@@ -16,13 +16,13 @@ DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg
 	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland npm
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
-PURE := ./kiosk/session/... ./kiosk/config/... ./internal/pii/... ./internal/clock/... ./internal/logging/... \
-	./internal/cli/... ./enroll/... ./kiosk/outbox/... ./kiosk/uplink/... ./authority/intake/... ./authority/registry/... ./authority/pki/... ./authority/fleet/... \
-	./provisioning/... ./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
+PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/config/... ./kiosk/submit/... \
+	./kiosk/outbox/... ./kiosk/uplink/... ./kiosk/peripherals/... ./authority/intake/... ./authority/registry/... \
+	./authority/pki/... ./authority/fleet/... ./provisioning/... ./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
 
 MODELS ?= out/models
 
-.PHONY: help deps models build test test-fast check fuzz long demo bench screenshots deb clean
+.PHONY: help deps models build test test-fast check fuzz long demo sim-kiosk bench screenshots deb clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -68,6 +68,10 @@ long: ## the long variants: crash and kill tests, soak of the UI
 demo: deps ## run one whole scripted visit on simulated hardware against a local authority
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 	LANGUAGE=zh_CN ./$(BIN)/kioskctl demo
+
+sim-kiosk: deps ## the whole kiosk in a window on simulated hardware; type 'place 0' to put a card on the reader
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/kioskctl
+	./$(BIN)/kioskctl sim kiosk
 
 bench: deps ## benchmarks, each beside its baseline
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...

@@ -188,7 +188,7 @@ func (in *Intake) Submit(ctx context.Context, pkg []byte, id string, peer *x509.
 		return Result{}, fromEnroll(err)
 	}
 	if id != "" && id != s.Header.EnrollmentID {
-		return Result{}, refuse(CodeIDMismatch, "request names another enrollment than the package")
+		return Result{}, refuse(enroll.CodeIDMismatch, "request names another enrollment than the package")
 	}
 	if err := s.Check(); err != nil {
 		return Result{}, fromEnroll(err)
@@ -206,10 +206,10 @@ func (in *Intake) Submit(ctx context.Context, pkg []byte, id string, peer *x509.
 		return Result{}, fromDevices(err)
 	}
 	if peer != nil && !bytes.Equal(peer.Raw, cert.Raw) {
-		return Result{}, refuse(CodeReplayOtherDevice, "package sealed by another terminal than the sender")
+		return Result{}, refuse(enroll.CodeReplayOtherDevice, "package sealed by another terminal than the sender")
 	}
 	if deviceID != s.Header.DeviceID || station != s.Header.StationID {
-		return Result{}, refuse(CodeDeviceMismatch, "header names device %q at %q, certificate is %q at %q",
+		return Result{}, refuse(enroll.CodeDeviceMismatch, "header names device %q at %q, certificate is %q at %q",
 			s.Header.DeviceID, s.Header.StationID, deviceID, station)
 	}
 	if err := s.Verify(cert); err != nil {
@@ -268,7 +268,7 @@ func (in *Intake) existing(ctx context.Context, id string, hash []byte) (Result,
 		return Result{}, false, fmt.Errorf("intake: lookup: %w", err)
 	}
 	if !bytes.Equal(h, hash) {
-		return Result{}, true, refuse(CodeConflict, "another package is stored under this enrollment id")
+		return Result{}, true, refuse(enroll.CodeConflict, "another package is stored under this enrollment id")
 	}
 	return Result{EnrollmentID: id, Receipt: receipt, Repeat: true}, true, nil
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"eidkiosk/idcard"
 	"eidkiosk/internal/pii"
 )
 
@@ -142,7 +143,7 @@ func (in *Intake) ImportPhotos(ctx context.Context, dir string, progress func(do
 			res.Refused = append(res.Refused, pii.MaskID(number)+ext+": "+reason)
 		}
 		switch {
-		case len(number) == 18 && !ValidNumber(number):
+		case len(number) == 18 && !idcard.ValidNumber18(number):
 			refuse("the ID number's check digit is wrong")
 		case len(number) < 9 || strings.ContainsAny(number, " \t"):
 			refuse("the file name is not an ID number")

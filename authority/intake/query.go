@@ -16,12 +16,12 @@ import (
 var ErrNotFound = errors.New("intake: no such enrollment")
 
 type status struct {
-	StatusBody
+	enroll.StatusBody
 	device string
 }
 
 // Status returns an enrollment's state by ID.
-func (in *Intake) Status(ctx context.Context, id string) (StatusBody, error) {
+func (in *Intake) Status(ctx context.Context, id string) (enroll.StatusBody, error) {
 	st, err := in.status(ctx, id)
 	return st.StatusBody, err
 }

@@ -9,9 +9,9 @@ import (
 
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
-	"eidkiosk/enroll"
 	"eidkiosk/facematch/score"
 	"eidkiosk/kiosk/session"
+	"eidkiosk/kiosk/submit"
 )
 
 // matcher stands in for facematch.Matcher (tested on real faces in
@@ -110,7 +110,7 @@ func TestKioskReferFlagged(t *testing.T) {
 		}
 		e.Face.Match = &session.FaceMatch{Decision: c.decision, Score: 0.35, Frames: 5}
 		q := &memQueue{}
-		rc, err := enroll.NewSubmitter(f.sealA, q, "test-1.0", nil, nil).Submit(ctx, e)
+		rc, err := submit.NewSubmitter(f.sealA, q, "test-1.0", nil, nil).Submit(ctx, e)
 		if err != nil {
 			t.Fatal(err)
 		}

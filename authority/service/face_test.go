@@ -13,9 +13,9 @@ import (
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
 	"eidkiosk/authority/service"
-	"eidkiosk/enroll"
 	"eidkiosk/facematch/facematchtest"
 	"eidkiosk/facematch/score"
+	"eidkiosk/kiosk/submit"
 )
 
 type oneQueue struct{ pkg []byte }
@@ -99,7 +99,7 @@ func TestFaceCheckOnRealFaces(t *testing.T) {
 			t.Fatal(err)
 		}
 		q := &oneQueue{}
-		rc, err := enroll.NewSubmitter(sealer, q, "test-1.0", nil, nil).Submit(ctx, e)
+		rc, err := submit.NewSubmitter(sealer, q, "test-1.0", nil, nil).Submit(ctx, e)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/sim/demo"
+	"eidkiosk/sim/xvfb"
 	"eidkiosk/ui/kioskui"
 )
 
@@ -52,14 +53,14 @@ func init() {
 // demoWithUI shows the visit in a window: on the user's display, or under
 // Xvfb when there is none (the screenshots then show what happened).
 func demoWithUI(ctx context.Context, o demo.Options, shots string) error {
-	var xvfb *kioskui.Xvfb
+	var xs *xvfb.Server
 	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
-		x, err := kioskui.StartXvfb(ctx, 1280, 800)
+		x, err := xvfb.Start(ctx, 1280, 800)
 		if err != nil {
 			return err
 		}
 		defer x.Stop()
-		xvfb = x
+		xs = x
 		os.Setenv("DISPLAY", x.Display)
 		fmt.Fprintf(app.Stdout, "no display: running the UI under Xvfb %s; screenshots go to %s\n", x.Display, shots)
 	}
@@ -82,8 +83,8 @@ func demoWithUI(ctx context.Context, o demo.Options, shots string) error {
 		n++
 		p := filepath.Join(shots, fmt.Sprintf("%02d-%s.png", n, s))
 		var err error
-		if xvfb != nil {
-			err = xvfb.Screenshot(ctx, p)
+		if xs != nil {
+			err = xs.Screenshot(ctx, p)
 		} else {
 			fyne.DoAndWait(func() { err = kioskui.Screenshot(k.Window, p) })
 		}

@@ -4,8 +4,10 @@
 // client. The authority identifies the terminal by its client certificate,
 // so the report carries no identity of its own.
 //
-// It carries no personal data: the kiosk must put only error codes and
-// messages without names, ID numbers or images in LastErrors.
+// Its health checks are the kiosk's one health model (internal/health); the
+// report carries them as they are. It carries no personal data: the kiosk
+// must put only error codes and messages without names, ID numbers or
+// images in LastErrors and in the checks' details.
 // It does not retry a failed heartbeat: the next one supersedes it.
 package heartbeat
 
@@ -21,6 +23,7 @@ import (
 	"time"
 
 	"eidkiosk/internal/clock"
+	"eidkiosk/internal/health"
 )
 
 // Path is where the authority receives heartbeats.
@@ -28,24 +31,17 @@ const Path = "/fleet/v1/heartbeat"
 
 // Report is one heartbeat.
 type Report struct {
-	SentAt      time.Time `json:"sent_at"`
-	Version     string    `json:"version"`
-	Slot        string    `json:"slot"`
-	Channel     string    `json:"channel"`
-	Healthy     bool      `json:"healthy"`
-	Checks      []Check   `json:"checks,omitempty"`
-	OutboxDepth int       `json:"outbox_depth"`
-	LastErrors  []string  `json:"last_errors,omitempty"`
-	Update      Update    `json:"update"`
-	Lease       Lease     `json:"lease"`
-	UptimeSec   int64     `json:"uptime_sec"`
-}
-
-// Check is one health check's last result.
-type Check struct {
-	Name  string `json:"name"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
+	SentAt      time.Time      `json:"sent_at"`
+	Version     string         `json:"version"`
+	Slot        string         `json:"slot"`
+	Channel     string         `json:"channel"`
+	Healthy     bool           `json:"healthy"`
+	Checks      []health.Check `json:"checks,omitempty"`
+	OutboxDepth int            `json:"outbox_depth"`
+	LastErrors  []string       `json:"last_errors,omitempty"`
+	Update      Update         `json:"update"`
+	Lease       Lease          `json:"lease"`
+	UptimeSec   int64          `json:"uptime_sec"`
 }
 
 // Update is the update agent's state.

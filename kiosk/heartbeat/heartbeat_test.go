@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"eidkiosk/internal/clock"
+	"eidkiosk/internal/health"
 )
 
 func TestRunSendsEveryInterval(t *testing.T) {
@@ -41,7 +42,12 @@ func TestRunSendsEveryInterval(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 	n := 0
 	s := &Sender{Authority: srv.URL, Client: srv.Client(), Interval: time.Minute, Clock: clk,
-		Collect: func() Report { n++; return Report{Version: "2.0.0", OutboxDepth: n} }}
+		Collect: func() Report {
+			n++
+			return Report{Version: "2.0.0", OutboxDepth: n, Checks: []health.Check{
+				{Name: "reader", OK: true, At: clk.Now()},
+				{Name: "camera", Detail: "no frames for 3s", Fix: "check the USB cable", At: clk.Now()}}}
+		}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
@@ -64,6 +70,11 @@ func TestRunSendsEveryInterval(t *testing.T) {
 	defer mu.Unlock()
 	if got[0].OutboxDepth != 1 || got[2].OutboxDepth != 3 || !got[1].SentAt.Equal(clk.Now().Add(-2*time.Minute)) {
 		t.Fatalf("reports: %+v", got)
+	}
+	// The health checks reach the authority whole.
+	if c := got[1].Checks; len(c) != 2 || !c[0].OK || c[1].OK || c[1].Detail != "no frames for 3s" ||
+		c[1].Fix != "check the USB cable" || !c[1].At.Equal(got[1].SentAt) {
+		t.Fatalf("checks %+v", c)
 	}
 }
 

@@ -19,9 +19,9 @@
 // never shown a score.
 //
 // The engine talks to hardware and the uplink through the small interfaces
-// in types.go (FaceCapturer, Submitter, Gate, Signals), implemented in
-// kiosk/face, enroll with kiosk/outbox, and drivers/gpio, and wired in
-// kiosk/app. It does not touch hardware, the network or the disk itself, and
+// in types.go (FaceCapturer, Submitter, Gate, Signals, ReceiptPrinter),
+// implemented in kiosk/face, enroll with kiosk/outbox, and kiosk/peripherals
+// (over drivers/gpio and drivers/printer), and wired in kiosk/app. It does not touch hardware, the network or the disk itself, and
 // it imports no cgo package (a test keeps it so), so it builds and tests in
 // seconds.
 package session

@@ -6,7 +6,7 @@ import (
 	"image"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 )
 
@@ -103,7 +103,7 @@ var (
 
 // ---- What the engine needs from the rest of the kiosk. ----
 // Each interface is implemented elsewhere (kiosk/face, enroll and
-// kiosk/outbox, drivers/gpio) and wired in kiosk/app.
+// kiosk/outbox, kiosk/peripherals) and wired in kiosk/app.
 
 // FaceCapturer captures a portrait and runs liveness for one visit.
 // Capture blocks until done, ctx is cancelled, or it fails. It reports
@@ -199,6 +199,15 @@ type Gate interface {
 // and voice. Calls must not block. A nil Signals is allowed.
 type Signals interface {
 	StateChanged(from, to State)
+}
+
+// ReceiptPrinter is the engine's "print the receipt" effect: PrintReceipt
+// is called once per saved enrollment, on the engine's goroutine, as the
+// receipt screen is entered. It must not block (print in the background)
+// and reports its own failures (the screen shows the receipt anyway). A nil
+// ReceiptPrinter prints nothing.
+type ReceiptPrinter interface {
+	PrintReceipt(r Receipt)
 }
 
 // Clock is the engine's time source; tests use clock.Fake.

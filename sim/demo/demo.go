@@ -19,7 +19,7 @@ import (
 	"os"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/kiosk/app"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/outbox"
@@ -122,15 +122,11 @@ func Setup(ctx context.Context, o Options) (*Env, error) {
 }
 
 // DemoConfig is the kiosk configuration of the demo: the defaults, pointed
-// at the stack, with the face settings for the 400×300 webcam recording.
+// at the stack (whose configuration carries the face settings for its
+// webcam recording).
 func DemoConfig(st *simstack.Stack) config.Config {
 	c := st.Config(config.Default())
 	c.Log.Level = "info"
-	// The recording is delivered frame by frame as fast as the pipeline
-	// takes it, and rewound at each capture (docs/face.md).
-	c.Camera.Pace = "lockstep"
-	c.Camera.Loop = true
-	c.Face.Preset = "demo"
 	return c
 }
 

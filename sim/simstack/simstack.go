@@ -2,9 +2,9 @@
 // authority on loopback with its embedded store, a provisioned state
 // directory (a real one-time token, a real CSR, a real device certificate),
 // the simulated card reader on a pseudo-terminal, simulated GPIO pins, and a
-// real webcam recording as the camera. `kiosk --sim`, `kioskctl demo` and
-// the integration tests use it; every part it starts is the real one except
-// the hardware.
+// real webcam recording as the camera. `kioskctl sim kiosk`, `kioskctl demo`
+// and the integration tests use it (never the kiosk binary); every part it
+// starts is the real one except the hardware.
 //
 // It is not for production: the authority it starts keeps its keys in a
 // directory beside the kiosk's.
@@ -190,14 +190,20 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	return s, nil
 }
 
-// Config returns the kiosk configuration for this stack, over base.
+// Config returns the kiosk configuration for this stack, over base: its
+// state directory, authority, reader and camera, with the face settings for
+// the 400×300 webcam recording, and no updates.
 func (s *Stack) Config(base config.Config) config.Config {
 	c := base
-	c.Sim = true
 	c.State.Dir = filepath.Join(s.Dir, "kiosk")
 	c.Authority.URL = s.AuthorityURL
 	c.Reader.Port = s.Reader.Path()
 	c.Camera.Source = "file:" + s.Video
+	// The recording is delivered frame by frame as fast as the pipeline
+	// takes it, and rewound at each capture (docs/face.md).
+	c.Camera.Pace = "lockstep"
+	c.Camera.Loop = true
+	c.Face.Preset = "demo"
 	c.Update.Enabled = false
 	c.UI.Fullscreen = false
 	c.Metrics.Addr = "127.0.0.1:0"

@@ -10,7 +10,8 @@ import (
 	_ "image/jpeg" // the container holds a JPEG
 	"strings"
 
-	"eidkiosk/drivers/idcard"
+	reader "eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 )
 
 // Test photos. A real card's 1,024-byte photo is WLT, which only licensed
@@ -40,28 +41,28 @@ func PhotoContainer(jpeg []byte) ([]byte, error) {
 const MaxContainerJPEG = idcard.PhotoLen - len(containerMagic) - 2
 
 // ContainerDecoder is the simulator's test photo decoder (an
-// idcard.PhotoDecoder): it decodes the test container and nothing else.
+// reader.PhotoDecoder): it decodes the test container and nothing else.
 // The demo and the simulated stack give it to the kiosk in place of a
 // licensed WLT decoder; a production kiosk never links it.
 type ContainerDecoder struct{}
 
-// DecodePhoto implements idcard.PhotoDecoder.
+// DecodePhoto implements drivers/idcard.PhotoDecoder.
 func (ContainerDecoder) DecodePhoto(ctx context.Context, b []byte) (image.Image, error) {
 	if len(b) != idcard.PhotoLen || !bytes.HasPrefix(b, []byte(containerMagic)) {
-		return nil, fmt.Errorf("%w: not a simulator test photo (the test decoder reads no WLT)", idcard.ErrPhotoDecoder)
+		return nil, fmt.Errorf("%w: not a simulator test photo (the test decoder reads no WLT)", reader.ErrPhotoDecoder)
 	}
 	n := int(binary.BigEndian.Uint16(b[len(containerMagic):]))
 	if n > MaxContainerJPEG {
-		return nil, fmt.Errorf("%w: test photo length %d", idcard.ErrPhotoDecoder, n)
+		return nil, fmt.Errorf("%w: test photo length %d", reader.ErrPhotoDecoder, n)
 	}
 	img, _, err := image.Decode(bytes.NewReader(b[len(containerMagic)+2 : len(containerMagic)+2+n]))
 	if err != nil {
-		return nil, fmt.Errorf("%w: test photo: %w", idcard.ErrPhotoDecoder, err)
+		return nil, fmt.Errorf("%w: test photo: %w", reader.ErrPhotoDecoder, err)
 	}
 	return img, nil
 }
 
-var _ idcard.PhotoDecoder = ContainerDecoder{}
+var _ reader.PhotoDecoder = ContainerDecoder{}
 
 //go:embed photos/*.simphoto
 var photoFiles embed.FS

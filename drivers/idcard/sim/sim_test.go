@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	reader "eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 )
 
 func TestDefaultDeckIsValid(t *testing.T) {
@@ -20,7 +21,8 @@ func TestDefaultDeckIsValid(t *testing.T) {
 		if err != nil {
 			t.Fatalf("card %d does not decode: %v", i, err)
 		}
-		if got.Kind != c.Kind || got.Number != c.Number || got.Name != c.Name || got.NameEN != c.NameEN {
+		if got.Kind != c.Kind || got.Number != c.Number || got.Name != c.Name || got.NameEN != c.NameEN ||
+			got.BirthDateText != c.BirthDateText || got.ValidFromText != c.ValidFromText || got.ValidToText != c.ValidToText {
 			t.Errorf("card %d: decoded differently from the deck", i)
 		}
 		kinds[c.Kind]++
@@ -196,7 +198,7 @@ func TestContainerDecoder(t *testing.T) {
 		t.Error("the demo citizen's test-photo card is not card 0's holder")
 	}
 	for name, b := range map[string][]byte{"synthetic WLT": deck[1].Photo, "zero": deck[0].Photo, "short": []byte("eidkiosk-simjpeg")} {
-		if _, err := (ContainerDecoder{}).DecodePhoto(ctx, b); !errors.Is(err, idcard.ErrPhotoDecoder) {
+		if _, err := (ContainerDecoder{}).DecodePhoto(ctx, b); !errors.Is(err, reader.ErrPhotoDecoder) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

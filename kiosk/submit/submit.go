@@ -1,4 +1,12 @@
-package enroll
+// Package submit turns a finished visit into an enrollment record, seals it
+// with enroll's Sealer and writes it to the durable outbox: the
+// session.Submitter of the kiosk. The record's card dates are the chip's own
+// strings, carried as read.
+//
+// It does not send anything (kiosk/uplink does) and keeps no copy of the
+// personal data after Submit returns. It is the kiosk's side of the wire
+// format; enroll itself knows nothing of the visit.
+package submit
 
 import (
 	"context"
@@ -9,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"eidkiosk/enroll"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
 )
@@ -22,7 +31,7 @@ type Queue interface {
 // Submitter seals a finished visit and writes it to the outbox: the
 // session.Submitter of the kiosk.
 type Submitter struct {
-	sealer   *Sealer
+	sealer   *enroll.Sealer
 	queue    Queue
 	software string
 	clock    clock.Clock
@@ -34,7 +43,7 @@ var _ session.Submitter = (*Submitter)(nil)
 // NewSubmitter returns a Submitter. software is the kiosk's version, recorded
 // in every enrollment. clk and rnd may be nil for the real clock and
 // crypto/rand.
-func NewSubmitter(s *Sealer, q Queue, software string, clk clock.Clock, rnd io.Reader) *Submitter {
+func NewSubmitter(s *enroll.Sealer, q Queue, software string, clk clock.Clock, rnd io.Reader) *Submitter {
 	if clk == nil {
 		clk = clock.Real{}
 	}
@@ -49,31 +58,31 @@ func NewSubmitter(s *Sealer, q Queue, software string, clk clock.Clock, rnd io.R
 // wipes its own copies of the personal data before returning.
 func (s *Submitter) Submit(ctx context.Context, e *session.Enrollment) (session.Receipt, error) {
 	if e == nil {
-		return session.Receipt{}, errors.New("enroll: no enrollment")
+		return session.Receipt{}, errors.New("submit: no enrollment")
 	}
 	if err := ctx.Err(); err != nil {
-		return session.Receipt{}, fmt.Errorf("enroll: %w", err)
+		return session.Receipt{}, fmt.Errorf("submit: %w", err)
 	}
 	u, err := uuid.NewV7FromReader(s.rand)
 	if err != nil {
-		return session.Receipt{}, fmt.Errorf("enroll: enrollment id: %w", err)
+		return session.Receipt{}, fmt.Errorf("submit: enrollment id: %w", err)
 	}
 	id := u.String()
-	code, err := NewBindingCode(s.rand)
+	code, err := enroll.NewBindingCode(s.rand)
 	if err != nil {
 		return session.Receipt{}, err
 	}
 	now := s.clock.Now()
-	rec := FromEnrollment(e, id, s.sealer.deviceID, s.sealer.stationID, s.software, now, code)
+	rec := Record(e, id, s.sealer.DeviceID(), s.sealer.StationID(), s.software, now, code)
 	pkg, err := s.sealer.Seal(rec, now.UnixMilli())
 	rec.Wipe()
 	if err != nil {
 		return session.Receipt{}, err
 	}
 	if err := s.queue.Enqueue(ctx, id, pkg); err != nil {
-		return session.Receipt{}, fmt.Errorf("enroll: %w", err)
+		return session.Receipt{}, fmt.Errorf("submit: %w", err)
 	}
 	return session.Receipt{
-		EnrollmentID: id, Short: Short(s.sealer.stationID, id), QR: QR(id, code), Queued: now,
+		EnrollmentID: id, Short: enroll.Short(s.sealer.StationID(), id), QR: enroll.QR(id, code), Queued: now,
 	}, nil
 }

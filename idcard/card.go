@@ -20,6 +20,9 @@ const (
 	KindHKMOTW           // 港澳台居民居住证, marker 'J'
 )
 
+// Known reports whether k is one of the four kinds of document.
+func (k Kind) Known() bool { return k >= KindResident && k <= KindHKMOTW }
+
 func (k Kind) String() string {
 	switch k {
 	case KindResident:
@@ -60,6 +63,15 @@ type Card struct {
 	CardVersion  string    // I: card version
 	PrevLink     string    // Y: link to previous card number
 
+	// The dates as the chip writes them, "YYYYMMDD" (ValidToText is "长期"
+	// when NoExpiry), kept beside the parsed times above: the enrollment
+	// record carries these strings as read, so no date is converted twice.
+	// DecodeText fills them; a card built in code gets them from
+	// WithChipDates.
+	BirthDateText string
+	ValidFromText string
+	ValidToText   string
+
 	// NewAddresses are the appended (newest) addresses (command 30 03),
 	// read only when asked (Options.NewAddress); newest last.
 	NewAddresses []pii.Text
@@ -87,6 +99,24 @@ func (c Card) Expired(now time.Time) bool {
 		return false
 	}
 	return !now.Before(c.ValidTo.AddDate(0, 0, 1))
+}
+
+// WithChipDates returns c with every empty chip date string filled from
+// its parsed time (DateText), for cards built in code rather than read.
+func (c Card) WithChipDates() Card {
+	if c.BirthDateText == "" {
+		c.BirthDateText = DateText(c.BirthDate)
+	}
+	if c.ValidFromText == "" {
+		c.ValidFromText = DateText(c.ValidFrom)
+	}
+	if c.ValidToText == "" {
+		c.ValidToText = DateText(c.ValidTo)
+		if c.NoExpiry {
+			c.ValidToText = LongTerm
+		}
+	}
+	return c
 }
 
 // Wipe zeroes the raw byte fields and clears every field of c.

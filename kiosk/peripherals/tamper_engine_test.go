@@ -1,4 +1,4 @@
-package gpio
+package peripherals_test
 
 import (
 	"bytes"
@@ -10,13 +10,26 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
 
-	"eidkiosk/drivers/idcard"
+	gpiodrv "eidkiosk/drivers/gpio"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/config"
+	"eidkiosk/kiosk/peripherals"
 	"eidkiosk/kiosk/session"
 )
+
+var discard = slog.New(slog.DiscardHandler)
+
+// switchPin is an input whose level only the test sets, like a real switch
+// that overpowers the pull resistor (gpiotest.Pin's In would pull it).
+type switchPin struct{ *gpiotest.Pin }
+
+func (s switchPin) In(gpio.Pull, gpio.Edge) error { return nil }
+
+func out(name string) *gpiotest.Pin { return &gpiotest.Pin{N: name} }
 
 // capturer hands out one portrait per Capture, after the test says so.
 type capturer struct {
@@ -55,26 +68,29 @@ func allZero(b []byte) bool { return !bytes.ContainsFunc(b, func(r rune) bool { 
 // called, and nothing of the visit remains.
 func TestTamperDuringVisitWithEngine(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
-	red, green, amber, ir, buzz := newRec("R", clk), newRec("G", clk), newRec("A", clk), newRec("IR", clk), newRec("B", clk)
-	tamper := newSwitch("TAMPER", gpio.Low, true)
+	red, green, amber, ir, buzz := out("R"), out("G"), out("A"), out("IR"), out("B")
+	// Unbuffered: a send returns once the watcher took the edge.
+	tamper := switchPin{&gpiotest.Pin{N: "TAMPER", L: gpio.Low, EdgesChan: make(chan gpio.Level)}}
+	samples := make(chan bool, 4096)
 	var hookMu sync.Mutex
 	var hook []bool
-	periph := New(Pins{
-		Green: &Out{Key: "led_green", Pin: green}, Amber: &Out{Key: "led_amber", Pin: amber},
-		Red: &Out{Key: "led_red", Pin: red}, Buzzer: &Out{Key: "buzzer", Pin: buzz}, IR: &Out{Key: "ir_light", Pin: ir},
-		Tamper: &In{Key: "tamper", Pin: tamper},
-	}, Options{Clock: clk, Log: discard, EdgeWait: 20 * time.Millisecond, OnTamper: func(open bool, at time.Time) {
-		hookMu.Lock()
-		hook = append(hook, open)
-		hookMu.Unlock()
-	}})
-	samples := make(chan bool, 4096)
-	periph.afterSample = func(_ string, active bool) {
-		select {
-		case samples <- active:
-		default:
-		}
-	}
+	periph := gpiodrv.New(gpiodrv.Pins{
+		Green: &gpiodrv.Out{Key: "led_green", Pin: green}, Amber: &gpiodrv.Out{Key: "led_amber", Pin: amber},
+		Red: &gpiodrv.Out{Key: "led_red", Pin: red}, Buzzer: &gpiodrv.Out{Key: "buzzer", Pin: buzz},
+		IR:     &gpiodrv.Out{Key: "ir_light", Pin: ir},
+		Tamper: &gpiodrv.In{Key: "tamper", Pin: tamper},
+	}, gpiodrv.Options{Clock: clk, Log: discard, EdgeWait: 20 * time.Millisecond,
+		OnTamper: func(open bool, at time.Time) {
+			hookMu.Lock()
+			hook = append(hook, open)
+			hookMu.Unlock()
+		},
+		OnSample: func(r gpiodrv.Reading) {
+			select {
+			case samples <- r.Active:
+			default:
+			}
+		}})
 	waitSample := func(active bool) {
 		t.Helper()
 		deadline := time.After(10 * time.Second)
@@ -96,7 +112,7 @@ func TestTamperDuringVisitWithEngine(t *testing.T) {
 	sub := &refuseSubmit{}
 	views := make(chan session.View, 1024)
 	eng := session.New(session.Options{
-		Timeouts: config.Default().Timeouts, Face: face, Submit: sub, Signals: periph, Clock: clk,
+		Timeouts: config.Default().Timeouts, Face: face, Submit: sub, Signals: peripherals.Signals{P: periph}, Clock: clk,
 		Logger:        slog.New(slog.NewTextHandler(syncWriter{&logMu, &logs}, nil)),
 		TechnicianPIN: "2468", OnView: func(v session.View) { views <- v },
 	})
@@ -104,7 +120,7 @@ func TestTamperDuringVisitWithEngine(t *testing.T) {
 	defer cancel()
 	engDone, watchDone := make(chan error, 1), make(chan error, 1)
 	go func() { engDone <- eng.Run(ctx) }()
-	go func() { watchDone <- periph.Watch(ctx, eng.Send) }()
+	go func() { watchDone <- periph.Watch(ctx, peripherals.Inputs(eng.Send)) }()
 	wait := func(s session.State) session.View {
 		t.Helper()
 		deadline := time.After(10 * time.Second)
@@ -146,7 +162,7 @@ func TestTamperDuringVisitWithEngine(t *testing.T) {
 	eng.Send(session.Tap{Action: session.ActAgree})
 	wait(session.FaceCapture)
 	faceCtx := <-face.started
-	if ir.level() != gpio.High {
+	if ir.Read() != gpio.High {
 		t.Fatal("IR light off during face capture")
 	}
 	portrait := bytes.Repeat([]byte{0xd8}, 4096)
@@ -155,7 +171,7 @@ func TestTamperDuringVisitWithEngine(t *testing.T) {
 	if v := wait(session.Review); len(v.Portrait) == 0 {
 		t.Fatal("no portrait under review")
 	}
-	if ir.level() != gpio.Low || amber.level() != gpio.High {
+	if ir.Read() != gpio.Low || amber.Read() != gpio.High {
 		t.Fatal("review: IR should be off and the amber (busy) LED on")
 	}
 
@@ -200,10 +216,10 @@ func TestTamperDuringVisitWithEngine(t *testing.T) {
 
 	// The peripherals show it, and the authority hook heard it.
 	ind := periph.Indication()
-	if !ind.Tamper || ind.Red != BlinkFast.Name || ind.Mode != ModeFault || ind.IR {
+	if !ind.Tamper || ind.Red != gpiodrv.BlinkFast.Name || ind.Mode != gpiodrv.ModeFault || ind.IR {
 		t.Fatalf("indication %+v", ind)
 	}
-	if green.level() != gpio.Low || amber.level() != gpio.Low {
+	if green.Read() != gpio.Low || amber.Read() != gpio.Low {
 		t.Fatal("green/amber lit while locked")
 	}
 	hookMu.Lock()
@@ -221,7 +237,7 @@ func TestTamperDuringVisitWithEngine(t *testing.T) {
 	if s := eng.View().State; s != session.Unavailable {
 		t.Fatalf("unlocked by closing the enclosure: %v", s)
 	}
-	if ind := periph.Indication(); ind.Tamper || ind.Red != Steady.Name {
+	if ind := periph.Indication(); ind.Tamper || ind.Red != gpiodrv.Steady.Name {
 		t.Fatalf("after closing: %+v, want steady red (locked, no longer open)", ind)
 	}
 

@@ -1,4 +1,4 @@
-package kioskui
+package xvfb
 
 import (
 	"context"
@@ -20,14 +20,14 @@ func TestXvfbParallel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const n = 3
-	xs := make([]*Xvfb, n)
+	xs := make([]*Server, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range xs {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			xs[i], errs[i] = StartXvfb(ctx, 320, 240)
+			xs[i], errs[i] = Start(ctx, 320, 240)
 		}(i)
 	}
 	wg.Wait()

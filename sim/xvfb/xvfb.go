@@ -1,4 +1,8 @@
-package kioskui
+// Package xvfb starts a virtual X display (Xvfb) for the demo and other
+// simulations on machines without a screen (CI, a server), and captures it.
+// It is not part of the appliance: a kiosk has a screen, and tests of the
+// real window use ui/uitest.
+package xvfb
 
 import (
 	"bufio"
@@ -13,24 +17,24 @@ import (
 	"time"
 )
 
-// Xvfb is a virtual X display for machines without a screen (CI, the demo
+// Server is a virtual X display for machines without a screen (CI, the demo
 // on a server).
-type Xvfb struct {
+type Server struct {
 	Display string // e.g. ":97"
 	cmd     *exec.Cmd
 }
 
-// StartXvfb starts Xvfb at the given screen size on a display number the
+// Start starts Xvfb at the given screen size on a display number the
 // server picks itself (-displayfd: no race with other servers starting at
 // the same time) and returns once it accepts clients.
-func StartXvfb(ctx context.Context, width, height int) (*Xvfb, error) {
+func Start(ctx context.Context, width, height int) (*Server, error) {
 	bin, err := exec.LookPath("Xvfb")
 	if err != nil {
-		return nil, fmt.Errorf("kioskui: no display and no Xvfb: install the Debian package xvfb (make deps)")
+		return nil, fmt.Errorf("xvfb: no display and no Xvfb: install the Debian package xvfb (make deps)")
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("kioskui: %w", err)
+		return nil, fmt.Errorf("xvfb: %w", err)
 	}
 	defer r.Close()
 	cmd := exec.Command(bin, "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", width, height),
@@ -38,10 +42,10 @@ func StartXvfb(ctx context.Context, width, height int) (*Xvfb, error) {
 	cmd.ExtraFiles = []*os.File{w}
 	if err := cmd.Start(); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("kioskui: start Xvfb: %w", err)
+		return nil, fmt.Errorf("xvfb: start Xvfb: %w", err)
 	}
 	w.Close()
-	x := &Xvfb{cmd: cmd}
+	x := &Server{cmd: cmd}
 	got := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(io.LimitReader(r, 16)).ReadString('\n') // written once the server is ready
@@ -51,12 +55,12 @@ func StartXvfb(ctx context.Context, width, height int) (*Xvfb, error) {
 	case n := <-got:
 		if _, err := strconv.Atoi(n); err != nil || n == "" {
 			x.Stop()
-			return nil, fmt.Errorf("kioskui: Xvfb did not report a display")
+			return nil, fmt.Errorf("xvfb: Xvfb did not report a display")
 		}
 		x.Display = ":" + n
 	case <-time.After(10 * time.Second):
 		x.Stop()
-		return nil, fmt.Errorf("kioskui: Xvfb did not start within 10 s")
+		return nil, fmt.Errorf("xvfb: Xvfb did not start within 10 s")
 	case <-ctx.Done():
 		x.Stop()
 		return nil, ctx.Err()
@@ -65,7 +69,7 @@ func StartXvfb(ctx context.Context, width, height int) (*Xvfb, error) {
 }
 
 // Stop ends the Xvfb process.
-func (x *Xvfb) Stop() {
+func (x *Server) Stop() {
 	if x.cmd != nil && x.cmd.Process != nil {
 		x.cmd.Process.Kill()
 		x.cmd.Wait()
@@ -74,13 +78,13 @@ func (x *Xvfb) Stop() {
 
 // Screenshot saves the whole virtual screen as PNG (xwd piped through
 // ImageMagick; Fyne's own capture reads back black under Xvfb's software GL).
-func (x *Xvfb) Screenshot(ctx context.Context, path string) error {
+func (x *Server) Screenshot(ctx context.Context, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, "sh", "-c", `xwd -root -silent -display "$1" | convert xwd:- "png:$2"`, "sh", x.Display, path)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("kioskui: screenshot (needs x11-apps and imagemagick): %v: %s", err, out)
+		return fmt.Errorf("xvfb: screenshot (needs x11-apps and imagemagick): %v: %s", err, out)
 	}
 	return nil
 }

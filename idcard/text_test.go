@@ -2,6 +2,7 @@ package idcard
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -20,7 +21,10 @@ AC 4E 02 5E 6C 51 89 5B 40 5C 1C 4E CE 57 06 52 40 5C 20 00 20 00 20 00 20 00 20
 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00 20 00`
 
 func RefBlock(t testing.TB) []byte {
-	b := hx(t, strings.Join(strings.Fields(refBlock), ""))
+	b, err := hex.DecodeString(strings.Join(strings.Fields(refBlock), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(b) != TextLen {
 		t.Fatalf("reference block is %d bytes", len(b))
 	}
@@ -40,6 +44,13 @@ func TestDecodeReferenceCard(t *testing.T) {
 		t.Fatalf("decoded %#v", []any{c.Kind, c.Name.Reveal(), c.Gender, c.Ethnic, c.BirthDate, c.Address.Reveal(),
 			c.Number.Reveal(), c.Authority, c.ValidFrom, c.ValidTo})
 	}
+	if c.BirthDateText != "19900307" || c.ValidFromText != "20200101" || c.ValidToText != "20400101" {
+		t.Fatalf("chip dates %q %q %q", c.BirthDateText, c.ValidFromText, c.ValidToText)
+	}
+	built := Card{BirthDate: c.BirthDate, ValidFrom: c.ValidFrom, ValidTo: c.ValidTo}.WithChipDates()
+	if built.BirthDateText != c.BirthDateText || built.ValidFromText != c.ValidFromText || built.ValidToText != c.ValidToText {
+		t.Fatalf("WithChipDates gives %q %q %q", built.BirthDateText, built.ValidFromText, built.ValidToText)
+	}
 	enc, err := EncodeText(c)
 	if err != nil || !bytes.Equal(enc, RefBlock(t)) {
 		t.Fatalf("EncodeText does not give back the reference block: %v", err)
@@ -47,24 +58,6 @@ func TestDecodeReferenceCard(t *testing.T) {
 	if GenderName(c.Gender, "zh-CN") != "男" || GenderName("2", "en") != "female" || EthnicName(c.Ethnic) != "汉" ||
 		EthnicName("57") != "57" {
 		t.Error("code names")
-	}
-}
-
-// The read-base answer for the reference card with a zero photo is 1295
-// bytes with CHK 33; with a zero 1024-byte fingerprint 2321 bytes, CHK 39
-// (reference §10).
-func TestReferenceReadFrames(t *testing.T) {
-	d := append([]byte{1, 0, 4, 0}, RefBlock(t)...)
-	d = append(d, make([]byte, PhotoLen)...)
-	f := Response{SW3: StatusOK, Data: d}.Encode()
-	if len(f) != 1295 || f[len(f)-1] != 0x33 || !bytes.Equal(f[:14], hx(t, "AA AA AA 96 69 05 08 00 00 90 01 00 04 00")) {
-		t.Fatalf("read base: %d bytes, CHK %02X, header % X", len(f), f[len(f)-1], f[:14])
-	}
-	d = append([]byte{1, 0, 4, 0, 4, 0}, RefBlock(t)...)
-	d = append(d, make([]byte, PhotoLen+1024)...)
-	f = Response{SW3: StatusOK, Data: d}.Encode()
-	if len(f) != 2321 || f[len(f)-1] != 0x39 || !bytes.Equal(f[:16], hx(t, "AA AA AA 96 69 09 0A 00 00 90 01 00 04 00 04 00")) {
-		t.Fatalf("read base+fp: %d bytes, CHK %02X", len(f), f[len(f)-1])
 	}
 }
 
@@ -121,15 +114,31 @@ func TestDecodeRejectsInvalid(t *testing.T) {
 func TestLongTermAndNames(t *testing.T) {
 	b := RefBlock(t)
 	rTo.put(b, "长期")
-	if got := b[204:212]; !bytes.Equal(got, hx(t, "7F951F6720002000")) {
+	if got := b[204:212]; !bytes.Equal(got, []byte{0x7F, 0x95, 0x1F, 0x67, 0x20, 0x00, 0x20, 0x00}) {
 		t.Fatalf("长期 encodes as % X, reference says 7F 95 1F 67 + spaces", got)
 	}
 	c, err := DecodeText(b)
-	if err != nil || !c.NoExpiry || !c.ValidTo.IsZero() || c.Expired(time.Date(2090, 1, 1, 0, 0, 0, 0, CST)) {
+	if err != nil || !c.NoExpiry || !c.ValidTo.IsZero() || c.ValidToText != LongTerm ||
+		c.Expired(time.Date(2090, 1, 1, 0, 0, 0, 0, CST)) {
 		t.Fatalf("长期: %v %v", err, c.NoExpiry)
 	}
 	if NationalityName("GBR", "en") != "United Kingdom" || NationalityName("GBR", "zh-CN") != "英国" ||
 		NationalityName("ZZZ", "en") != "ZZZ" {
 		t.Errorf("nationality names: %q %q", NationalityName("GBR", "en"), NationalityName("GBR", "zh-CN"))
+	}
+}
+
+func TestParseDate(t *testing.T) {
+	d, err := ParseDate("20240229")
+	if err != nil || !d.Equal(time.Date(2024, 2, 29, 0, 0, 0, 0, CST)) || DateText(d) != "20240229" {
+		t.Fatalf("20240229: %v %v", d, err)
+	}
+	for _, s := range []string{"20230229", "2024022", "2024-02-2", "", LongTerm} {
+		if _, err := ParseDate(s); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+	if DateText(time.Time{}) != "" {
+		t.Error("zero time has a date text")
 	}
 }

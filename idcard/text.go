@@ -21,8 +21,8 @@ const (
 // CST is China Standard Time; card dates are calendar days there.
 var CST = time.FixedZone("CST", 8*3600)
 
-// longTerm is 长期 (no expiry) as written in the valid-to field.
-const longTerm = "长期"
+// LongTerm is 长期 (no expiry) as written in the valid-to field.
+const LongTerm = "长期"
 
 // field is one fixed-width UCS-2LE field of a text block.
 type field struct {
@@ -163,6 +163,7 @@ func decodeResident(c *Card, b []byte) error {
 	if c.BirthDate, err = date(rBirth, b); err != nil {
 		return err
 	}
+	c.BirthDateText = rBirth.get(b)
 	if err := checkNumber18(c.Number.Reveal(), rNumber, c.BirthDate); err != nil {
 		return err
 	}
@@ -200,6 +201,7 @@ func decodeForeign2017(c *Card, b []byte) error {
 	if c.BirthDate, err = date(iBirth, b); err != nil {
 		return err
 	}
+	c.BirthDateText = iBirth.get(b)
 	return validity(c, b, iFrom, iTo)
 }
 
@@ -230,6 +232,7 @@ func decodeForeign2023(c *Card, b []byte) error {
 	if c.BirthDate, err = date(yBirth, b); err != nil {
 		return err
 	}
+	c.BirthDateText = yBirth.get(b)
 	if err := checkNumber18(c.Number.Reveal(), yNumber, c.BirthDate); err != nil {
 		return err
 	}
@@ -253,7 +256,9 @@ func validity(c *Card, b []byte, from, to field) error {
 	if c.ValidFrom, err = date(from, b); err != nil {
 		return err
 	}
-	if strings.HasPrefix(to.get(b), longTerm) {
+	c.ValidFromText = from.get(b)
+	c.ValidToText = to.get(b)
+	if strings.HasPrefix(c.ValidToText, LongTerm) {
 		c.NoExpiry = true
 		return nil
 	}
@@ -267,15 +272,34 @@ func validity(c *Card, b []byte, from, to field) error {
 }
 
 func date(f field, b []byte) (time.Time, error) {
-	s := f.get(b)
+	t, err := ParseDate(f.get(b))
+	if err != nil {
+		return time.Time{}, invalid(f.name, "%s", err.(*InvalidError).Reason)
+	}
+	return t, nil
+}
+
+// ParseDate parses a card date as the chip writes it, "YYYYMMDD", as that
+// calendar day in China Standard Time. A malformed date is an *InvalidError
+// (errors.Is ErrInvalid) that does not quote the value.
+func ParseDate(s string) (time.Time, error) {
 	if len(s) != 8 || !digits(s) {
-		return time.Time{}, invalid(f.name, "not a YYYYMMDD date")
+		return time.Time{}, invalid("date", "not a YYYYMMDD date")
 	}
 	t, err := time.ParseInLocation("20060102", s, CST)
 	if err != nil {
-		return time.Time{}, invalid(f.name, "not a calendar date")
+		return time.Time{}, invalid("date", "not a calendar date")
 	}
 	return t, nil
+}
+
+// DateText is t as the chip writes a date, "YYYYMMDD" in China Standard
+// Time; "" for the zero time.
+func DateText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(CST).Format("20060102")
 }
 
 func checkGender(g string, f field) error {
@@ -347,10 +371,22 @@ func letters(s string) bool {
 	return true
 }
 
+// DecodeAddress reads one 70-byte appended-address record (30 03); "" for
+// an empty record.
+func DecodeAddress(rec []byte) (string, error) {
+	if len(rec) != addressLen {
+		return "", invalid("new address", "%d bytes, want %d", len(rec), addressLen)
+	}
+	return (field{0, addressLen, "new address"}).get(rec), nil
+}
+
+// addressLen is the size of one appended-address record.
+const addressLen = 70
+
 // EncodeAddress lays out one 70-byte appended-address record (30 03).
 func EncodeAddress(a string) ([]byte, error) {
-	b := make([]byte, 70)
-	if err := (field{0, 70, "new address"}).put(b, a); err != nil {
+	b := make([]byte, addressLen)
+	if err := (field{0, addressLen, "new address"}).put(b, a); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -365,15 +401,10 @@ func EncodeText(c Card) ([]byte, error) {
 	for i := 0; i < TextLen; i += 2 {
 		b[i] = ' '
 	}
-	day := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.In(CST).Format("20060102")
-	}
+	day := DateText
 	to := day(c.ValidTo)
 	if c.NoExpiry {
-		to = longTerm
+		to = LongTerm
 	}
 	type fv struct {
 		f field
