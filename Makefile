@@ -19,8 +19,8 @@ DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
 PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/config/... ./kiosk/submit/... \
-	./kiosk/outbox/... ./kiosk/uplink/... ./kiosk/peripherals/... ./authority/... ./provisioning/... \
-	./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
+	./kiosk/outbox/... ./kiosk/uplink/... ./kiosk/peripherals/... ./authority/intake/... ./authority/registry/... \
+	./authority/pki/... ./authority/fleet/... ./provisioning/... ./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
 
 MODELS ?= out/models
 
@@ -53,7 +53,7 @@ check: ## gofmt, go vet (the dependency rules are tests)
 test: deps check ## deps, vet, every test with -race, every golden screen, Mat leaks, 30 s of fuzzing the reader
 	$(GO) test -race -timeout 30m ./...
 	$(GO) test -count=1 ./ui/shots
-	$(GO) test -tags matprofile -run 'MatProfile' -count=1 ./kiosk/face/ ./drivers/camera/
+	$(GO) test -tags matprofile -run 'MatProfile' -count=1 ./kiosk/face/ ./drivers/camera/ ./facematch/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime 30s -fuzzminimizetime 5s ./drivers/idcard
 
 test-fast: check ## the pure-Go packages only, without the race detector (seconds)

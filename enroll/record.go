@@ -32,6 +32,22 @@ type Record struct {
 	// BindingCode is the secret half of the receipt's QR code: the citizen's
 	// phone proves it saw the receipt by presenting it to the authority.
 	BindingCode string `cbor:"14,keyasint"`
+	// FaceMatch is the kiosk's 1:1 comparison with the decoded card photo;
+	// nil when the kiosk could not decode the photo (no licensed decoder).
+	FaceMatch *FaceMatch `cbor:"15,keyasint,omitempty"`
+	// MatchFrames are frames of the capture (JPEG) that, with the portrait
+	// and the liveness evidence, make the live template of the 1:1 face
+	// comparison (at least five usable frames).
+	MatchFrames [][]byte `cbor:"16,keyasint,omitempty"`
+}
+
+// FaceMatch is the kiosk's comparison of the live capture with the card
+// photo: the decision (match or refer; a no_match ends the visit) and the
+// score, for the authority's officers.
+type FaceMatch struct {
+	Decision string  `cbor:"1,keyasint"` // "match" or "refer"
+	Score    float64 `cbor:"2,keyasint"`
+	Frames   int     `cbor:"3,keyasint"` // capture frames in the live template
 }
 
 // Card is the card's data as read from the chip. Dates are the chip's own
@@ -111,6 +127,9 @@ func (r *Record) Wipe() {
 	pii.Zero(r.Card.Photo)
 	for _, e := range r.Liveness.Evidence {
 		pii.Zero(e)
+	}
+	for _, f := range r.MatchFrames {
+		pii.Zero(f)
 	}
 	pii.Zero(r.Liveness.Nonce)
 	*r = Record{}

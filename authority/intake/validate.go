@@ -58,6 +58,14 @@ func validate(r *enroll.Record, now time.Time) *Refusal {
 			return refuse(enroll.CodeSchema, "liveness evidence frame is not a JPEG")
 		}
 	}
+	if len(r.MatchFrames) > maxMatchFrames {
+		return refuse(enroll.CodeSchema, "%d match frames, at most %d", len(r.MatchFrames), maxMatchFrames)
+	}
+	for _, f := range r.MatchFrames {
+		if !isJPEG(f) {
+			return refuse(enroll.CodeSchema, "a match frame is not a JPEG")
+		}
+	}
 	if len(r.Liveness.Challenges) != len(r.Liveness.Passed) {
 		return refuse(enroll.CodeSchema, "liveness challenges and results differ in number")
 	}

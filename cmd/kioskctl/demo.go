@@ -11,6 +11,7 @@ import (
 
 	"fyne.io/fyne/v2"
 
+	"eidkiosk/drivers/idcard/sim"
 	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/sim/demo"
@@ -30,7 +31,8 @@ func init() {
 			fs.BoolVar(&keep, "keep", false, "keep the working directory (authority store, kiosk state) for inspection")
 			fs.BoolVar(&headless, "headless", false, "no UI window: the engine, drivers, uplink and authority only")
 			fs.StringVar(&shots, "screenshots", "out/demo-screens", "with the UI: save a screenshot of each step here (empty: none)")
-			fs.IntVar(&card, "card", 0, "which card of the simulated reader's deck the citizen carries")
+			fs.IntVar(&card, "card", sim.DemoCitizenCard, "which card of the simulated reader's deck the citizen carries "+
+				"(7: its photo is the camera's man, the face matches; 8: someone else, the visit is refused; 0–6: photos that do not decode, no comparison at the kiosk)")
 		},
 		Run: func(ctx context.Context, args []string) error {
 			o := demo.Options{Dir: dir, Keep: keep, Out: app.Stdout, Card: card}
@@ -116,7 +118,7 @@ func demoWithUI(ctx context.Context, o demo.Options, shots string) error {
 	if err == nil && runErr != nil && !errors.Is(runErr, context.Canceled) {
 		err = runErr
 	}
-	if err == nil && !res.AtAuthority {
+	if err == nil && !res.AtAuthority && !res.FaceRefused {
 		err = errors.New("demo: the enrollment did not reach the authority")
 	}
 	return err

@@ -62,6 +62,9 @@ type Options struct {
 	Pins *gpio.Pins
 	// OpenPort replaces the serial open of the reader (nil: real serial).
 	OpenPort func(path string, baud int) (idcard.Port, error)
+	// PhotoDecoder replaces the configured card photo decoder (the
+	// simulator's test decoder in the demo).
+	PhotoDecoder idcard.PhotoDecoder
 	// OnView observers besides the UI (the demo's scripted citizen).
 	OnView []func(session.View)
 	// NoUpdate disables the update agent (demo, tests).
@@ -204,6 +207,13 @@ func Build(ctx context.Context, o Options) (*System, error) {
 			return fail(fmt.Errorf("app: reader.photo_decoder: %w", err))
 		}
 	}
+	if o.PhotoDecoder != nil {
+		photo = o.PhotoDecoder
+	}
+	match, err := s.buildCardMatcher(photo)
+	if err != nil {
+		return fail(err)
+	}
 	s.Poller = idcard.NewPoller(idcard.Options{
 		Port: cfg.Reader.Port, Baud: cfg.Reader.Baud, Interval: cfg.Reader.PollInterval.Duration,
 		Fingerprint: cfg.Reader.Fingerprint, NoProbe: !cfg.Reader.ProbeBaud,
@@ -227,7 +237,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	// The engine.
 	s.Engine = session.New(session.Options{
 		Timeouts:      cfg.Timeouts,
-		Face:          face,
+		Face:          s.sampleForMatch(face),
 		Submit:        submitter,
 		Gate:          gate{s},
 		Signals:       signals{peripherals.Signals{P: s.GPIO}, s.Lease},
@@ -237,6 +247,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		Lang:          cfg.UI.Language,
 		TechnicianPIN: cfg.UI.TechnicianPIN,
 		OnView:        s.onView,
+		Match:         match,
 	})
 	if u, ok := face.(facecap.Unavailable); ok {
 		// The face pipeline could not start (a model missing or altered):

@@ -27,6 +27,7 @@ type Options struct {
 	ConsentVersion string        // version of the privacy notice text; default "1"
 	OnView         func(View)    // called on the engine goroutine for every new View; must not block
 	Nonce          func() []byte // liveness nonce per visit; nil: 32 bytes from crypto/rand
+	Match          CardMatcher   // compares a capture with the decoded card photo; nil: no comparison
 }
 
 // Tuning that is not worth a configuration key.
@@ -83,6 +84,8 @@ type visit struct {
 	view    *CardView
 	photo   image.Image
 	sealing bool // a Submit goroutine owns enr; it wipes it itself
+	// mismatches counts captures that did not match the card photo.
+	mismatches int
 }
 
 // New returns an engine; call Run to start it.

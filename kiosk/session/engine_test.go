@@ -143,7 +143,7 @@ func (s syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, with ...func(*Options)) *harness {
 	t.Helper()
 	h := &harness{
 		t:     t,
@@ -159,7 +159,7 @@ func newHarness(t *testing.T) *harness {
 		logMu: &sync.Mutex{},
 	}
 	n := byte(0)
-	h.e = New(Options{
+	o := Options{
 		Timeouts:      config.Default().Timeouts,
 		Face:          h.face,
 		Submit:        h.sub,
@@ -171,7 +171,11 @@ func newHarness(t *testing.T) *harness {
 		TechnicianPIN: "2468",
 		OnView:        func(v View) { h.views <- v },
 		Nonce:         func() []byte { n++; return []byte{n} },
-	})
+	}
+	for _, f := range with {
+		f(&o)
+	}
+	h.e = New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- h.e.Run(ctx) }()

@@ -96,9 +96,11 @@ func (e *Engine) startFace() {
 	e.face = FaceProgress{}
 	nonce := e.o.Nonce()
 	gen := e.gen
+	card := e.cardPhotoForMatch()
 	e.enter(FaceCapture)
 	go func() {
 		res, err := e.o.Face.Capture(ctx, nonce, func(p FaceProgress) { e.Send(faceProgress{gen: gen, p: p}) })
+		res, err = e.matchCard(ctx, card, res, err)
 		e.Send(faceDone{gen: gen, res: res, err: err})
 	}()
 }
@@ -110,6 +112,8 @@ func (e *Engine) faceDone(ev faceDone) bool {
 		e.visit.enr.Face = ev.res
 		e.retry = false
 		e.enter(Review)
+	case errors.Is(ev.err, ErrFaceMismatch):
+		e.faceMismatch(ev.res)
 	case errors.Is(ev.err, ErrLivenessFailed), errors.Is(ev.err, ErrNoPortrait):
 		wipeFace(&ev.res)
 		e.log.Info("face capture attempt failed", "attempt", e.attempt, "err", ev.err)

@@ -65,6 +65,7 @@ const (
 	FaultTamper                     // Unavailable: enclosure opened
 	FaultCardRemovedEarly           // the card was taken away while being read
 	FaultUpdating                   // Unavailable: a software update is being switched in (minutes)
+	FaultFaceMismatch               // the face does not match the card photo, after one retry
 )
 
 var faultNames = [...]string{
@@ -75,6 +76,7 @@ var faultNames = [...]string{
 	FaultTimeout: "timeout", FaultCanceled: "canceled", FaultOutboxFull: "outbox-full",
 	FaultOutboxStale: "outbox-stale", FaultDisabled: "disabled", FaultTamper: "tamper",
 	FaultCardRemovedEarly: "card-removed-early", FaultUpdating: "updating",
+	FaultFaceMismatch: "face-mismatch",
 }
 
 func (k FaultKind) String() string {
@@ -148,6 +150,10 @@ type FaceResult struct {
 	Portrait []byte    // 3:4 JPEG, ≤ 60 KB
 	Quality  []Measure // values of the chosen frame
 	Liveness Liveness
+	Match    *FaceMatch // the comparison with the card photo; nil when none was made
+	// MatchFrames are frames sampled during the capture (JPEG) for the 1:1
+	// comparison's live template, with the portrait and the evidence.
+	MatchFrames [][]byte
 }
 
 // Enrollment is everything one visit produces. The engine owns it until it

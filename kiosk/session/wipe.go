@@ -44,6 +44,9 @@ func wipeFace(f *FaceResult) {
 	for _, b := range f.Liveness.Evidence {
 		pii.Zero(b)
 	}
+	for _, b := range f.MatchFrames {
+		pii.Zero(b)
+	}
 	*f = FaceResult{}
 }
 

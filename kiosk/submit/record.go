@@ -69,5 +69,11 @@ func Record(e *session.Enrollment, id, deviceID, stationID, software string, sea
 	for _, d := range l.Timings {
 		r.Liveness.TimingsMS = append(r.Liveness.TimingsMS, d.Milliseconds())
 	}
+	for _, f := range e.Face.MatchFrames {
+		r.MatchFrames = append(r.MatchFrames, clone(f))
+	}
+	if m := e.Face.Match; m != nil {
+		r.FaceMatch = &enroll.FaceMatch{Decision: string(m.Decision), Score: m.Score, Frames: m.Frames}
+	}
 	return r
 }

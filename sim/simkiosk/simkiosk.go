@@ -85,7 +85,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	cfg := st.Config(base)
 	cfg.UI.Fullscreen = o.Fullscreen
-	ao := app.Options{Config: cfg, Logger: o.Log, Tail: o.Tail, Pins: &st.Pins, NoUpdate: true}
+	ao := app.Options{Config: cfg, Logger: o.Log, Tail: o.Tail, Pins: &st.Pins, NoUpdate: true, PhotoDecoder: st.PhotoDecoder}
 	if o.OnView != nil {
 		ao.OnView = []func(session.View){o.OnView}
 	}

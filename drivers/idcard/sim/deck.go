@@ -157,6 +157,10 @@ func (d deckCard) card(dir string) (idcard.Card, error) {
 		c.Photo = SyntheticWLT(seed.Sum64())
 	case "zero":
 		c.Photo = make([]byte, idcard.PhotoLen)
+	case "sim:" + PhotoWebcamMan, "sim:" + PhotoGraceHopper:
+		if c.Photo, err = namedPhoto(d.Photo); err != nil {
+			return c, err
+		}
 	default:
 		path := d.Photo
 		if !filepath.IsAbs(path) {
