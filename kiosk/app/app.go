@@ -95,6 +95,7 @@ type System struct {
 	log     *slog.Logger
 	clk     clock.Clock
 	camera  *camera.Camera
+	match   *matchFrames // the capture's samples for the card-photo comparison; nil: no comparison
 	client  *http.Client
 	started time.Time
 
@@ -211,6 +212,9 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		photo = o.PhotoDecoder
 	}
 	match, err := s.buildCardMatcher(photo)
+	if match != nil {
+		s.match = &matchFrames{}
+	}
 	if err != nil {
 		return fail(err)
 	}

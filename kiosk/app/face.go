@@ -36,7 +36,8 @@ func (s *System) buildFace(cfg config.Config) (session.FaceCapturer, error) {
 			s.setHealth("camera", nil)
 			send(session.CameraBack{})
 		},
-		Clock: s.clk,
+		Clock:     s.clk,
+		OnSamples: s.onSamples(),
 	})
 	if errors.Is(err, facemodel.ErrUnavailable) {
 		// A missing or altered model: the kiosk starts and says
@@ -131,4 +132,13 @@ func standaloneCamera(cfg config.Config) selftest.Check {
 		defer cam.Close()
 		return cameraLive(ctx, cam, cfg.Camera.Source, cfg.Face.ModelsDir)
 	})
+}
+
+// onSamples is the pipeline's sample hook: set only when the visit compares
+// the face with the card photo (no frames are kept otherwise).
+func (s *System) onSamples() face.SamplesFunc {
+	if s.match == nil {
+		return nil
+	}
+	return s.match.onSamples
 }

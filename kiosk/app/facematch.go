@@ -5,19 +5,20 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"image/jpeg"
-	"time"
+	"sync"
 
-	"eidkiosk/drivers/camera"
+	"gocv.io/x/gocv"
+
 	"eidkiosk/drivers/idcard"
 	"eidkiosk/facematch"
 	"eidkiosk/facematch/score"
 	"eidkiosk/internal/pii"
+	"eidkiosk/kiosk/face"
 	"eidkiosk/kiosk/session"
 )
 
 // cardMatcher adapts facematch to session.CardMatcher: the card photo
-// against the capture's portrait and evidence frames.
+// against the capture's portrait and quality-passing samples.
 type cardMatcher struct {
 	m  *facematch.Matcher
 	th score.Thresholds
@@ -25,8 +26,9 @@ type cardMatcher struct {
 
 // MatchCard implements session.CardMatcher.
 func (c cardMatcher) MatchCard(ctx context.Context, card image.Image, f session.FaceResult) (session.FaceMatch, error) {
-	frames := append([][]byte{f.Portrait}, f.Liveness.Evidence...)
-	frames = append(frames, f.MatchFrames...)
+	// The portrait and the capture's quality-passing samples; the
+	// challenge evidence (turned heads, closed eyes) is not a template.
+	frames := append([][]byte{f.Portrait}, f.MatchFrames...)
 	s, n, err := c.m.MatchPicture(ctx, card, frames)
 	if err != nil {
 		return session.FaceMatch{}, err
@@ -51,42 +53,86 @@ func (s *System) buildCardMatcher(photo idcard.PhotoDecoder) (session.CardMatche
 	return cardMatcher{m: m, th: score.Default}, nil
 }
 
-// Sampling of match frames: the live template of the 1:1 comparison needs
-// at least score.MinFrames usable frames, more than the portrait and the
-// few evidence frames the liveness pipeline keeps.
-const (
-	matchSampleEvery = 250 * time.Millisecond
-	matchSampleKeep  = 8   // the last frames before the portrait was chosen
-	matchSampleWidth = 320 // JPEG width: a kiosk face stays ≥ 60 px
-)
+// Match frames: the live template of the 1:1 comparison is the median over
+// at least score.MinFrames quality-passing frames of the capture. The face
+// pipeline hands them over (face.Options.OnSamples, the best frame of each
+// 400 ms with its landmarks); they are kept as JPEG in
+// FaceResult.MatchFrames, sealed with the enrollment for the authority's own
+// comparison, and wiped with the rest of the capture.
+const matchFrameWidth = 480 // JPEG width: a kiosk face stays well above the matcher's 40 px
 
-// sampledCapturer runs the face pipeline and, while it runs, copies the
-// camera's latest frame every matchSampleEvery (Camera.Preview: it does not
-// consume frames, so pacing is undisturbed), keeping the last
-// matchSampleKeep as JPEG in FaceResult.MatchFrames. They are wiped with
-// the rest of the capture.
-type sampledCapturer struct {
-	session.FaceCapturer
-	cam *camera.Camera
+// matchFrames carries one capture's samples from the pipeline's callback to
+// the capturer wrapper (one capture at a time, as the engine runs them).
+type matchFrames struct {
+	mu     sync.Mutex
+	frames [][]byte
 }
 
-// sampleForMatch wraps the engine's capturer when the kiosk has its own
-// camera pipeline (an injected capturer is used as is).
+// onSamples is the pipeline's face.SamplesFunc: each frame scaled to
+// matchFrameWidth and JPEG-encoded in memory (never to disk).
+func (m *matchFrames) onSamples(ctx context.Context, ss []face.Sample) error {
+	var out [][]byte
+	small := gocv.NewMat()
+	defer small.Close()
+	for _, smp := range ss {
+		src := smp.Frame
+		if src.Cols() > matchFrameWidth {
+			h := src.Rows() * matchFrameWidth / src.Cols()
+			gocv.Resize(src, &small, image.Pt(matchFrameWidth, h), 0, 0, gocv.InterpolationArea)
+			src = small
+		}
+		buf, err := gocv.IMEncodeWithParams(gocv.JPEGFileExt, src, []int{gocv.IMWriteJpegQuality, 90})
+		if err != nil {
+			continue
+		}
+		out = append(out, bytes.Clone(buf.GetBytes()))
+		pii.Zero(buf.GetBytes())
+		buf.Close()
+	}
+	if small.Cols() > 0 {
+		small.SetTo(gocv.NewScalar(0, 0, 0, 0))
+	}
+	m.mu.Lock()
+	m.frames = append(m.frames, out...)
+	m.mu.Unlock()
+	return nil
+}
+
+// take hands over (and forgets) what the last capture delivered.
+func (m *matchFrames) take() [][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := m.frames
+	m.frames = nil
+	return f
+}
+
+// sampledCapturer runs the face pipeline and puts the capture's samples in
+// FaceResult.MatchFrames.
+type sampledCapturer struct {
+	session.FaceCapturer
+	m *matchFrames
+}
+
+// sampleForMatch wraps the engine's capturer when the kiosk's own pipeline
+// delivers samples (an injected capturer is used as is).
 func (s *System) sampleForMatch(f session.FaceCapturer) session.FaceCapturer {
-	if s.camera == nil {
+	if s.match == nil {
 		return f
 	}
-	return sampledCapturer{FaceCapturer: f, cam: s.camera}
+	if _, ok := f.(*face.Capturer); !ok {
+		return f
+	}
+	return sampledCapturer{FaceCapturer: f, m: s.match}
 }
 
 // Capture implements session.FaceCapturer.
 func (c sampledCapturer) Capture(ctx context.Context, nonce []byte, report func(session.FaceProgress)) (session.FaceResult, error) {
-	sctx, stop := context.WithCancel(ctx)
-	got := make(chan [][]byte, 1)
-	go func() { got <- c.sample(sctx) }()
+	for _, f := range c.m.take() { // left over from a capture that failed late
+		pii.Zero(f)
+	}
 	res, err := c.FaceCapturer.Capture(ctx, nonce, report)
-	stop()
-	frames := <-got
+	frames := c.m.take()
 	if err != nil {
 		for _, f := range frames {
 			pii.Zero(f)
@@ -95,47 +141,4 @@ func (c sampledCapturer) Capture(ctx context.Context, nonce []byte, report func(
 	}
 	res.MatchFrames = frames
 	return res, nil
-}
-
-func (c sampledCapturer) sample(ctx context.Context) [][]byte {
-	var frames [][]byte
-	var last uint64
-	t := time.NewTicker(matchSampleEvery)
-	defer t.Stop()
-	var rgba *image.RGBA
-	defer func() {
-		if rgba != nil {
-			clear(rgba.Pix)
-		}
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return frames
-		case <-t.C:
-		}
-		sz := c.cam.PreviewSize()
-		if sz.X <= 0 || sz.Y <= 0 {
-			continue
-		}
-		w := min(sz.X, matchSampleWidth)
-		h := sz.Y * w / sz.X
-		if rgba == nil || rgba.Bounds().Dx() != w || rgba.Bounds().Dy() != h {
-			rgba = image.NewRGBA(image.Rect(0, 0, w, h))
-		}
-		seq, ok := c.cam.Preview(rgba)
-		if !ok || seq == last {
-			continue
-		}
-		last = seq
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, rgba, &jpeg.Options{Quality: 80}); err != nil {
-			continue
-		}
-		frames = append(frames, buf.Bytes())
-		if len(frames) > matchSampleKeep {
-			pii.Zero(frames[0])
-			frames = frames[1:]
-		}
-	}
 }

@@ -89,6 +89,9 @@ type CameraHooks struct {
 	OnFault func(error)
 	OnBack  func()
 	Clock   clock.Clock
+	// OnSamples receives the quality-passing frames of each live capture
+	// (Options.OnSamples): set when the kiosk matches faces to the card.
+	OnSamples SamplesFunc
 }
 
 // OpenCamera starts the camera of a [camera] configuration section. Its
@@ -125,7 +128,7 @@ func Open(cc config.CameraConfig, fc config.FaceConfig, h CameraHooks) (*Capture
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := NewCapturer(Options{Camera: cam, Settings: s, Clock: h.Clock})
+	c, err := NewCapturer(Options{Camera: cam, Settings: s, Clock: h.Clock, OnSamples: h.OnSamples})
 	if err != nil {
 		cam.Close()
 		return nil, nil, err
