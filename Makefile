@@ -10,16 +10,18 @@ export CGO_ENABLED := 1
 # Haar cascades (camera, face), the X11/GL headers Fyne builds against, Xvfb,
 # xwd and ImageMagick (UI under a virtual display, screenshots), espeak-ng
 # (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests), dpkg-dev
-# (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session).
+# (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session),
+# debootstrap and systemd-container (the system test boots a Debian root with systemd-nspawn).
 DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg-dev xvfb xauth \
-	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland
+	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland \
+	debootstrap systemd-container
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
 PURE := ./kiosk/session/... ./kiosk/config/... ./internal/pii/... ./internal/clock/... ./internal/logging/... \
 	./internal/cli/... ./enroll/... ./kiosk/outbox/... ./kiosk/uplink/... ./authority/... \
 	./provisioning/... ./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
 
-.PHONY: help deps build test test-fast check fuzz long demo bench screenshots deb clean
+.PHONY: help deps build test test-fast check fuzz long demo bench screenshots deb system-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -69,6 +71,9 @@ screenshots: deps ## PNG of every screen in both languages into docs/screens/
 
 deb: build ## .deb packages of the kiosk and the authority into dist/
 	$(GO) run ./packaging/mkdeb --version $(VERSION) --bin $(BIN) --out dist
+
+system-test: deb ## as root: boot Debian 12 under systemd-nspawn, install both .debs, check the units for real (packaging/systest)
+	EIDKIOSK_SYSTEM_TEST=$(CURDIR)/dist $(GO) test -count=1 -timeout 60m -v -run '^TestAppliance$$' ./packaging/systest
 
 clean: ## remove build output
 	rm -rf $(BIN) dist
