@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"errors"
 	"image"
 	"log/slog"
@@ -18,14 +17,18 @@ import (
 
 // Options configures an Engine. Face and Submit are required.
 type Options struct {
-	Timeouts       config.TimeoutsConfig
-	Face           FaceCapturer
-	Submit         Submitter
-	Gate           Gate    // nil: always admit
-	Signals        Signals // nil: none
-	Clock          clock.Clock
-	Logger         *slog.Logger
-	Lang           string // language a visit starts in: "zh-CN" or "en"
+	Timeouts config.TimeoutsConfig
+	Face     FaceCapturer
+	Submit   Submitter
+	Gate     Gate    // nil: always admit
+	Signals  Signals // nil: none
+	Clock    clock.Clock
+	Logger   *slog.Logger
+	Lang     string // language a visit starts in: "zh-CN" or "en"
+	// PIN checks the technician PIN (the hash set at provisioning,
+	// provisioning/techpin). Without one, TechnicianPIN is compared; with
+	// neither, technician mode stays closed ("technician.no_pin").
+	PIN            PINChecker
 	TechnicianPIN  string
 	ConsentVersion string        // version of the privacy notice text; default "1"
 	OnView         func(View)    // called on the engine goroutine for every new View; must not block
@@ -399,7 +402,12 @@ func (e *Engine) tap(t Tap) bool {
 			e.notice = "technician.locked"
 			return true
 		}
-		if e.o.TechnicianPIN == "" || subtle.ConstantTimeCompare([]byte(t.PIN), []byte(e.o.TechnicianPIN)) != 1 {
+		if e.o.PIN == nil && e.o.TechnicianPIN == "" {
+			e.notice = "technician.no_pin"
+			e.log.Warn("technician mode refused: no technician PIN was set at provisioning")
+			return true
+		}
+		if !e.pinOK(t.PIN) {
 			e.badPINs++
 			e.notice = "technician.pin_wrong"
 			if e.badPINs >= pinLockAfter {
