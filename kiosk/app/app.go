@@ -216,16 +216,17 @@ func Build(ctx context.Context, o Options) (*System, error) {
 
 	// The engine.
 	s.Engine = session.New(session.Options{
-		Timeouts: cfg.Timeouts,
-		Face:     face,
-		Submit:   submit,
-		Gate:     gate{s},
-		Signals:  signals{s.GPIO, s.Lease},
-		Clock:    o.Clock,
-		Logger:   s.log,
-		Lang:     cfg.UI.Language,
-		PIN:      s.technicianPIN(),
-		OnView:   s.onView,
+		Timeouts:   cfg.Timeouts,
+		Face:       face,
+		Submit:     submit,
+		Gate:       gate{s},
+		Signals:    signals{s.GPIO, s.Lease},
+		Clock:      o.Clock,
+		Logger:     s.log,
+		Lang:       cfg.UI.Language,
+		PIN:        s.technicianPIN(),
+		TamperLock: s.tamperLock(),
+		OnView:     s.onView,
 	})
 
 	// Updates.

@@ -28,7 +28,10 @@ type Options struct {
 	// PIN checks the technician PIN (the hash set at provisioning,
 	// provisioning/techpin). Without one, TechnicianPIN is compared; with
 	// neither, technician mode stays closed ("technician.no_pin").
-	PIN            PINChecker
+	PIN PINChecker
+	// TamperLock persists the tamper lock (kiosk/tamper); nil: in memory
+	// only.
+	TamperLock     TamperLock
 	TechnicianPIN  string
 	ConsentVersion string        // version of the privacy notice text; default "1"
 	OnView         func(View)    // called on the engine goroutine for every new View; must not block
@@ -150,6 +153,7 @@ func (e *Engine) View() View {
 // the visit in progress has been wiped.
 func (e *Engine) Run(ctx context.Context) error {
 	e.ctx = ctx
+	e.restoreTamper()
 	e.toAttract()
 	e.publish()
 	for {
@@ -262,6 +266,7 @@ func (e *Engine) handle(ev Event) bool {
 		e.tampered = true
 		if first {
 			e.log.Warn("enclosure opened: visit wiped, terminal locked")
+			e.persistTamper()
 		}
 		if e.state != Technician {
 			e.endVisitData()
@@ -423,7 +428,7 @@ func (e *Engine) tap(t Tap) bool {
 		e.enter(Technician)
 		return true
 	case ActClearTamper:
-		if e.state != Technician || !e.tampered {
+		if e.state != Technician || !e.tampered || !e.clearPersistedTamper() {
 			return false
 		}
 		e.tampered = false
