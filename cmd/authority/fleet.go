@@ -23,7 +23,7 @@ func init() {
 		Name:    "fleet",
 		Summary: "list the terminals with their version, slot, health, outbox and update state; flag those silent or failing",
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&data, "data", "/var/lib/eidkiosk-authority", "the authority's data directory (SQLite store)")
+			fs.StringVar(&data, "data", defaultData, "the authority's data directory (SQLite store)")
 			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
 			fs.DurationVar(&silent, "silent", 15*time.Minute, "flag a terminal 'silent' after this long without a heartbeat")
 			fs.IntVar(&backlog, "backlog", 100, "flag a terminal 'backlog' when its outbox holds more enrollments than this")

@@ -17,7 +17,7 @@ func init() {
 			"writes each receipt beside its package",
 		Usage: "DIR",
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&data, "data", "/var/lib/eidkiosk-authority", "data directory: keys, PKI and the SQLite store")
+			fs.StringVar(&data, "data", defaultData, "data directory: keys, PKI and the SQLite store")
 			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…); empty: SQLite in --data")
 		},
 		Run: func(ctx context.Context, args []string) error {

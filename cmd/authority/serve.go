@@ -20,7 +20,7 @@ func init() {
 		Summary: "run the authority: provisioning, enrollment intake, fleet view and update repository over HTTPS",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&addr, "addr", "127.0.0.1:8443", "HOST:PORT to listen on")
-			fs.StringVar(&data, "data", "/var/lib/eidkiosk-authority", "data directory: keys, PKI and the SQLite store")
+			fs.StringVar(&data, "data", defaultData, "data directory: keys, PKI and the SQLite store")
 			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) shared by several intake replicas; empty: SQLite in --data")
 			fs.StringVar(&hosts, "hosts", "127.0.0.1,localhost", "comma-separated names and IPs for the server certificate")
 			fs.StringVar(&repo, "repo", "", "TUF repository directory served under /tuf/; empty: DATA/tuf")
