@@ -53,7 +53,7 @@ func (c *AuthorityConfig) validate() error {
 
 // StateConfig says where the kiosk keeps its state: keys, outbox, update slots.
 type StateConfig struct {
-	Dir string `toml:"dir"`
+	Dir string `toml:"dir"` // absolute path, 0700, owned by the kiosk's user (the package makes /var/lib/eidkiosk)
 }
 
 func defaultState() StateConfig { return StateConfig{Dir: "/var/lib/eidkiosk"} }
