@@ -17,6 +17,7 @@ import (
 // The technician's install, in the container, as the docs give it.
 const (
 	station        = "NS-SYSTEST-001"
+	pin            = "731946"
 	authorityFlags = `AUTHORITY_FLAGS="--addr 127.0.0.1:8443 --hosts 127.0.0.1,localhost"`
 	// dropIn puts cage on wlroots' headless backend: the container has no
 	// DRM device, no input devices and no tty1.
@@ -197,8 +198,18 @@ func TestAppliance(t *testing.T) {
 	s.begin("provision the kiosk (provisioning.md, The steps)")
 	token := s.must("runuser -u eidkiosk-authority -- eidkiosk-authority token create --data /var/lib/eidkiosk-authority --station " + station + " --name 'System test' --expires 1h | tail -1")
 	s.must("kioskctl config check --config /etc/eidkiosk/kiosk.toml")
-	s.c.Run(ctx, "kioskctl provision --authority https://127.0.0.1:8443 --yes --token "+token)
+	s.must("umask 077; echo " + token + " > /root/token; echo " + pin + " > /root/pin")
+	if out, err := c.Run(ctx, "kioskctl provision --authority https://127.0.0.1:8443 --yes --token-file /root/token </dev/null"); err == nil || !strings.Contains(out, "no technician PIN") {
+		t.Errorf("provisioning without a technician PIN: %v, want a refusal naming the PIN", err)
+	}
+	// The refusal came before the token was used: the same token works.
+	out, _ := c.Run(ctx, "kioskctl provision --authority https://127.0.0.1:8443 --yes --token-file /root/token --technician-pin-file /root/pin")
+	if !strings.Contains(out, "Provisioned terminal") {
+		t.Fatalf("provisioning failed:\n%s", out)
+	}
 	s.must("kioskctl provision status")
+	s.must("test \"$(stat -c %U:%a /var/lib/eidkiosk/identity/technician-pin)\" = eidkiosk:600")
+	s.must("grep -q '^\\$argon2id\\$' /var/lib/eidkiosk/identity/technician-pin && ! grep -rq " + pin + " /etc/eidkiosk /var/lib/eidkiosk")
 
 	s.begin("start the kiosk: READY only once the engine runs")
 	s.must("systemctl start eidkiosk-kiosk")
@@ -268,19 +279,25 @@ func TestAppliance(t *testing.T) {
 	s.eventually("restarted after kill -9", "systemctl show -P NRestarts eidkiosk-kiosk; systemctl show -P ActiveState eidkiosk-kiosk", 2*time.Minute,
 		func(o string) bool { return o == "1\nactive" })
 
-	s.begin("apt remove keeps the state and the configuration (operations.md)")
-	s.must("kioskctl outbox status")
+	s.begin("apt remove keeps the state and the configuration (operations.md, Removal and disposal)")
+	if got := s.must("kioskctl outbox pending"); got != "0" {
+		t.Errorf("outbox pending: %q, want 0 (no visit happened)", got)
+	}
 	s.must("apt-get remove -y -q eidkiosk-kiosk eidkiosk-authority")
 	s.must("test ! -e /usr/bin/kioskctl && test ! -e /usr/bin/eidkiosk-authority && test ! -e /usr/lib/systemd/system/eidkiosk-kiosk.service")
-	s.must("test -f /etc/eidkiosk/kiosk.toml && test -f /var/lib/eidkiosk/identity/bundle.json && test -d /var/lib/eidkiosk-authority")
-	if got, _ := c.Run(ctx, "systemctl is-active eidkiosk-kiosk eidkiosk-authority"); !strings.Contains(got, "inactive") || strings.Contains(got, "\nactive") {
+	s.must("test -f /etc/eidkiosk/kiosk.toml && test -f /var/lib/eidkiosk/identity/bundle.json && test -d /var/cache/eidkiosk && test -d /var/lib/eidkiosk-authority")
+	if got, _ := c.Run(ctx, "systemctl is-active eidkiosk-kiosk eidkiosk-authority"); strings.TrimSpace(got) != "inactive\ninactive" {
 		t.Errorf("units after remove: %q", got)
 	}
 
-	s.begin("apt purge removes the configuration (operations.md)")
-	s.must("apt-get purge -y -q eidkiosk-kiosk eidkiosk-authority")
-	s.must("test ! -e /etc/eidkiosk/kiosk.toml")
-	s.must("ls -la /var/lib/eidkiosk /var/lib/eidkiosk-authority || true")
+	s.begin("apt purge deletes what the kiosk package created, keeps the authority's keys with a warning")
+	out = s.must("apt-get purge -y -q eidkiosk-kiosk eidkiosk-authority 2>&1")
+	if !strings.Contains(out, "CA PRIVATE KEYS") {
+		t.Errorf("purge of the authority did not warn about its kept CA keys:\n%s", out)
+	}
+	s.must("test ! -e /etc/eidkiosk && test ! -e /var/lib/eidkiosk && test ! -e /var/cache/eidkiosk")
+	s.must(`test -n "$(ls -A /var/lib/eidkiosk-authority)"`)
+	s.must("getent passwd eidkiosk eidkiosk-authority")
 	t.Logf("done in %s", time.Since(start).Round(time.Second))
 	fmt.Fprintf(log, "\n=== done in %s\n", time.Since(start).Round(time.Second))
 }
