@@ -63,7 +63,7 @@ func (c *GPIOConfig) IsActiveLow(key string) bool {
 
 func defaultGPIO() GPIOConfig {
 	return GPIOConfig{LEDGreen: "GPIO17", LEDAmber: "GPIO27", LEDRed: "GPIO22", Buzzer: "GPIO18",
-		Presence: "GPIO23", Tamper: "GPIO24", IRLight: "GPIO25", ActiveLow: []string{},
+		IRLight: "GPIO25", ActiveLow: []string{},
 		Debounce: D(50 * time.Millisecond), PollInterval: D(100 * time.Millisecond)}
 }
 
