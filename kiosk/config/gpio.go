@@ -13,9 +13,15 @@ type GPIOConfig struct {
 	LEDAmber string `toml:"led_amber"` // busy / attention
 	LEDRed   string `toml:"led_red"`   // fault, tamper, device fault codes
 	Buzzer   string `toml:"buzzer"`    // active buzzer (on/off)
-	Presence string `toml:"presence"`  // input: someone stands in front of the kiosk
-	Tamper   string `toml:"tamper"`    // input: enclosure switch (pulled up: open or a cut wire reads "open")
-	IRLight  string `toml:"ir_light"`  // infrared illuminator, on during face capture
+	// Presence is the input of a sensor that sees someone in front of the
+	// kiosk; off ("") unless configured (wired on GPIO23 in the pinout).
+	Presence string `toml:"presence"`
+	// Tamper is the input of the enclosure switch (pulled up: open or a
+	// cut wire reads "open" and locks the terminal); off ("") unless
+	// configured, so a board without a switch fitted does not lock at
+	// every start (wired on GPIO24 in the pinout).
+	Tamper  string `toml:"tamper"`
+	IRLight string `toml:"ir_light"` // infrared illuminator, on during face capture
 	// ActiveLow lists the peripherals whose active level is low, by key
 	// ("led_green", "buzzer", "presence", "tamper", ...). Default: all
 	// active high (tamper: high = open).
