@@ -40,7 +40,7 @@ func init() {
 			fs.StringVar(&tokenFile, "token-file", "", "read the one-time token from this file's first line (- reads standard input)")
 			fs.StringVar(&pinFile, "technician-pin-file", "", "read the new technician PIN from this file's first line (- reads standard input); default: ask on the terminal")
 			fs.StringVar(&state, "state", "", "state directory for the identity (default: state.dir of the configuration)")
-			fs.StringVar(&station, "station", "", "station ID the terminal is installed for; refused when the token is for another (default: accept the token's)")
+			fs.StringVar(&station, "station", "", "station ID the terminal is installed for; a token for another station is refused (default: station.id of the configuration, else accept the token's)")
 			fs.StringVar(&fingerprint, "ca-fingerprint", "", "pin the authority's root CA by SHA-256 (default: authority.ca_fingerprint, else ask)")
 			fs.BoolVar(&yes, "yes", false, "accept the authority's CA fingerprint without asking (scripted installs; logged)")
 			fs.StringVar(&key, "key", provisioning.KeyAuto, "where the device key lives: auto (TPM when present), tpm, file")
@@ -60,6 +60,9 @@ func init() {
 			}
 			if fingerprint == "" {
 				fingerprint = cfg.Authority.CAFingerprint
+			}
+			if station == "" {
+				station = cfg.Station.ID // a token for another station is refused
 			}
 			if tokenFile != "" {
 				if token, err = readSecretFile(tokenFile); err != nil {
