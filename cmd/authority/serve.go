@@ -10,6 +10,7 @@ import (
 	"eidkiosk/authority/service"
 	"eidkiosk/internal/cli"
 	"eidkiosk/internal/logging"
+	"eidkiosk/kiosk/sdnotify"
 )
 
 func init() {
@@ -45,6 +46,12 @@ func init() {
 			log.Info("authority serving", "addr", ln.Addr().String(), "db", string(svc.DB.Dialect),
 				"root_ca_sha256", svc.PKI.RootFingerprint())
 			fmt.Fprintf(app.Stdout, "authority: https://%s (root CA SHA-256 %s)\n", ln.Addr(), svc.PKI.RootFingerprint())
+			// Type=notify: the unit is active once the port accepts connections.
+			n := sdnotify.New()
+			if err := n.Ready("serving on " + ln.Addr().String()); err != nil {
+				log.Warn("systemd notification failed", "err", err)
+			}
+			defer n.Stopping()
 			return svc.Serve(ctx, ln)
 		},
 	})

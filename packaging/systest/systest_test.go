@@ -187,13 +187,19 @@ func TestAppliance(t *testing.T) {
 	if got := s.show("eidkiosk-kiosk", "ActiveState"); got != "inactive" {
 		t.Errorf("kiosk after install: %s, want inactive (started only once provisioned)", got)
 	}
-	for _, f := range []string{"/usr/share/doc/eidkiosk-kiosk/operations.md", "/etc/eidkiosk/kiosk.toml"} {
+	for _, f := range []string{"/usr/share/doc/eidkiosk-kiosk/operations.md", "/usr/share/doc/eidkiosk-kiosk/provisioning.md",
+		"/usr/share/doc/eidkiosk-kiosk/configuration.md", "/usr/share/doc/eidkiosk-authority/provisioning.md", "/etc/eidkiosk/kiosk.toml"} {
 		s.must("test -s " + f)
 	}
 
+	s.must("kioskctl outbox status") // before the kiosk's first run too
 	s.begin("start the authority (operations.md, Where state and logs live)")
 	s.must(fmt.Sprintf("echo '%s' >> /etc/default/eidkiosk-authority && systemctl enable --now eidkiosk-authority", authorityFlags))
-	s.eventually("the authority listens", "bash -c 'exec 3<>/dev/tcp/127.0.0.1/8443' && echo up", time.Minute, func(o string) bool { return o == "up" })
+	// Type=notify: enable --now returned after READY=1, so the port must accept at once.
+	s.must("bash -c 'exec 3<>/dev/tcp/127.0.0.1/8443'")
+	if st := s.show("eidkiosk-authority", "StatusText"); st != "serving on 127.0.0.1:8443" {
+		t.Errorf("authority status %q, want its READY status", st)
+	}
 
 	s.begin("provision the kiosk (provisioning.md, The steps)")
 	token := s.must("runuser -u eidkiosk-authority -- eidkiosk-authority token create --data /var/lib/eidkiosk-authority --station " + station + " --name 'System test' --expires 1h | tail -1")
