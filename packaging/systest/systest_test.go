@@ -166,7 +166,7 @@ func TestAppliance(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := c.PowerOff(time.Minute); err != nil {
+		if err := c.PowerOff(2 * time.Minute); err != nil {
 			t.Logf("power off: %v", err)
 		}
 	})
