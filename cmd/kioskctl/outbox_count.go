@@ -31,12 +31,9 @@ func init() {
 			fs.StringVar(&state, "state", "", "state directory holding outbox/ (default: state.dir of the configuration)")
 		},
 		Run: func(ctx context.Context, args []string) error {
-			if state == "" {
-				cfg, err := provConfig(cfgPath)
-				if err != nil {
-					return err
-				}
-				state = cfg.State.Dir
+			state, err := stateDir(cfgPath, state)
+			if err != nil {
+				return err
 			}
 			if outboxMissing(state) {
 				fmt.Fprintln(app.Stdout, 0)

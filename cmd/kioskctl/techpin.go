@@ -78,6 +78,18 @@ func technicianPIN(file string) (string, error) {
 	}
 }
 
+// stateDir is state, or state.dir of the configuration at cfgPath.
+func stateDir(cfgPath, state string) (string, error) {
+	if state != "" {
+		return state, nil
+	}
+	cfg, err := provConfig(cfgPath)
+	if err != nil {
+		return "", err
+	}
+	return cfg.State.Dir, nil
+}
+
 // setTechnicianPIN stores the PIN's hash and hands it to the kiosk's user.
 func setTechnicianPIN(state, pin string) error {
 	if err := techpin.Set(state, pin); err != nil {
@@ -97,12 +109,9 @@ func init() {
 			fs.StringVar(&pinFile, "technician-pin-file", "", "read the PIN from this file's first line (- reads standard input); default: ask")
 		},
 		Run: func(ctx context.Context, args []string) error {
-			if state == "" {
-				cfg, err := provConfig(cfgPath)
-				if err != nil {
-					return err
-				}
-				state = cfg.State.Dir
+			state, err := stateDir(cfgPath, state)
+			if err != nil {
+				return err
 			}
 			pin, err := technicianPIN(pinFile)
 			if err != nil {
