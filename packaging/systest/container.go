@@ -53,9 +53,10 @@ func Boot(ctx context.Context, root string, log io.Writer, binds ...string) (*Co
 		}
 		c.leader = childOf(cmd.Process.Pid, "systemd")
 	}
-	// systemd's private socket appears a moment after PID 1 starts.
+	// systemd's private socket appears a moment after PID 1 starts; until
+	// then systemctl cannot connect, or says "offline".
 	out, err := c.Run(ctx, "systemctl is-system-running --wait")
-	for i := 0; i < 600 && strings.Contains(out, "Failed to connect to bus"); i++ {
+	for i := 0; i < 600 && (strings.Contains(out, "Failed to connect to bus") || strings.TrimSpace(out) == "offline"); i++ {
 		time.Sleep(100 * time.Millisecond)
 		out, err = c.Run(ctx, "systemctl is-system-running --wait")
 	}
