@@ -218,6 +218,11 @@ func TestUnitsVerify(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "usr/bin/cage"), []byte("#!/bin/sh\nexec \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// ExecStop runs /bin/sh (dash, from the base system).
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "cp", "-L", "/bin/sh", filepath.Join(root, "bin/sh"))
 	units := []string{"/usr/lib/systemd/system/eidkiosk-kiosk.service", "/usr/lib/systemd/system/eidkiosk-authority.service"}
 	verify := func() (string, error) {
 		out, err := exec.Command("systemd-analyze", append([]string{"verify", "--root=" + root}, units...)...).CombinedOutput()
