@@ -11,28 +11,39 @@ export CGO_ENABLED := 1
 # xwd and ImageMagick (UI under a virtual display, screenshots), espeak-ng
 # (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests), dpkg-dev
 # (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session),
-# debootstrap and systemd-container (the system test boots a Debian root with systemd-nspawn).
+# debootstrap and systemd-container (the system test boots a Debian root with systemd-nspawn),
+# npm when no npm is on the PATH (fetches the pinned face models: make models;
+# checked by command, since a NodeSource nodejs provides npm and conflicts
+# with Debian's package).
 DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg-dev xvfb xauth \
 	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland \
 	debootstrap systemd-container
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
-PURE := ./kiosk/session/... ./kiosk/config/... ./internal/pii/... ./internal/clock/... ./internal/logging/... \
-	./internal/cli/... ./enroll/... ./kiosk/outbox/... ./kiosk/uplink/... ./authority/... \
-	./provisioning/... ./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
+PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/config/... ./kiosk/submit/... \
+	./kiosk/outbox/... ./kiosk/uplink/... ./kiosk/peripherals/... ./authority/intake/... ./authority/registry/... \
+	./authority/pki/... ./authority/fleet/... ./provisioning/... ./drivers/idcard/... ./drivers/gpio/... ./drivers/printer/...
 
-.PHONY: help deps build test test-fast check fuzz long demo bench screenshots deb system-test clean
+MODELS ?= out/models
+
+.PHONY: help deps models build test test-fast check fuzz long demo sim-kiosk bench screenshots deb system-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
 deps: ## install the Debian packages the build needs (only those missing)
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@$(MAKE) --no-print-directory models
+
+models: ## the pinned face models (npm pack, SHA-256 checked) into out/models; offline when present
+	@command -v npm >/dev/null || { echo "models: npm is missing (apt-get install npm)"; exit 1; }
+	$(GO) run ./facemodel/fetchmodels --dir $(MODELS)
 
 build: deps ## build bin/kiosk, bin/kiosk-launch, bin/kioskctl, bin/authority
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
@@ -44,7 +55,7 @@ check: ## gofmt, go vet (the dependency rules are tests)
 test: deps check ## deps, vet, every test with -race, every golden screen, Mat leaks, 30 s of fuzzing the reader
 	$(GO) test -race -timeout 30m ./...
 	$(GO) test -count=1 ./ui/shots
-	$(GO) test -tags matprofile -run 'MatProfile' -count=1 ./kiosk/face/ ./drivers/camera/
+	$(GO) test -tags matprofile -run 'MatProfile' -count=1 ./kiosk/face/ ./drivers/camera/ ./facematch/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime 30s -fuzzminimizetime 5s ./drivers/idcard
 
 test-fast: check ## the pure-Go packages only, without the race detector (seconds)
@@ -62,6 +73,10 @@ long: ## the long variants: crash and kill tests, soak of the UI
 demo: deps ## run one whole scripted visit on simulated hardware against a local authority
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 	LANGUAGE=zh_CN ./$(BIN)/kioskctl demo
+
+sim-kiosk: deps ## the whole kiosk in a window on simulated hardware; type 'place 0' to put a card on the reader
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/kioskctl
+	./$(BIN)/kioskctl sim kiosk
 
 bench: deps ## benchmarks, each beside its baseline
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...

@@ -5,8 +5,9 @@
 // them. Tests run it under httptest on loopback.
 //
 // It is a reference for development, tests and pilots, not a production
-// identity system: face matching and the Ministry's own checks plug in
-// through hooks, and are not implemented here.
+// identity system: the Ministry's own checks plug in through hooks; its
+// face check (intake.FaceCheck on facematch's models) is calibrated on ten
+// identities only (docs/matching.md).
 package authority
 
 import (

@@ -15,11 +15,10 @@ import (
 // baseline's ns, and their ratios to it.
 func BenchmarkSealOpen(b *testing.B) {
 	s, _, _, open := setup(b)
-	e, err := intaketest.Enrollment(intaketest.CitizenName, intaketest.CitizenNumber, rand.New(rand.NewPCG(1, 1)))
+	rec, err := intaketest.Record(intaketest.CitizenName, intaketest.CitizenNumber, "KT-1", "NS-PSB-001", rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		b.Fatal(err)
 	}
-	rec := enroll.FromEnrollment(e, "0190a0a0-0000-7000-8000-000000000000", "KT-1", "NS-PSB-001", "v1", time.Now(), "ABCDEFGHJKMNPQRSTVWX")
 	var base, seal, opn time.Duration
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -55,11 +54,10 @@ func BenchmarkSealOpen(b *testing.B) {
 // over the plain CBOR record (the baseline).
 func BenchmarkPackageSize(b *testing.B) {
 	s, _, _, _ := setup(b)
-	e, err := intaketest.Enrollment(intaketest.CitizenName, intaketest.CitizenNumber, rand.New(rand.NewPCG(1, 1)))
+	rec, err := intaketest.Record(intaketest.CitizenName, intaketest.CitizenNumber, "KT-1", "NS-PSB-001", rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		b.Fatal(err)
 	}
-	rec := enroll.FromEnrollment(e, "0190a0a0-0000-7000-8000-000000000000", "KT-1", "NS-PSB-001", "v1", time.Now(), "ABCDEFGHJKMNPQRSTVWX")
 	plain, _ := enroll.Marshal(rec)
 	var size int
 	for b.Loop() {

@@ -14,16 +14,14 @@ import (
 // `go test -fuzz FuzzParse ./enroll`.
 func FuzzParse(f *testing.F) {
 	s, dev, _, open := setup(f)
-	e, err := intaketest.Enrollment(intaketest.CitizenName, intaketest.CitizenNumber, rand.New(rand.NewPCG(1, 1)))
+	rec, err := intaketest.Record(intaketest.CitizenName, intaketest.CitizenNumber, "KT-1", "NS-PSB-001", rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		f.Fatal(err)
 	}
-	q := &memQueue{pkgs: map[string][]byte{}}
-	rc, err := enroll.NewSubmitter(s, q, "v1", nil, nil).Submit(f.Context(), e)
+	pkg, err := s.Seal(rec, rec.Sealed)
 	if err != nil {
 		f.Fatal(err)
 	}
-	pkg := q.pkgs[rc.EnrollmentID]
 	f.Add(pkg)
 	f.Add(pkg[:len(pkg)/2])
 	f.Add(pkg[:200])

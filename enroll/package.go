@@ -118,6 +118,11 @@ type Sealer struct {
 	rand      io.Reader
 }
 
+// DeviceID and StationID are the terminal a Sealer seals for; a record must
+// carry the same (Seal checks).
+func (s *Sealer) DeviceID() string  { return s.deviceID }
+func (s *Sealer) StationID() string { return s.stationID }
+
 // NewSealer checks the device key against its certificate and parses the
 // authority's intake public key (MLKEM768-X25519, 1216 bytes).
 func NewSealer(signer crypto.Signer, cert *x509.Certificate, intakePub []byte, deviceID, stationID string, rnd io.Reader) (*Sealer, error) {

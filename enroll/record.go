@@ -3,10 +3,9 @@ package enroll
 import (
 	"fmt"
 	"log/slog"
-	"time"
 
+	"eidkiosk/idcard"
 	"eidkiosk/internal/pii"
-	"eidkiosk/kiosk/session"
 )
 
 // SchemaVersion is the version of Record this package writes.
@@ -33,31 +32,48 @@ type Record struct {
 	// BindingCode is the secret half of the receipt's QR code: the citizen's
 	// phone proves it saw the receipt by presenting it to the authority.
 	BindingCode string `cbor:"14,keyasint"`
+	// FaceMatch is the kiosk's 1:1 comparison with the decoded card photo;
+	// nil when the kiosk could not decode the photo (no licensed decoder).
+	FaceMatch *FaceMatch `cbor:"15,keyasint,omitempty"`
+	// MatchFrames are frames of the capture (JPEG) that, with the portrait
+	// and the liveness evidence, make the live template of the 1:1 face
+	// comparison (at least five usable frames).
+	MatchFrames [][]byte `cbor:"16,keyasint,omitempty"`
 }
 
-// Card is the card's data as read from the chip. Dates are "YYYYMMDD" as on
-// the chip; empty when absent.
+// FaceMatch is the kiosk's comparison of the live capture with the card
+// photo: the decision (match or refer; a no_match ends the visit) and the
+// score, for the authority's officers.
+type FaceMatch struct {
+	Decision string  `cbor:"1,keyasint"` // "match" or "refer"
+	Score    float64 `cbor:"2,keyasint"`
+	Frames   int     `cbor:"3,keyasint"` // capture frames in the live template
+}
+
+// Card is the card's data as read from the chip. Dates are the chip's own
+// "YYYYMMDD" strings (idcard.Card's …Text fields), carried unconverted;
+// empty when absent, ValidTo empty when NoExpiry.
 type Card struct {
-	Kind         int    `cbor:"1,keyasint"` // idcard.Kind
-	Name         string `cbor:"2,keyasint"`
-	NameEN       string `cbor:"3,keyasint,omitempty"`
-	Gender       string `cbor:"4,keyasint"`
-	Ethnic       string `cbor:"5,keyasint,omitempty"`
-	Nationality  string `cbor:"6,keyasint,omitempty"`
-	BirthDate    string `cbor:"7,keyasint"`
-	Address      string `cbor:"8,keyasint,omitempty"`
-	Number       string `cbor:"9,keyasint"`
-	Authority    string `cbor:"10,keyasint,omitempty"`
-	ValidFrom    string `cbor:"11,keyasint,omitempty"`
-	ValidTo      string `cbor:"12,keyasint,omitempty"`
-	NoExpiry     bool   `cbor:"13,keyasint,omitempty"`
-	PassNumber   string `cbor:"14,keyasint,omitempty"`
-	IssueCount   string `cbor:"15,keyasint,omitempty"`
-	RenewalCount string `cbor:"16,keyasint,omitempty"`
-	CardVersion  string `cbor:"17,keyasint,omitempty"`
-	PrevLink     string `cbor:"18,keyasint,omitempty"`
-	Text         []byte `cbor:"19,keyasint"`           // raw 256-byte text block
-	Photo        []byte `cbor:"20,keyasint,omitempty"` // raw 1024-byte WLT photo
+	Kind         idcard.Kind `cbor:"1,keyasint"`
+	Name         string      `cbor:"2,keyasint"`
+	NameEN       string      `cbor:"3,keyasint,omitempty"`
+	Gender       string      `cbor:"4,keyasint"`
+	Ethnic       string      `cbor:"5,keyasint,omitempty"`
+	Nationality  string      `cbor:"6,keyasint,omitempty"`
+	BirthDate    string      `cbor:"7,keyasint"`
+	Address      string      `cbor:"8,keyasint,omitempty"`
+	Number       string      `cbor:"9,keyasint"`
+	Authority    string      `cbor:"10,keyasint,omitempty"`
+	ValidFrom    string      `cbor:"11,keyasint,omitempty"`
+	ValidTo      string      `cbor:"12,keyasint,omitempty"`
+	NoExpiry     bool        `cbor:"13,keyasint,omitempty"`
+	PassNumber   string      `cbor:"14,keyasint,omitempty"`
+	IssueCount   string      `cbor:"15,keyasint,omitempty"`
+	RenewalCount string      `cbor:"16,keyasint,omitempty"`
+	CardVersion  string      `cbor:"17,keyasint,omitempty"`
+	PrevLink     string      `cbor:"18,keyasint,omitempty"`
+	Text         []byte      `cbor:"19,keyasint"`           // raw 256-byte text block
+	Photo        []byte      `cbor:"20,keyasint,omitempty"` // raw 1024-byte WLT photo
 }
 
 // Metric is one quality value of the chosen portrait frame.
@@ -112,73 +128,9 @@ func (r *Record) Wipe() {
 	for _, e := range r.Liveness.Evidence {
 		pii.Zero(e)
 	}
+	for _, f := range r.MatchFrames {
+		pii.Zero(f)
+	}
 	pii.Zero(r.Liveness.Nonce)
 	*r = Record{}
-}
-
-// Millis is t as Unix milliseconds; 0 for the zero time.
-func Millis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func chipDate(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.Format("20060102")
-}
-
-func clone(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append([]byte(nil), b...)
-}
-
-// FromEnrollment copies a visit's result into a new record. Every byte slice
-// is copied, so the record holds no reference into e; the caller wipes the
-// record when done.
-func FromEnrollment(e *session.Enrollment, id, deviceID, stationID, software string, sealed time.Time, bindingCode string) *Record {
-	c := &e.Card
-	r := &Record{
-		Version: SchemaVersion, EnrollmentID: id, DeviceID: deviceID, StationID: stationID,
-		Software: software, Started: Millis(e.Started), Finished: Millis(e.Finished), Sealed: Millis(sealed),
-		Card: Card{
-			Kind: int(c.Kind), Name: c.Name.Reveal(), NameEN: c.NameEN.Reveal(), Gender: c.Gender,
-			Ethnic: c.Ethnic, Nationality: c.Nationality, BirthDate: chipDate(c.BirthDate),
-			Address: c.Address.Reveal(), Number: c.Number.Reveal(), Authority: c.Authority,
-			ValidFrom: chipDate(c.ValidFrom), ValidTo: chipDate(c.ValidTo), NoExpiry: c.NoExpiry,
-			PassNumber: c.PassNumber.Reveal(), IssueCount: c.IssueCount, RenewalCount: c.RenewalCount,
-			CardVersion: c.CardVersion, PrevLink: c.PrevLink,
-			Text: clone(c.Text), Photo: clone(c.Photo),
-		},
-		Portrait: clone(e.Face.Portrait),
-		Consent: Consent{TextVersion: e.Consent.TextVersion, Language: e.Consent.Language,
-			At: Millis(e.Consent.At)},
-		BindingCode: bindingCode,
-	}
-	for _, m := range e.Face.Quality {
-		r.Quality = append(r.Quality, Metric{Name: m.Name, Value: m.Value, Threshold: m.Threshold, Pass: m.Pass})
-	}
-	l := &e.Face.Liveness
-	r.Liveness = Liveness{
-		Live: l.Live, Challenges: append([]string(nil), l.Challenges...),
-		Passed: append([]bool(nil), l.Passed...), Nonce: clone(l.Nonce),
-	}
-	if len(l.Scores) > 0 {
-		r.Liveness.Scores = make(map[string]float64, len(l.Scores))
-		for k, v := range l.Scores {
-			r.Liveness.Scores[k] = v
-		}
-	}
-	for _, ev := range l.Evidence {
-		r.Liveness.Evidence = append(r.Liveness.Evidence, clone(ev))
-	}
-	for _, d := range l.Timings {
-		r.Liveness.TimingsMS = append(r.Liveness.TimingsMS, d.Milliseconds())
-	}
-	return r
 }

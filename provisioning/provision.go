@@ -48,7 +48,8 @@ type ProvisionOptions struct {
 	AssumeYes bool
 	// Key is KeyAuto (default), KeyTPM or KeyFile.
 	Key string
-	// Serial is the hardware serial number; ReadSerial when empty.
+	// Serial is the box's serial number; when empty, the hardware serial,
+	// else the TPM's endorsement key hash, else a random ID (deviceSerial).
 	Serial   string
 	Software string // kiosk version, for the authority's audit log
 	// Progress receives one line per step, for the technician.
@@ -120,14 +121,15 @@ func Provision(ctx context.Context, o ProvisionOptions) (*Identity, Result, erro
 			o.Log.Error("provisioning: the kiosk's user may not read its identity", "err", err)
 		}
 	}()
-	serial := o.Serial
+	serial, source := o.Serial, "given"
 	if serial == "" {
 		var err error
-		if serial, err = ReadSerial(); err != nil {
+		if serial, source, err = deviceSerial(o); err != nil {
 			return nil, Result{}, err
 		}
 	}
-	audit("provision.start", fmt.Sprintf("authority %s, serial %q", o.AuthorityURL, serial))
+	progress("serial number %s (%s)", serial, source)
+	audit("provision.start", fmt.Sprintf("authority %s, serial %q (%s)", o.AuthorityURL, serial, source))
 
 	// 1. The authority's CA, confirmed by the technician or pinned.
 	progress("connecting to the authority at %s", o.AuthorityURL)
@@ -226,6 +228,9 @@ func Provision(ctx context.Context, o ProvisionOptions) (*Identity, Result, erro
 		return nil, Result{}, err
 	}
 	ok = true
+	if err := recordSerial(o.StateDir, serial); err != nil {
+		o.Log.Warn("provisioning: serial not recorded in the state directory", "err", err)
+	}
 	res := Result{
 		DeviceID: b.DeviceID, StationID: b.Station.ID, StationName: b.Station.Name,
 		Fingerprint: fp, KeyKind: key.Kind(), Expires: id.Expires(), Took: o.Clock.Now().Sub(start),

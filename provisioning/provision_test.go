@@ -15,11 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-tpm/tpm2/transport"
+
 	"eidkiosk/authority/pki"
 	"eidkiosk/authority/registry"
 	"eidkiosk/authority/registry/registrytest"
 	"eidkiosk/internal/clock"
 	"eidkiosk/provisioning"
+	"eidkiosk/provisioning/devkey"
 	"eidkiosk/provisioning/protocol"
 )
 
@@ -241,7 +244,10 @@ func TestSerialAllowList(t *testing.T) {
 	}
 }
 
-func TestReprovisionSameBoxReplacesOldRecord(t *testing.T) {
+// The same serial provisioned again is refused while its terminal is
+// active; city IT's --replace (Registry.Replace) lets it through, and the
+// replaced terminal is told why.
+func TestReprovisionSameSerialNeedsReplace(t *testing.T) {
 	t.Parallel()
 	a := startAuthority(t, registrytest.Options{})
 	first, _, err := provision(t, a, provisioning.ProvisionOptions{Token: a.Token(t, station, time.Hour)})
@@ -249,16 +255,69 @@ func TestReprovisionSameBoxReplacesOldRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer first.Close()
+	_, _, err = provision(t, a, provisioning.ProvisionOptions{Token: a.Token(t, station, time.Hour)})
+	if !errors.Is(err, protocol.ErrSerialActive) || !strings.Contains(err.Error(), "--replace "+first.DeviceID) {
+		t.Fatalf("a second provisioning of an active serial: %v", err)
+	}
+	if _, _, err := a.Registry.Authorize(context.Background(), first.Chain[0]); err != nil {
+		t.Fatalf("the active terminal after a refused second provisioning: %v", err)
+	}
+	if err := a.Registry.Replace(context.Background(), first.DeviceID, "disk swapped, ticket 4711", "operator:it"); err != nil {
+		t.Fatal(err)
+	}
 	second, _, err := provision(t, a, provisioning.ProvisionOptions{Token: a.Token(t, station, time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer second.Close()
-	if _, _, err := a.Registry.Authorize(context.Background(), first.Chain[0]); !errors.Is(err, registry.ErrRevoked) || !strings.Contains(err.Error(), "replaced") {
-		t.Fatalf("old identity of the same box: %v", err)
+	_, _, err = a.Registry.Authorize(context.Background(), first.Chain[0])
+	if !errors.Is(err, protocol.ErrReplaced) || !protocol.Disabled(err) || !strings.Contains(err.Error(), "disk swapped, ticket 4711") {
+		t.Fatalf("old identity of the replaced box: %v", err)
+	}
+	// It is told why over the wire, too.
+	if code, body := intake(t, first, a); code != http.StatusForbidden || !strings.Contains(body, "disk swapped") || !strings.Contains(body, "replaced") {
+		t.Fatalf("replaced terminal's request: %d %s", code, body)
 	}
 	if _, _, err := a.Registry.Authorize(context.Background(), second.Chain[0]); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two boxes cloned from one disk (same machine ID, no TPM, no hardware
+// serial) get different serials, so neither replaces the other.
+func TestClonedBoxesGetDifferentSerials(t *testing.T) {
+	dir := t.TempDir()
+	mid := filepath.Join(dir, "machine-id")
+	os.WriteFile(mid, []byte("0123456789abcdef0123456789abcdef\n"), 0o444)
+	oldSrc, oldMid := provisioning.SerialSources, provisioning.MachineIDPath
+	provisioning.SerialSources, provisioning.MachineIDPath = []string{filepath.Join(dir, "no-smbios")}, mid
+	defer func() { provisioning.SerialSources, provisioning.MachineIDPath = oldSrc, oldMid }()
+	a := startAuthority(t, registrytest.Options{})
+	noTPM := func() (transport.TPMCloser, error) { return nil, devkey.ErrNoTPM }
+	var serials []string
+	for i := 0; i < 2; i++ {
+		state := t.TempDir()
+		id, _, err := provisioning.Provision(context.Background(), provisioning.ProvisionOptions{AuthorityURL: a.URL,
+			Token: a.Token(t, station, time.Hour), StateDir: state, CAFingerprint: a.PKI.RootFingerprint(), Key: provisioning.KeyFile,
+			Options: provisioning.Options{OpenTPM: noTPM}, Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatalf("clone %d: %v", i, err)
+		}
+		defer id.Close()
+		s, err := provisioning.RecordedSerial(state)
+		if err != nil || !strings.HasPrefix(s, "box:") || strings.Contains(s, "0123456789abcdef") {
+			t.Fatalf("clone %d serial %q %v", i, s, err)
+		}
+		serials = append(serials, s)
+	}
+	if serials[0] == serials[1] {
+		t.Fatalf("cloned boxes share serial %s", serials[0])
+	}
+	devs, _ := a.Registry.Devices(context.Background())
+	for _, d := range devs {
+		if d.Status != registry.StatusActive {
+			t.Fatalf("a clone replaced the other: %+v", devs)
+		}
 	}
 }
 

@@ -199,7 +199,7 @@ func TestSmokeRealWindow(t *testing.T) {
 	defer cancel()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"=1") // EIDKIOSK_UI_FPS passes through
-	s, err := uitest.StartProgram(ctx, d, cmd, IsAttract)
+	s, err := uitest.StartProgram(ctx, d, cmd, uitest.Attract(NewTheme(font.Faces{}, false)))
 	if s != nil && s.Shot != nil {
 		p := filepath.Join(os.TempDir(), "eidkiosk-smoke-attract.png")
 		if out := os.Getenv("EIDKIOSK_SMOKE_OUT"); out != "" {

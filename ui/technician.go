@@ -13,7 +13,9 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"eidkiosk/internal/health"
 	"eidkiosk/kiosk/session"
+	"eidkiosk/ui/techstatus"
 )
 
 // TechInfo is what technician mode shows; the kiosk adapts its parts to it.
@@ -27,41 +29,20 @@ type TechInfo interface {
 	SelfTest(ctx context.Context) []Check
 }
 
-// Check is one line of the self-test checklist.
-type Check struct {
-	Name   string // "reader", "camera", "gpio", "authority", "clock" (translated), or any other name (shown as is)
-	OK     bool
-	Ran    bool   // false: not tested yet
-	Detail string // one line for the technician, e.g. "SAM 05.01 ok", "no frames for 3s"
-}
+// Check is one line of the checklist: the kiosk's health model. A Check
+// without a time (Ran false) is shown as not tested yet. Name is "reader",
+// "camera", "gpio", "authority", "clock" (translated), or any other name
+// (shown as is).
+type Check = health.Check
 
-// TechStatus is one snapshot for technician mode.
-type TechStatus struct {
-	Version string  // running version, e.g. "1.4.2 (slot B)"
-	Checks  []Check // last self-test
-	Outbox  OutboxStatus
-	Update  UpdateStatus
-	Reader  string            // reader state line, e.g. "/dev/ttyUSB0 ok, SAM 05.01"
-	Camera  string            // camera state line, e.g. "/dev/video0 1280x720 29.8 fps"
-	GPIO    string            // GPIO state line, e.g. "presence=0 tamper=closed"
-	Quality []session.Measure // live quality values of the camera picture
-	LogTail []string          // newest last; already free of personal data
-}
-
-// OutboxStatus is the queue of sealed enrollments and the uplink.
-type OutboxStatus struct {
-	Depth   int
-	Oldest  time.Duration // age of the oldest waiting enrollment
-	Uplink  string        // "online", "offline: connection refused", ...
-	LastAck time.Time     // zero: never
-}
-
-// UpdateStatus is the update agent's state.
-type UpdateStatus struct {
-	State     string // "idle", "downloading 40%", "trial boot", "committed", ...
-	Available string // version offered, "" none
-	Lease     string // who holds the update lease and until when, "" none
-}
+// TechStatus is one snapshot for technician mode, and OutboxStatus and
+// UpdateStatus its parts: plain-Go types in ui/techstatus, so that the kiosk
+// fills them without linking Fyne.
+type (
+	TechStatus   = techstatus.Status
+	OutboxStatus = techstatus.Outbox
+	UpdateStatus = techstatus.Update
+)
 
 // techScreen shows the checklist and states; values are short lines
 // (no scrolling: the log tail shows a fixed number of lines).
@@ -191,7 +172,8 @@ func (s *techScreen) show(u *UI, v session.View, st TechStatus) {
 	checks := st.Checks
 	if len(checks) == 0 {
 		// Before any self-test, show what the engine knows.
-		checks = []Check{{Name: "reader", OK: v.ReaderOK, Ran: true}, {Name: "camera", OK: v.CameraOK, Ran: true}}
+		now := u.o.Clock.Now()
+		checks = []Check{{Name: "reader", OK: v.ReaderOK, At: now}, {Name: "camera", OK: v.CameraOK, At: now}}
 	}
 	for i := range s.checks {
 		r := s.checks[i]
@@ -205,14 +187,17 @@ func (s *techScreen) show(u *UI, v session.View, st TechStatus) {
 			name = u.t("technician." + c.Name)
 		}
 		verdict, res := u.t("technician.unknown"), iconUnknown
-		if c.Ran && c.OK {
+		if c.Ran() && c.OK {
 			verdict, res = u.t("technician.pass"), iconOK
-		} else if c.Ran {
+		} else if c.Ran() {
 			verdict, res = u.t("technician.fail"), iconFail
 		}
 		l := fmt.Sprintf("%s: %s", name, verdict)
 		if c.Detail != "" {
 			l += " — " + scrub(c.Detail)
+		}
+		if !c.OK && c.Fix != "" {
+			l += " — " + scrub(c.Fix)
 		}
 		setText(r.text, clip(l, 52))
 		if r.icon.Resource != res {

@@ -17,7 +17,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/config"

@@ -6,7 +6,15 @@
 // (a plain static file server with Range support: any static web server
 // serves the same tree).
 //
-// It does not sign anything (see kiosk/update/repo) and does not identify
+// The listing covers every terminal the registry knows (a Roster), also
+// those that never sent a heartbeat or were replaced, revoked or
+// deprovisioned, with channel, rollout cohort, the release in each slot
+// and the last update outcome with its reason. City IT can poke a terminal
+// (Poke): the answer to its next heartbeat asks it to check for an update.
+// It logs who downloaded which release and every change in what terminals
+// report about their updates (refusals, trials, loops).
+//
+// It does not sign anything (see authority/release) and does not identify
 // terminals itself: Devices, the device registry, maps a client
 // certificate to a device.
 package fleet
@@ -18,16 +26,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"eidkiosk/authority"
+	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
-	"eidkiosk/kiosk/heartbeat"
+	"eidkiosk/updatemeta"
 )
 
 // Devices identifies a terminal from its verified client certificate; the
@@ -44,6 +55,16 @@ type Module struct {
 	clk     clock.Clock
 	// History is how long heartbeats are kept in fleet_heartbeats; default 7 days.
 	History time.Duration
+	// Log receives downloads of releases, refused heartbeats and changes in
+	// terminals' update reports; nil: discarded.
+	Log *slog.Logger
+}
+
+func (m *Module) log() *slog.Logger {
+	if m.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return m.Log
 }
 
 // New returns the module. repoDir is the TUF repository directory served
@@ -83,6 +104,10 @@ func (m *Module) Migrate(ctx context.Context, db *authority.DB) error {
 			received_ns BIGINT NOT NULL,
 			report      ` + blob + ` NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS fleet_heartbeats_device ON fleet_heartbeats (device_id, received_ns)`,
+		`CREATE TABLE IF NOT EXISTS fleet_pokes (
+			device_id    TEXT PRIMARY KEY,
+			requested_ns BIGINT NOT NULL,
+			requested_by TEXT NOT NULL)`,
 	}
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
@@ -94,10 +119,47 @@ func (m *Module) Migrate(ctx context.Context, db *authority.DB) error {
 
 // Routes implements authority.Module.
 func (m *Module) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+heartbeat.Path, m.handleHeartbeat)
+	mux.HandleFunc("POST "+fleetproto.Path, m.handleHeartbeat)
 	if m.repoDir != "" {
-		mux.Handle("GET /tuf/", http.StripPrefix("/tuf/", repoServer(m.repoDir)))
+		mux.Handle("GET /tuf/", http.StripPrefix("/tuf/", m.logDownloads(repoServer(m.repoDir))))
 	}
+}
+
+// logDownloads logs every request for a target file (a release or a
+// configuration, not the metadata polled all the time): which terminal,
+// which file, how many bytes, with what result.
+func (m *Module) logDownloads(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "targets/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		who := "no client certificate"
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+			who = "certificate " + r.TLS.VerifiedChains[0][0].Subject.CommonName
+			if id, _, err := m.devices.Authorize(r.Context(), r.TLS.VerifiedChains[0][0]); err == nil {
+				who = id
+			}
+		}
+		file := r.URL.Path // the file server rewrites it
+		cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(cw, r)
+		m.log().Info("fleet: release download", "terminal", who, "file", file, "range", r.Header.Get("Range"),
+			"status", cw.status, "bytes", cw.n, "remote", r.RemoteAddr)
+	})
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (c *countingWriter) WriteHeader(s int) { c.status = s; c.ResponseWriter.WriteHeader(s) }
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
 }
 
 // repoServer serves files of dir (no listings, no dot files).
@@ -127,10 +189,13 @@ func (m *Module) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	}
 	id, station, err := m.devices.Authorize(r.Context(), r.TLS.VerifiedChains[0][0])
 	if err != nil {
-		http.Error(w, "fleet: terminal not authorized", http.StatusForbidden)
+		// The terminal is told why (replaced, revoked, deprovisioned): it
+		// logs and shows the reason; the authority logs it too.
+		m.log().Warn("fleet: heartbeat refused", "certificate", r.TLS.VerifiedChains[0][0].Subject.CommonName, "err", err)
+		http.Error(w, "fleet: terminal not authorized: "+err.Error(), http.StatusForbidden)
 		return
 	}
-	var rep heartbeat.Report
+	var rep fleetproto.Report
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxReport))
 	if err := dec.Decode(&rep); err != nil {
 		http.Error(w, "fleet: heartbeat is not valid JSON", http.StatusBadRequest)
@@ -140,11 +205,44 @@ func (m *Module) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "fleet: could not record the heartbeat", http.StatusInternalServerError)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	poked, err := m.takePoke(r.Context(), id)
+	if err != nil {
+		m.log().Error("fleet: poke", "terminal", id, "err", err)
+	}
+	if !poked {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	m.log().Info("fleet: asked the terminal to check for an update now", "terminal", id)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(fleetproto.Answer{CheckUpdate: true})
+}
+
+// Poke asks terminal deviceID to check for an update at once: the answer
+// to its next heartbeat says so.
+func (m *Module) Poke(ctx context.Context, deviceID, by string) error {
+	_, err := m.db.ExecContext(ctx, m.db.Rebind(`INSERT INTO fleet_pokes (device_id, requested_ns, requested_by) VALUES (?, ?, ?)
+		ON CONFLICT (device_id) DO UPDATE SET requested_ns = excluded.requested_ns, requested_by = excluded.requested_by`),
+		deviceID, m.clk.Now().UnixNano(), by)
+	if err != nil {
+		return fmt.Errorf("fleet: poke %s: %w", deviceID, err)
+	}
+	m.log().Info("fleet: poke requested", "terminal", deviceID, "by", by)
+	return nil
+}
+
+// takePoke removes a pending poke of id and says whether there was one.
+func (m *Module) takePoke(ctx context.Context, id string) (bool, error) {
+	res, err := m.db.ExecContext(ctx, m.db.Rebind(`DELETE FROM fleet_pokes WHERE device_id = ?`), id)
+	if err != nil {
+		return false, fmt.Errorf("fleet: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }
 
 // Record stores a heartbeat of device id.
-func (m *Module) Record(ctx context.Context, id, station string, rep heartbeat.Report) error {
+func (m *Module) Record(ctx context.Context, id, station string, rep fleetproto.Report) error {
 	body, err := json.Marshal(rep)
 	if err != nil {
 		return fmt.Errorf("fleet: %w", err)
@@ -160,6 +258,12 @@ func (m *Module) Record(ctx context.Context, id, station string, rep heartbeat.R
 	}
 	defer tx.Rollback()
 	db := m.db
+	var prevJSON string
+	var prev fleetproto.Report
+	if err := tx.QueryRowContext(ctx, db.Rebind(`SELECT report FROM fleet_terminals WHERE device_id = ?`), id).Scan(&prevJSON); err == nil {
+		_ = json.Unmarshal([]byte(prevJSON), &prev)
+	}
+	m.logChanges(id, prev.Update, rep.Update)
 	if _, err := tx.ExecContext(ctx, db.Rebind(`DELETE FROM fleet_terminals WHERE device_id = ?`), id); err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
@@ -179,6 +283,24 @@ func (m *Module) Record(ctx context.Context, id, station string, rep heartbeat.R
 	return tx.Commit()
 }
 
+// logChanges logs what changed in a terminal's update report: a refusal
+// and its reason, a trial's outcome, a stopped loop, an error.
+func (m *Module) logChanges(id string, prev, cur fleetproto.Update) {
+	log := m.log()
+	if cur.LastRefusal != "" && (cur.LastRefusal != prev.LastRefusal || cur.LastError != prev.LastError) {
+		log.Warn("fleet: terminal refused an update", "terminal", id, "reason", cur.LastRefusal, "err", cur.LastError)
+	}
+	if cur.LastTrial != "" && (cur.LastTrial != prev.LastTrial || !cur.LastTrialAt.Equal(prev.LastTrialAt)) {
+		log.Info("fleet: terminal finished a trial", "terminal", id, "trial", cur.LastTrial, "why", cur.LastTrialDetail)
+	}
+	if cur.Loop != "" && cur.Loop != prev.Loop {
+		log.Error("fleet: terminal stopped an update loop", "terminal", id, "release", cur.Loop)
+	}
+	if cur.LastError != "" && cur.LastError != prev.LastError && cur.LastRefusal == prev.LastRefusal {
+		log.Warn("fleet: terminal reports an update error", "terminal", id, "err", cur.LastError)
+	}
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -194,30 +316,58 @@ const (
 	FlagRefused  = "refused"  // it refused update metadata or a target
 	FlagStale    = "stale"    // no fresh update metadata beyond its offline grace
 	FlagBacklog  = "backlog"  // outbox deeper than BacklogAbove
+	FlagLoop     = "loop"     // its agent stopped an update loop
+	// FlagNeverReported: registered, but no heartbeat ever arrived.
+	FlagNeverReported = "never-reported"
 )
+
+// Registered is a terminal as the device registry knows it.
+type Registered struct {
+	DeviceID, Station string
+	Status            string // active, replaced, revoked, deprovisioned
+	Reason            string
+}
+
+// Roster lists every registered terminal (authority/registry through an
+// adapter); nil lists only terminals that sent a heartbeat.
+type Roster func(ctx context.Context) ([]Registered, error)
 
 // Terminal is one row of the fleet listing.
 type Terminal struct {
-	DeviceID  string           `json:"device_id"`
-	Station   string           `json:"station"`
-	Version   string           `json:"version"`
-	Slot      string           `json:"slot"`
-	Channel   string           `json:"channel"`
-	Healthy   bool             `json:"healthy"`
-	Outbox    int              `json:"outbox"`
-	Phase     string           `json:"phase"`
-	LastTrial string           `json:"last_trial,omitempty"`
-	Refusal   string           `json:"refusal,omitempty"`
-	Lease     string           `json:"lease,omitempty"`
-	LastSeen  time.Time        `json:"last_seen"`
-	Flags     []string         `json:"flags,omitempty"`
-	Report    heartbeat.Report `json:"report"`
+	DeviceID string `json:"device_id"`
+	Station  string `json:"station"`
+	// Status is the registry's (active, replaced, revoked, deprovisioned)
+	// with its Reason; "" when no Roster was given.
+	Status  string `json:"status,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Version string `json:"version"`
+	Slot    string `json:"slot"`
+	// Slots maps each slot to the release it holds; Committed is the
+	// committed slot's release.
+	Slots     map[string]string `json:"slots,omitempty"`
+	Committed string            `json:"committed,omitempty"`
+	Channel   string            `json:"channel"`
+	Cohort    int               `json:"cohort"` // rollout cohort 0-99, from the device ID
+	// LastTrialDetail says why the last trial ended as LastTrial says.
+	LastTrialDetail string            `json:"last_trial_detail,omitempty"`
+	LastTrialAt     time.Time         `json:"last_trial_at,omitzero"`
+	Loop            string            `json:"loop,omitempty"`
+	Healthy         bool              `json:"healthy"`
+	Outbox          int               `json:"outbox"`
+	Phase           string            `json:"phase"`
+	LastTrial       string            `json:"last_trial,omitempty"`
+	Refusal         string            `json:"refusal,omitempty"`
+	Lease           string            `json:"lease,omitempty"`
+	LastSeen        time.Time         `json:"last_seen"`
+	Flags           []string          `json:"flags,omitempty"`
+	Report          fleetproto.Report `json:"report"`
 }
 
 // ListOptions set the thresholds for flags.
 type ListOptions struct {
 	SilentAfter  time.Duration // default 15 minutes
 	BacklogAbove int           // default 100
+	Roster       Roster        // nil: only terminals that sent a heartbeat
 }
 
 // List returns every terminal, flagged ones first, then by station.
@@ -252,6 +402,9 @@ func List(ctx context.Context, db *authority.DB, now time.Time, o ListOptions) (
 		t.Healthy = healthy != 0
 		t.LastSeen = time.Unix(0, ns).UTC()
 		_ = json.Unmarshal([]byte(report), &t.Report)
+		t.Cohort = updatemeta.Cohort(t.DeviceID)
+		u := t.Report.Update
+		t.Slots, t.Committed, t.LastTrialDetail, t.LastTrialAt, t.Loop = u.Slots, u.Committed, u.LastTrialDetail, u.LastTrialAt, u.Loop
 		if now.Sub(t.LastSeen) > o.SilentAfter {
 			t.Flags = append(t.Flags, FlagSilent)
 		}
@@ -271,10 +424,20 @@ func List(ctx context.Context, db *authority.DB, now time.Time, o ListOptions) (
 		if t.Outbox > o.BacklogAbove {
 			t.Flags = append(t.Flags, FlagBacklog)
 		}
+		if t.Loop != "" {
+			t.Flags = append(t.Flags, FlagLoop)
+		}
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	if o.Roster != nil {
+		reg, err := o.Roster(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: registered terminals: %w", err)
+		}
+		out = withRoster(out, reg)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if (len(out[i].Flags) > 0) != (len(out[j].Flags) > 0) {
@@ -286,6 +449,30 @@ func List(ctx context.Context, db *authority.DB, now time.Time, o ListOptions) (
 		return out[i].DeviceID < out[j].DeviceID
 	})
 	return out, nil
+}
+
+// withRoster adds the registry's view: every registered terminal, with
+// its status; one that never reported is flagged so, and one no longer
+// active is flagged with its status (its heartbeats are refused).
+func withRoster(ts []Terminal, reg []Registered) []Terminal {
+	idx := map[string]int{}
+	for i, t := range ts {
+		idx[t.DeviceID] = i
+	}
+	for _, r := range reg {
+		i, ok := idx[r.DeviceID]
+		if !ok {
+			ts = append(ts, Terminal{DeviceID: r.DeviceID, Station: r.Station, Cohort: updatemeta.Cohort(r.DeviceID),
+				Flags: []string{FlagNeverReported}})
+			i = len(ts) - 1
+		}
+		t := &ts[i]
+		t.Status, t.Reason = r.Status, r.Reason
+		if r.Status != "" && r.Status != "active" {
+			t.Flags = append([]string{r.Status}, slices.DeleteFunc(t.Flags, func(f string) bool { return f == FlagSilent })...)
+		}
+	}
+	return ts
 }
 
 var _ authority.Module = (*Module)(nil)

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -17,11 +18,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
+	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/heartbeat"
 )
@@ -104,22 +107,22 @@ func TestHeartbeatsAndListing(t *testing.T) {
 	hs.StartTLS()
 	defer hs.Close()
 
-	send := func(name string, r heartbeat.Report) error {
+	send := func(name string, r fleetproto.Report) error {
 		s := &heartbeat.Sender{Authority: hs.URL, Client: rig.client(name)}
 		return s.Send(ctx, r)
 	}
-	if err := send("DEV-1", heartbeat.Report{Version: "2.0.0", Slot: "b", Channel: "stable", Healthy: true, OutboxDepth: 2,
-		Lease: heartbeat.Lease{Holder: "visit", Expiry: clk.Now().Add(time.Minute)}}); err != nil {
+	if err := send("DEV-1", fleetproto.Report{Version: "2.0.0", Slot: "b", Channel: "stable", Healthy: true, OutboxDepth: 2,
+		Lease: fleetproto.Lease{Holder: "visit", Expiry: clk.Now().Add(time.Minute)}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := send("DEV-2", heartbeat.Report{Version: "2.0.0", Slot: "a", Channel: "pilot", Healthy: false,
-		Update: heartbeat.Update{LastTrial: "3.0.0 unhealthy", LastRefusal: "expired"}, LastErrors: []string{"camera: no frames"}}); err != nil {
+	if err := send("DEV-2", fleetproto.Report{Version: "2.0.0", Slot: "a", Channel: "pilot", Healthy: false,
+		Update: fleetproto.Update{LastTrial: "3.0.0 unhealthy", LastRefusal: "expired"}, LastErrors: []string{"camera: no frames"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := send("DEV-X", heartbeat.Report{Version: "9.9.9"}); err == nil || !strings.Contains(err.Error(), "403") {
+	if err := send("DEV-X", fleetproto.Report{Version: "9.9.9"}); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("unknown device: %v", err)
 	}
-	if err := send("", heartbeat.Report{Version: "9.9.9"}); err == nil || !strings.Contains(err.Error(), "401") {
+	if err := send("", fleetproto.Report{Version: "9.9.9"}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("no client certificate: %v", err)
 	}
 	ts, err := m.List(ctx, fleet.ListOptions{SilentAfter: 10 * time.Minute})
@@ -135,7 +138,7 @@ func TestHeartbeatsAndListing(t *testing.T) {
 	}
 	// DEV-1 goes silent.
 	clk.Advance(11 * time.Minute)
-	send("DEV-2", heartbeat.Report{Version: "2.0.0", Healthy: true})
+	send("DEV-2", fleetproto.Report{Version: "2.0.0", Healthy: true})
 	ts, _ = m.List(ctx, fleet.ListOptions{SilentAfter: 10 * time.Minute})
 	if ts[0].DeviceID != "DEV-1" || strings.Join(ts[0].Flags, ",") != "silent" || len(ts[1].Flags) != 0 {
 		t.Fatalf("after silence: %+v", ts)
@@ -163,5 +166,108 @@ func TestHeartbeatsAndListing(t *testing.T) {
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: %d", p, res.StatusCode)
 		}
+	}
+}
+
+// syncBuf is a log sink safe for the server's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// The listing covers every registered terminal with its registry status;
+// a poke reaches the terminal in the answer to its next heartbeat; a
+// refused terminal is told why; downloads and reported refusals are logged.
+func TestRosterPokeRefusalAndLog(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	repoDir := filepath.Join(tmp, "repo")
+	os.MkdirAll(filepath.Join(repoDir, "targets", "kiosk", "2.0.0"), 0o755)
+	os.WriteFile(filepath.Join(repoDir, "targets", "kiosk", "2.0.0", "abc.kiosk.tar.gz"), []byte("0123456789"), 0o644)
+	db, err := authority.OpenDB(ctx, filepath.Join(tmp, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clk := clock.NewFake(time.Now())
+	m := fleet.New(db, devices{"DEV-1": "NS-PSB-001"}, repoDir, clk)
+	var logs syncBuf
+	m.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	srv, err := authority.NewServer(ctx, db, nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rig := newTLS(t, "DEV-1", "DEV-OLD")
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.TLS = rig.server
+	hs.StartTLS()
+	defer hs.Close()
+
+	var answers []fleetproto.Answer
+	s := &heartbeat.Sender{Authority: hs.URL, Client: rig.client("DEV-1"), OnAnswer: func(a fleetproto.Answer) { answers = append(answers, a) }}
+	rep := fleetproto.Report{Version: "2.0.0", Slot: "b", Channel: "stable", Healthy: true,
+		Update: fleetproto.Update{Committed: "2.0.0", Slots: map[string]string{"a": "1.0.0", "b": "2.0.0"},
+			LastTrial: "3.0.0 unhealthy", LastTrialDetail: "health check reader: no reader", LastTrialAt: clk.Now(),
+			LastRefusal: "expired", LastError: "update: refused (expired): timestamp expired"}}
+	if err := s.Send(ctx, rep); err != nil || len(answers) != 0 {
+		t.Fatalf("heartbeat: %v, answers %v", err, answers)
+	}
+	if err := m.Poke(ctx, "DEV-1", "operator:it"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(ctx, rep); err != nil || len(answers) != 1 || !answers[0].CheckUpdate {
+		t.Fatalf("heartbeat after a poke: %v, answers %v", err, answers)
+	}
+	if err := s.Send(ctx, rep); err != nil || len(answers) != 1 {
+		t.Fatalf("a poke answered twice: %v, answers %v", err, answers)
+	}
+
+	// A terminal the registry refuses learns why.
+	old := &heartbeat.Sender{Authority: hs.URL, Client: rig.client("DEV-OLD")}
+	if err := old.Send(ctx, rep); err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("refused terminal: %v", err)
+	}
+
+	roster := func(context.Context) ([]fleet.Registered, error) {
+		return []fleet.Registered{{DeviceID: "DEV-1", Station: "NS-PSB-001", Status: "active"},
+			{DeviceID: "DEV-NEW", Station: "NS-PSB-002", Status: "active"},
+			{DeviceID: "DEV-OLD", Station: "NS-PSB-001", Status: "replaced", Reason: "replaced by DEV-1"}}, nil
+	}
+	ts, err := m.List(ctx, fleet.ListOptions{Roster: roster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]fleet.Terminal{}
+	for _, x := range ts {
+		byID[x.DeviceID] = x
+	}
+	d1, dn, do := byID["DEV-1"], byID["DEV-NEW"], byID["DEV-OLD"]
+	if len(ts) != 3 || d1.Status != "active" || d1.Committed != "2.0.0" || d1.Slots["a"] != "1.0.0" ||
+		d1.LastTrialDetail != "health check reader: no reader" || d1.Cohort < 0 || d1.Cohort > 99 ||
+		strings.Join(dn.Flags, ",") != fleet.FlagNeverReported || !dn.LastSeen.IsZero() ||
+		do.Status != "replaced" || do.Reason != "replaced by DEV-1" || strings.Join(do.Flags, ",") != "replaced,never-reported" {
+		t.Fatalf("listing: %+v", ts)
+	}
+
+	// A release download is logged with who and what.
+	res, err := rig.client("DEV-1").Get(hs.URL + "/tuf/targets/kiosk/2.0.0/abc.kiosk.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	for _, want := range []string{`msg="fleet: release download" terminal=DEV-1 file=targets/kiosk/2.0.0/abc.kiosk.tar.gz`, "bytes=10",
+		`msg="fleet: terminal refused an update" terminal=DEV-1 reason=expired`,
+		`msg="fleet: terminal finished a trial" terminal=DEV-1 trial="3.0.0 unhealthy"`,
+		`msg="fleet: heartbeat refused" certificate=DEV-OLD`, `msg="fleet: poke requested" terminal=DEV-1`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the authority's log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if n := strings.Count(logs.String(), "terminal refused an update"); n != 1 {
+		t.Errorf("the same refusal logged %d times", n)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
 	"eidkiosk/enroll"
+	"eidkiosk/kiosk/submit"
 )
 
 const kiosks = 16
@@ -88,7 +89,7 @@ func benchThroughput(b *testing.B, dir, dsn string) {
 		k := i % kiosks
 		e, _ := intaketest.EnrollmentWith(intaketest.CitizenName, intaketest.RandomNumber(rnd), p, ev, rnd)
 		q := &memQueue{}
-		rc, err := enroll.NewSubmitter(ks[k].sealer, q, "bench", nil, nil).Submit(b.Context(), e)
+		rc, err := submit.NewSubmitter(ks[k].sealer, q, "bench", nil, nil).Submit(b.Context(), e)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -183,7 +184,7 @@ func BenchmarkSubmitDirect(b *testing.B) {
 		k := i % kiosks
 		e, _ := intaketest.EnrollmentWith(intaketest.CitizenName, intaketest.RandomNumber(rnd), p, ev, rnd)
 		q := &memQueue{}
-		rc, err := enroll.NewSubmitter(sealers[k], q, "bench", nil, nil).Submit(b.Context(), e)
+		rc, err := submit.NewSubmitter(sealers[k], q, "bench", nil, nil).Submit(b.Context(), e)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -17,7 +17,12 @@
 // with the intake key and mask personal fields unless asked.
 //
 // Verification hooks (Verifier) flag enrollments after storage: duplicate ID
-// numbers are built in, face matching plugs in through FaceMatcher. The
+// numbers are built in; FaceCheck compares the live capture with the
+// holder's reference photo through a FaceMatcher (facematch.Matcher) and
+// flags face_mismatch, face_refer or face_unchecked. The reference photo
+// registry (PutPhoto, Photo, ImportPhotos: `authority photos import`) keys
+// each photo by the ID number's HMAC and keeps it HPKE-sealed to the intake
+// key, as the enrollments are. The
 // package does not decide on an enrollment, does not issue IDs, does not
 // manage devices (that is the device registry) and does not configure TLS.
 //

@@ -43,6 +43,12 @@ func WriteDetail(w io.Writer, d *Detail) error {
 	row("sealed / received", ms(r.Sealed)+" / "+d.Received.UTC().Format(time.RFC3339)+" ("+d.Source+")")
 	row("package", fmt.Sprintf("%d bytes", d.Size))
 	row("flags", strings.Join(d.Flags, ", "))
+	for _, f := range d.FlagDetails {
+		row("  flag", f)
+	}
+	if m := r.FaceMatch; m != nil {
+		row("face at the kiosk", fmt.Sprintf("%s, score %.3f over %d frames against the card photo", m.Decision, m.Score, m.Frames))
+	}
 	row("card kind", c.Kind)
 	row("name", d.Name)
 	if c.NameEN != "" {

@@ -12,37 +12,14 @@ import (
 	"eidkiosk/enroll"
 )
 
-// HTTP API (all under mTLS with the device certificate):
-//
-//	POST /v1/enrollments/{id}   body: the sealed package (application/cbor)
-//	                            Idempotency-Key: {id}
-//	  201 Created  body: signed receipt (application/cbor)   new
-//	  200 OK       body: the same receipt                    repeat
-//	  4xx          body: {"code": "...", "message": "..."}   refused
-//	  503          Retry-After: seconds                      busy
-//	GET  /v1/enrollments/{id}   status for the terminal that sent it (JSON)
+// The HTTP API, its paths, codes and bodies are enroll's (PathEnrollments,
+// ErrorBody, StatusBody): the terminal imports the same definitions.
 const (
-	PathEnrollments = "/v1/enrollments/"
-	ContentType     = "application/cbor"
+	PathEnrollments = enroll.PathEnrollments
+	ContentType     = enroll.ContentType
 	// RetryAfter is the Retry-After the intake sends when busy.
 	RetryAfter = 2 * time.Second
 )
-
-// ErrorBody is the JSON body of a refusal.
-type ErrorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// StatusBody is the JSON answer of the status endpoint.
-type StatusBody struct {
-	EnrollmentID string   `json:"enrollment_id"`
-	State        string   `json:"state"` // "stored"
-	Short        string   `json:"short"`
-	Received     string   `json:"received"` // RFC 3339
-	Flags        []string `json:"flags"`
-	Receipt      []byte   `json:"receipt"` // the signed receipt, base64
-}
 
 // Routes implements authority.Module.
 func (in *Intake) Routes(mux *http.ServeMux) {
@@ -51,29 +28,29 @@ func (in *Intake) Routes(mux *http.ServeMux) {
 }
 
 func writeRefusal(w http.ResponseWriter, ref *Refusal) {
-	if ref.Code == CodeBusy {
+	if ref.Code == enroll.CodeBusy {
 		w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(ref.Status())
-	json.NewEncoder(w).Encode(ErrorBody{Code: ref.Code, Message: ref.Message})
+	json.NewEncoder(w).Encode(enroll.ErrorBody{Code: ref.Code, Message: ref.Message})
 }
 
 func (in *Intake) handlePost(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		writeRefusal(w, refuse(CodeNoClientCert, "a device certificate is required"))
+		writeRefusal(w, refuse(enroll.CodeNoClientCert, "a device certificate is required"))
 		return
 	}
 	id := r.PathValue("id")
 	if k := r.Header.Get("Idempotency-Key"); k != "" && k != id {
-		writeRefusal(w, refuse(CodeIDMismatch, "Idempotency-Key differs from the URL"))
+		writeRefusal(w, refuse(enroll.CodeIDMismatch, "Idempotency-Key differs from the URL"))
 		return
 	}
 	select {
 	case in.sem <- struct{}{}:
 		defer func() { <-in.sem }()
 	case <-time.After(RetryAfter):
-		writeRefusal(w, refuse(CodeBusy, "intake busy"))
+		writeRefusal(w, refuse(enroll.CodeBusy, "intake busy"))
 		return
 	case <-r.Context().Done():
 		return
@@ -82,7 +59,7 @@ func (in *Intake) handlePost(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeRefusal(w, refuse(CodeTooLarge, "package above %d bytes", enroll.MaxPackageSize))
+			writeRefusal(w, refuse(enroll.CodeTooLarge, "package above %d bytes", enroll.MaxPackageSize))
 		}
 		return
 	}
@@ -98,7 +75,7 @@ func (in *Intake) handlePost(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, context.Canceled) {
 			return
 		}
-		writeRefusal(w, refuse(CodeBusy, "store failed, retry"))
+		writeRefusal(w, refuse(enroll.CodeBusy, "store failed, retry"))
 		return
 	}
 	w.Header().Set("Content-Type", ContentType)
@@ -129,7 +106,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 func (in *Intake) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		writeRefusal(w, refuse(CodeNoClientCert, "a device certificate is required"))
+		writeRefusal(w, refuse(enroll.CodeNoClientCert, "a device certificate is required"))
 		return
 	}
 	deviceID, _, err := in.devices.Authorize(r.Context(), r.TLS.PeerCertificates[0])

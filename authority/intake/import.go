@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"eidkiosk/internal/atomicfile"
 )
 
 // Exported package files (kioskctl outbox export) and the receipts Import
@@ -69,7 +71,7 @@ func (in *Intake) Import(ctx context.Context, dir string, progress func(done, to
 			} else {
 				res.Stored++
 			}
-			if err := writeDurable(filepath.Join(dir, id+ReceiptExt), r.Receipt, 0o644); err != nil {
+			if err := atomicfile.Write(filepath.Join(dir, id+ReceiptExt), r.Receipt, 0o644); err != nil {
 				return res, fmt.Errorf("intake: import: receipt: %w", err)
 			}
 		}

@@ -37,6 +37,9 @@ type Options struct {
 	// Verifiers run after an enrollment is stored; their flags are stored
 	// beside it. The duplicate-number check is built in and always runs.
 	Verifiers []Verifier
+	// Face, when its Matcher is set, adds the face check (FaceCheck) with
+	// this intake's reference photo registry.
+	Face FaceCheck
 	// MaxConcurrent bounds intakes in progress; above it the HTTP endpoint
 	// answers 503 with Retry-After. Default 64.
 	MaxConcurrent int
@@ -89,8 +92,15 @@ func New(opts Options) (*Intake, error) {
 	if opts.MaxConcurrent <= 0 {
 		opts.MaxConcurrent = 64
 	}
-	return &Intake{keys: k, devices: opts.Devices, log: opts.Logger, clock: opts.Clock,
-		verifiers: opts.Verifiers, sem: make(chan struct{}, opts.MaxConcurrent)}, nil
+	in := &Intake{keys: k, devices: opts.Devices, log: opts.Logger, clock: opts.Clock,
+		verifiers: append(opts.Verifiers, KioskMatchCheck{}), sem: make(chan struct{}, opts.MaxConcurrent)}
+	if opts.Face.Matcher != nil {
+		if opts.Face.References == nil {
+			opts.Face.References = in
+		}
+		in.verifiers = append(in.verifiers, opts.Face)
+	}
+	return in, nil
 }
 
 // IntakePublicKey is the HPKE public key terminals seal to (MLKEM768-X25519).
@@ -136,6 +146,7 @@ func (in *Intake) Migrate(ctx context.Context, db *authority.DB) error {
 			at BIGINT NOT NULL,
 			PRIMARY KEY (enrollment_id, kind))`,
 	}
+	stmts = append(stmts, photoTables(blob)...)
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("intake: migrate: %w", err)
@@ -177,7 +188,7 @@ func (in *Intake) Submit(ctx context.Context, pkg []byte, id string, peer *x509.
 		return Result{}, fromEnroll(err)
 	}
 	if id != "" && id != s.Header.EnrollmentID {
-		return Result{}, refuse(CodeIDMismatch, "request names another enrollment than the package")
+		return Result{}, refuse(enroll.CodeIDMismatch, "request names another enrollment than the package")
 	}
 	if err := s.Check(); err != nil {
 		return Result{}, fromEnroll(err)
@@ -195,10 +206,10 @@ func (in *Intake) Submit(ctx context.Context, pkg []byte, id string, peer *x509.
 		return Result{}, fromDevices(err)
 	}
 	if peer != nil && !bytes.Equal(peer.Raw, cert.Raw) {
-		return Result{}, refuse(CodeReplayOtherDevice, "package sealed by another terminal than the sender")
+		return Result{}, refuse(enroll.CodeReplayOtherDevice, "package sealed by another terminal than the sender")
 	}
 	if deviceID != s.Header.DeviceID || station != s.Header.StationID {
-		return Result{}, refuse(CodeDeviceMismatch, "header names device %q at %q, certificate is %q at %q",
+		return Result{}, refuse(enroll.CodeDeviceMismatch, "header names device %q at %q, certificate is %q at %q",
 			s.Header.DeviceID, s.Header.StationID, deviceID, station)
 	}
 	if err := s.Verify(cert); err != nil {
@@ -257,7 +268,7 @@ func (in *Intake) existing(ctx context.Context, id string, hash []byte) (Result,
 		return Result{}, false, fmt.Errorf("intake: lookup: %w", err)
 	}
 	if !bytes.Equal(h, hash) {
-		return Result{}, true, refuse(CodeConflict, "another package is stored under this enrollment id")
+		return Result{}, true, refuse(enroll.CodeConflict, "another package is stored under this enrollment id")
 	}
 	return Result{EnrollmentID: id, Receipt: receipt, Repeat: true}, true, nil
 }

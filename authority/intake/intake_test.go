@@ -19,7 +19,9 @@ import (
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
 	"eidkiosk/enroll"
+	"eidkiosk/idcard"
 	"eidkiosk/kiosk/session"
+	"eidkiosk/kiosk/submit"
 )
 
 type fixture struct {
@@ -86,7 +88,7 @@ func (f *fixture) seal(t *testing.T, s *enroll.Sealer, name, number string) (ses
 		t.Fatal(err)
 	}
 	q := &memQueue{}
-	r, err := enroll.NewSubmitter(s, q, "test-1.0", nil, nil).Submit(context.Background(), e)
+	r, err := submit.NewSubmitter(s, q, "test-1.0", nil, nil).Submit(context.Background(), e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,13 +118,13 @@ func TestCheckDigit(t *testing.T) {
 		{"9901011990030712", false},
 		{"99010119900307123A", false},
 	} {
-		if got := intake.ValidNumber(c.n); got != c.ok {
-			t.Errorf("ValidNumber(%s) = %v, want %v", c.n, got, c.ok)
+		if got := idcard.ValidNumber18(c.n); got != c.ok {
+			t.Errorf("ValidNumber18(%s) = %v, want %v", c.n, got, c.ok)
 		}
 	}
 	rnd := rand.New(rand.NewPCG(3, 4))
 	for range 100 {
-		if n := intaketest.RandomNumber(rnd); !intake.ValidNumber(n) {
+		if n := intaketest.RandomNumber(rnd); !idcard.ValidNumber18(n) {
 			t.Fatalf("generated number %s does not validate", n)
 		}
 	}
@@ -195,8 +197,8 @@ func TestFlippedBits(t *testing.T) {
 	f := newFixture(t, intake.Options{})
 	ctx := context.Background()
 	rc, pkg := f.seal(t, f.sealA, intaketest.CitizenName, intaketest.CitizenNumber)
-	allowed := map[string]bool{intake.CodeMalformed: true, intake.CodeTampered: true, intake.CodeBadSignature: true,
-		intake.CodeIDMismatch: true, intake.CodeDeviceMismatch: true}
+	allowed := map[string]bool{enroll.CodeMalformed: true, enroll.CodeTampered: true, enroll.CodeBadSignature: true,
+		enroll.CodeIDMismatch: true, enroll.CodeDeviceMismatch: true}
 	rnd := rand.New(rand.NewPCG(5, 6))
 	var positions []int
 	for i := 0; i < min(len(pkg), 1500); i++ { // the header, the start of the key: every byte
@@ -220,7 +222,7 @@ func TestFlippedBits(t *testing.T) {
 		seen[c]++
 	}
 	t.Logf("flipped bits refused: %v", seen)
-	for _, c := range []string{intake.CodeTampered, intake.CodeBadSignature, intake.CodeMalformed} {
+	for _, c := range []string{enroll.CodeTampered, enroll.CodeBadSignature, enroll.CodeMalformed} {
 		if seen[c] == 0 {
 			t.Errorf("no flip gave %s", c)
 		}
@@ -253,8 +255,8 @@ func TestWrongSignature(t *testing.T) {
 	}
 	rc, pkg := f.seal(t, s, intaketest.CitizenName, intaketest.CitizenNumber)
 	_, err = f.auth.Intake.Submit(context.Background(), pkg, rc.EnrollmentID, f.a.Cert, intake.FromUplink)
-	if c := code(err); c != intake.CodeBadSignature {
-		t.Fatalf("wrong signature: %s, want %s", c, intake.CodeBadSignature)
+	if c := code(err); c != enroll.CodeBadSignature {
+		t.Fatalf("wrong signature: %s, want %s", c, enroll.CodeBadSignature)
 	}
 }
 
@@ -267,8 +269,8 @@ func TestWrongIntakeKey(t *testing.T) {
 	}
 	rc, pkg := f.seal(t, s, intaketest.CitizenName, intaketest.CitizenNumber)
 	_, err = f.auth.Intake.Submit(context.Background(), pkg, rc.EnrollmentID, f.a.Cert, intake.FromUplink)
-	if c := code(err); c != intake.CodeWrongKey {
-		t.Fatalf("sealed to another authority: %s, want %s", c, intake.CodeWrongKey)
+	if c := code(err); c != enroll.CodeWrongKey {
+		t.Fatalf("sealed to another authority: %s, want %s", c, enroll.CodeWrongKey)
 	}
 }
 
@@ -276,7 +278,7 @@ func TestCheckDigitRefused(t *testing.T) {
 	f := newFixture(t, intake.Options{})
 	rc, pkg := f.seal(t, f.sealA, intaketest.CitizenName, "990101199003071238")
 	_, err := f.auth.Intake.Submit(context.Background(), pkg, rc.EnrollmentID, f.a.Cert, intake.FromUplink)
-	if c := code(err); c != intake.CodeCheckDigit {
+	if c := code(err); c != enroll.CodeCheckDigit {
 		t.Fatalf("wrong check digit: %s", c)
 	}
 }
@@ -285,7 +287,7 @@ func TestConflict(t *testing.T) {
 	f := newFixture(t, intake.Options{})
 	ctx := context.Background()
 	e, _ := intaketest.Enrollment(intaketest.CitizenName, intaketest.CitizenNumber, f.rnd)
-	rec := enroll.FromEnrollment(e, "01936b2a-7c00-7000-8000-000000000001", f.a.ID, f.a.Station, "t", time.Now(), "ABCDEFGHJKMNPQRSTVWX")
+	rec := submit.Record(e, "01936b2a-7c00-7000-8000-000000000001", f.a.ID, f.a.Station, "t", time.Now(), "ABCDEFGHJKMNPQRSTVWX")
 	p1, err := f.sealA.Seal(rec, time.Now().UnixMilli())
 	if err != nil {
 		t.Fatal(err)
@@ -294,13 +296,13 @@ func TestConflict(t *testing.T) {
 	if _, err := f.auth.Intake.Submit(ctx, p1, "", f.a.Cert, intake.FromUplink); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.auth.Intake.Submit(ctx, p2, "", f.a.Cert, intake.FromUplink); code(err) != intake.CodeConflict {
+	if _, err := f.auth.Intake.Submit(ctx, p2, "", f.a.Cert, intake.FromUplink); code(err) != enroll.CodeConflict {
 		t.Fatalf("same ID, other package: %s", code(err))
 	}
 }
 
 // post sends a package over real TLS with the given client identity.
-func post(t *testing.T, f *fixture, d *intaketest.Device, id string, pkg []byte) (int, intake.ErrorBody) {
+func post(t *testing.T, f *fixture, d *intaketest.Device, id string, pkg []byte) (int, enroll.ErrorBody) {
 	t.Helper()
 	cfg := f.pki.ServerTLS().Clone()
 	cfg.Certificates, cfg.RootCAs, cfg.ClientCAs = nil, f.pki.Roots, nil
@@ -316,7 +318,7 @@ func post(t *testing.T, f *fixture, d *intaketest.Device, id string, pkg []byte)
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var eb intake.ErrorBody
+	var eb enroll.ErrorBody
 	if resp.StatusCode >= 400 {
 		json.NewDecoder(resp.Body).Decode(&eb)
 	}
@@ -339,13 +341,13 @@ func TestDevicesOverTLS(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"unknown device", f.unknown, rcU.EnrollmentID, pkgU, 403, intake.CodeDeviceUnknown},
-		{"revoked device", f.revoked, rcR.EnrollmentID, pkgR, 403, intake.CodeDeviceRevoked},
-		{"no client certificate", nil, rcA.EnrollmentID, pkgA, 401, intake.CodeNoClientCert},
-		{"replay from another device", f.b, rcA.EnrollmentID, pkgA, 403, intake.CodeReplayOtherDevice},
-		{"id mismatch", f.a, rcU.EnrollmentID, pkgA, 400, intake.CodeIDMismatch},
-		{"garbage", f.a, rcA.EnrollmentID, []byte("not a package"), 400, intake.CodeMalformed},
-		{"too large", f.a, rcA.EnrollmentID, make([]byte, enroll.MaxPackageSize+1), 413, intake.CodeTooLarge},
+		{"unknown device", f.unknown, rcU.EnrollmentID, pkgU, 403, enroll.CodeDeviceUnknown},
+		{"revoked device", f.revoked, rcR.EnrollmentID, pkgR, 403, enroll.CodeDeviceRevoked},
+		{"no client certificate", nil, rcA.EnrollmentID, pkgA, 401, enroll.CodeNoClientCert},
+		{"replay from another device", f.b, rcA.EnrollmentID, pkgA, 403, enroll.CodeReplayOtherDevice},
+		{"id mismatch", f.a, rcU.EnrollmentID, pkgA, 400, enroll.CodeIDMismatch},
+		{"garbage", f.a, rcA.EnrollmentID, []byte("not a package"), 400, enroll.CodeMalformed},
+		{"too large", f.a, rcA.EnrollmentID, make([]byte, enroll.MaxPackageSize+1), 413, enroll.CodeTooLarge},
 		{"ok", f.a, rcA.EnrollmentID, pkgA, 201, ""},
 		{"repeat", f.a, rcA.EnrollmentID, pkgA, 200, ""},
 	} {
@@ -467,7 +469,7 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Stored != 4 || res.Refused[intake.CodeDeviceRevoked] != 1 {
+	if res.Stored != 4 || res.Refused[enroll.CodeDeviceRevoked] != 1 {
 		t.Fatalf("import: %+v", res)
 	}
 	res, err = f.auth.Intake.Import(ctx, dir, nil)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"eidkiosk/enroll"
+	"eidkiosk/internal/atomicfile"
 )
 
 // Key files in the --data directory (mode 0600) and their public parts (0644).
@@ -69,7 +70,7 @@ func loadKeys(dir string) (*keys, error) {
 	for f, pub := range map[string][]byte{
 		IntakePubFile: k.intake.PublicKey().Bytes(), ReceiptPubFile: k.receipt.Public().(ed25519.PublicKey),
 	} {
-		if err := writeDurable(filepath.Join(dir, f), pub, 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f), pub, 0o644); err != nil {
 			return nil, fmt.Errorf("intake: %w", err)
 		}
 	}
@@ -91,43 +92,8 @@ func loadOrCreate(path string, gen func() ([]byte, error)) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("intake: generate %s: %w", filepath.Base(path), err)
 	}
-	if err := writeDurable(path, b, 0o600); err != nil {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return nil, fmt.Errorf("intake: %w", err)
 	}
 	return b, nil
-}
-
-// writeDurable writes b to path: temporary file, fsync, rename, fsync dir.
-func writeDurable(path string, b []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

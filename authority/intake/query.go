@@ -16,12 +16,12 @@ import (
 var ErrNotFound = errors.New("intake: no such enrollment")
 
 type status struct {
-	StatusBody
+	enroll.StatusBody
 	device string
 }
 
 // Status returns an enrollment's state by ID.
-func (in *Intake) Status(ctx context.Context, id string) (StatusBody, error) {
+func (in *Intake) Status(ctx context.Context, id string) (enroll.StatusBody, error) {
 	st, err := in.status(ctx, id)
 	return st.StatusBody, err
 }
@@ -44,20 +44,12 @@ func (in *Intake) status(ctx context.Context, id string) (status, error) {
 }
 
 func (in *Intake) flags(ctx context.Context, id string) ([]string, error) {
-	rows, err := in.db.QueryContext(ctx, in.db.Rebind(`SELECT kind FROM intake_flags WHERE enrollment_id = ? ORDER BY kind`), id)
-	if err != nil {
-		return nil, fmt.Errorf("intake: flags: %w", err)
+	fs, err := in.flagList(ctx, id)
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Kind
 	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("intake: flags: %w", err)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 // Summary is one line of `authority enrollments list`. Name and Number are
@@ -152,6 +144,9 @@ type Detail struct {
 	PhotoSz    int
 	Evidence   int
 	Receipt    []byte
+	// FlagDetails are "kind: detail" per flag (the face check's score
+	// among them): for officers, never for the citizen.
+	FlagDetails []string
 }
 
 // Show returns one enrollment by ID or short number.
@@ -169,8 +164,14 @@ func (in *Intake) Show(ctx context.Context, idOrShort string, reveal bool) (*Det
 		return nil, fmt.Errorf("intake: show: %w", err)
 	}
 	d.Received, d.Created = time.UnixMilli(received), time.UnixMilli(created)
-	if d.Flags, err = in.flags(ctx, d.EnrollmentID); err != nil {
+	fs, err := in.flagList(ctx, d.EnrollmentID)
+	if err != nil {
 		return nil, err
+	}
+	d.Flags = []string{}
+	for _, f := range fs {
+		d.Flags = append(d.Flags, f.Kind)
+		d.FlagDetails = append(d.FlagDetails, f.Kind+": "+f.Detail)
 	}
 	rec, err := in.open(pkg)
 	if err != nil {
@@ -194,7 +195,10 @@ func (in *Intake) Show(ctx context.Context, idOrShort string, reveal bool) (*Det
 		for _, e := range rec.Liveness.Evidence {
 			pii.Zero(e)
 		}
-		c.Text, c.Photo, rec.Portrait, rec.Liveness.Evidence = nil, nil, nil, nil
+		for _, f := range rec.MatchFrames {
+			pii.Zero(f)
+		}
+		c.Text, c.Photo, rec.Portrait, rec.Liveness.Evidence, rec.MatchFrames = nil, nil, nil, nil, nil
 	}
 	d.Record = rec
 	return d, nil
@@ -276,4 +280,22 @@ func sortedKeys(m map[string]float64) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+// flagList returns an enrollment's flags, ordered by kind.
+func (in *Intake) flagList(ctx context.Context, id string) ([]Flag, error) {
+	rows, err := in.db.QueryContext(ctx, in.db.Rebind(`SELECT kind, detail FROM intake_flags WHERE enrollment_id = ? ORDER BY kind`), id)
+	if err != nil {
+		return nil, fmt.Errorf("intake: flags: %w", err)
+	}
+	defer rows.Close()
+	out := []Flag{}
+	for rows.Next() {
+		var f Flag
+		if err := rows.Scan(&f.Kind, &f.Detail); err != nil {
+			return nil, fmt.Errorf("intake: flags: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }

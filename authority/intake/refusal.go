@@ -9,27 +9,8 @@ import (
 	"eidkiosk/enroll"
 )
 
-// Refusal reason codes, sent in the JSON error body {"code": ..., "message": ...}.
-const (
-	CodeNoClientCert      = "no_client_cert"      // the request carried no client certificate
-	CodeDeviceUnknown     = "device_unknown"      // the registry does not know the certificate
-	CodeDeviceRevoked     = "device_revoked"      // the registry revoked the terminal
-	CodeReplayOtherDevice = "replay_other_device" // a package sealed by another terminal
-	CodeDeviceMismatch    = "device_mismatch"     // header's device ID is not the certificate's
-	CodeMalformed         = "malformed"           // not a package
-	CodeTampered          = "tampered"            // contents differ from header or digest
-	CodeBadSignature      = "bad_signature"       // the device signature does not verify
-	CodeWrongKey          = "wrong_key"           // sealed to another intake key
-	CodeUndecryptable     = "undecryptable"       // HPKE open failed
-	CodeIDMismatch        = "id_mismatch"         // URL or idempotency key is not the header's ID
-	CodeSchema            = "schema"              // the record breaks the schema
-	CodeCheckDigit        = "check_digit"         // the ID number's check digit is wrong
-	CodeConflict          = "conflict"            // another package already stored under this ID
-	CodeTooLarge          = "too_large"           // body above enroll.MaxPackageSize
-	CodeBusy              = "busy"                // overloaded: retry after Retry-After
-)
-
-// Refusal is a typed refusal of a package or request.
+// Refusal is a typed refusal of a package or request; Code is one of
+// enroll's Code… values, sent in an enroll.ErrorBody.
 type Refusal struct {
 	Code    string
 	Message string // non-personal detail
@@ -45,17 +26,17 @@ func (e *Refusal) Error() string {
 // Status is the HTTP status for the refusal.
 func (e *Refusal) Status() int {
 	switch e.Code {
-	case CodeNoClientCert:
+	case enroll.CodeNoClientCert:
 		return http.StatusUnauthorized
-	case CodeDeviceUnknown, CodeDeviceRevoked, CodeReplayOtherDevice, CodeDeviceMismatch:
+	case enroll.CodeDeviceUnknown, enroll.CodeDeviceRevoked, enroll.CodeReplayOtherDevice, enroll.CodeDeviceMismatch:
 		return http.StatusForbidden
-	case CodeConflict:
+	case enroll.CodeConflict:
 		return http.StatusConflict
-	case CodeTooLarge:
+	case enroll.CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case CodeSchema, CodeCheckDigit:
+	case enroll.CodeSchema, enroll.CodeCheckDigit:
 		return http.StatusUnprocessableEntity
-	case CodeBusy:
+	case enroll.CodeBusy:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest
@@ -67,18 +48,18 @@ func refuse(code, format string, args ...any) *Refusal {
 
 // fromEnroll maps the format errors of enroll to codes.
 func fromEnroll(err error) *Refusal {
-	code := CodeMalformed
+	code := enroll.CodeMalformed
 	switch {
 	case errors.Is(err, enroll.ErrTampered):
-		code = CodeTampered
+		code = enroll.CodeTampered
 	case errors.Is(err, enroll.ErrBadSignature):
-		code = CodeBadSignature
+		code = enroll.CodeBadSignature
 	case errors.Is(err, enroll.ErrWrongKey):
-		code = CodeWrongKey
+		code = enroll.CodeWrongKey
 	case errors.Is(err, enroll.ErrUndecryptable):
-		code = CodeUndecryptable
+		code = enroll.CodeUndecryptable
 	case errors.Is(err, enroll.ErrSchema):
-		code = CodeSchema
+		code = enroll.CodeSchema
 	}
 	return &Refusal{Code: code, Message: strings.TrimPrefix(err.Error(), "enroll: ")}
 }
@@ -94,7 +75,7 @@ func fromDevices(err error) *Refusal {
 	var c interface{ Code() string }
 	if errors.As(err, &c) {
 		switch c.Code() {
-		case CodeDeviceRevoked, CodeDeviceUnknown, CodeBusy:
+		case enroll.CodeDeviceRevoked, enroll.CodeDeviceUnknown, enroll.CodeBusy:
 			return &Refusal{Code: c.Code(), Message: msg}
 		}
 	}
@@ -104,13 +85,13 @@ func fromDevices(err error) *Refusal {
 	}
 	switch {
 	case reason == "revoked" || reason == "deprovisioned":
-		return &Refusal{Code: CodeDeviceRevoked, Message: msg}
+		return &Refusal{Code: enroll.CodeDeviceRevoked, Message: msg}
 	case reason == "internal":
-		return &Refusal{Code: CodeBusy, Message: "device registry unavailable"}
+		return &Refusal{Code: enroll.CodeBusy, Message: "device registry unavailable"}
 	case reason == "":
 		// Not a refusal of the terminal but a failure to decide: the
 		// terminal must retry, not disable itself.
-		return &Refusal{Code: CodeBusy, Message: "device registry unavailable"}
+		return &Refusal{Code: enroll.CodeBusy, Message: "device registry unavailable"}
 	}
-	return &Refusal{Code: CodeDeviceUnknown, Message: msg}
+	return &Refusal{Code: enroll.CodeDeviceUnknown, Message: msg}
 }

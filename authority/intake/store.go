@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"eidkiosk/enroll"
 )
 
 var errNoRows = sql.ErrNoRows
@@ -109,7 +111,7 @@ func (in *Intake) commitTx(ctx context.Context, batch []*insertReq) error {
 				return fmt.Errorf("intake: store: %w", err)
 			}
 			if string(h) != string(r.hash) {
-				r.res, r.err = Result{}, refuse(CodeConflict, "another package is stored under this enrollment id")
+				r.res, r.err = Result{}, refuse(enroll.CodeConflict, "another package is stored under this enrollment id")
 			} else {
 				r.res, r.err = Result{EnrollmentID: r.id, Receipt: receipt, Repeat: true}, nil
 			}

@@ -2,16 +2,21 @@ package intake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"eidkiosk/enroll"
+	"eidkiosk/facematch/score"
+	"eidkiosk/internal/pii"
 )
 
 // Flag kinds.
 const (
 	FlagDuplicateNumber = "duplicate_id_number" // another enrollment carries the same ID number
-	FlagFaceMismatch    = "face_mismatch"       // the portrait does not match the card photo
-	FlagFaceUnchecked   = "face_unchecked"      // the face matcher failed; a person must look
+	FlagFaceMismatch    = "face_mismatch"       // the live face is not the reference photo's (no_match)
+	FlagFaceRefer       = "face_refer"          // the comparison is inconclusive: an officer must look
+	FlagFaceUnchecked   = "face_unchecked"      // no reference, or the matcher failed; a person must look
+	FlagKioskFaceRefer  = "kiosk_face_refer"    // the kiosk's comparison with the card photo was inconclusive
 	FlagNotLive         = "not_live"            // the kiosk's liveness verdict was negative
 )
 
@@ -29,18 +34,38 @@ type Verifier interface {
 	Verify(ctx context.Context, r *enroll.Record) ([]Flag, error)
 }
 
-// FaceMatcher compares the live portrait with the card's photo. cardPhoto
-// is the raw WLT block from the chip (decoding it needs the Ministry's
-// licensed decoder); portrait is a JPEG. Score is in [0,1].
+// FaceMatcher compares a live capture with a reference picture. reference
+// is an encoded picture (JPEG, PNG or BMP); capture is the kiosk's frames
+// (the portrait and the liveness evidence, JPEGs). Score is a cosine in
+// [−1, 1]; frames is how many capture frames held a usable face.
+// facematch.Matcher is the reference implementation.
 type FaceMatcher interface {
-	Match(ctx context.Context, cardPhoto, portrait []byte) (score float64, err error)
+	Match(ctx context.Context, reference []byte, capture [][]byte) (score float64, frames int, err error)
 }
 
-// FaceCheck is the Verifier that runs a FaceMatcher: below Threshold it
-// flags face_mismatch, on error face_unchecked.
+// PhotoDecoder decodes the card chip's 1,024-byte WLT photo (a licensed
+// vendor decoder; the authority ships none) into an encoded picture.
+type PhotoDecoder interface {
+	DecodePhoto(ctx context.Context, wlt []byte) ([]byte, error)
+}
+
+// References looks up the registered reference photo of an ID number
+// (Intake.Photo); ErrNoPhoto when there is none.
+type References interface {
+	Photo(ctx context.Context, number string) ([]byte, error)
+}
+
+// FaceCheck is the Verifier that compares the enrollment's live capture
+// with the holder's reference photo (the registry), or with the decoded card
+// photo when no reference is registered and a decoder is configured. It
+// flags face_mismatch below Thresholds.Refer, face_refer below
+// Thresholds.Match, and face_unchecked when nothing could be compared. The
+// score goes into the flag's detail (for officers), never to the citizen.
 type FaceCheck struct {
-	Matcher   FaceMatcher
-	Threshold float64
+	Matcher    FaceMatcher
+	Thresholds score.Thresholds
+	References References   // nil: no registry
+	CardPhotos PhotoDecoder // nil: the WLT photo is not decoded
 }
 
 // Name implements Verifier.
@@ -48,12 +73,69 @@ func (FaceCheck) Name() string { return "face" }
 
 // Verify implements Verifier.
 func (f FaceCheck) Verify(ctx context.Context, r *enroll.Record) ([]Flag, error) {
-	score, err := f.Matcher.Match(ctx, r.Card.Photo, r.Portrait)
+	ref, source, err := f.reference(ctx, r)
 	if err != nil {
-		return []Flag{{Kind: FlagFaceUnchecked, Detail: "matcher failed"}}, nil
+		return []Flag{{Kind: FlagFaceUnchecked, Detail: err.Error()}}, nil
 	}
-	if score < f.Threshold {
-		return []Flag{{Kind: FlagFaceMismatch, Detail: fmt.Sprintf("score %.3f below %.3f", score, f.Threshold)}}, nil
+	defer pii.Zero(ref)
+	capture := Capture(r)
+	s, n, err := f.Matcher.Match(ctx, ref, capture)
+	if err != nil {
+		return []Flag{{Kind: FlagFaceUnchecked, Detail: "matcher failed against the " + source}}, nil
+	}
+	detail := fmt.Sprintf("score %.3f against the %s over %d frames (match ≥ %.2f, refer ≥ %.2f)", s, source, n, f.Thresholds.Match, f.Thresholds.Refer)
+	switch f.Thresholds.Decide(s) {
+	case score.NoMatch:
+		return []Flag{{Kind: FlagFaceMismatch, Detail: detail}}, nil
+	case score.Refer:
+		return []Flag{{Kind: FlagFaceRefer, Detail: detail}}, nil
+	}
+	return nil, nil
+}
+
+// maxMatchFrames bounds the match frames a record may carry.
+const maxMatchFrames = 16
+
+// Capture is an enrollment's live capture for the face comparison: the
+// portrait, the liveness evidence and the match frames.
+func Capture(r *enroll.Record) [][]byte {
+	out := append([][]byte{r.Portrait}, r.Liveness.Evidence...)
+	return append(out, r.MatchFrames...)
+}
+
+// reference finds the picture to compare with and names its source.
+func (f FaceCheck) reference(ctx context.Context, r *enroll.Record) ([]byte, string, error) {
+	if f.References != nil {
+		b, err := f.References.Photo(ctx, r.Card.Number)
+		if err == nil {
+			return b, "reference photo", nil
+		}
+		if !errors.Is(err, ErrNoPhoto) {
+			return nil, "", errors.New("reference photo registry failed")
+		}
+	}
+	if f.CardPhotos == nil || len(r.Card.Photo) == 0 {
+		return nil, "", errors.New("no reference photo and no decoded card photo")
+	}
+	b, err := f.CardPhotos.DecodePhoto(ctx, r.Card.Photo)
+	if err != nil {
+		return nil, "", errors.New("no reference photo; the card photo did not decode")
+	}
+	return b, "card photo", nil
+}
+
+// KioskMatchCheck flags enrollments whose kiosk referred its comparison
+// with the card photo to an officer (a no_match never reaches the
+// authority: the kiosk ends the visit). It always runs.
+type KioskMatchCheck struct{}
+
+// Name implements Verifier.
+func (KioskMatchCheck) Name() string { return "kiosk-face" }
+
+// Verify implements Verifier.
+func (KioskMatchCheck) Verify(ctx context.Context, r *enroll.Record) ([]Flag, error) {
+	if m := r.FaceMatch; m != nil && m.Decision != string(score.Match) {
+		return []Flag{{Kind: FlagKioskFaceRefer, Detail: fmt.Sprintf("kiosk decision %s, score %.3f over %d frames against the card photo", m.Decision, m.Score, m.Frames)}}, nil
 	}
 	return nil, nil
 }

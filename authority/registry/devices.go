@@ -124,29 +124,18 @@ func (r *Registry) provision(ctx context.Context, req protocol.ProvisionRequest,
 	if n, _ := res.RowsAffected(); n != 1 {
 		return nil, refuse(protocol.ReasonTokenUsed, "this enrollment token was used by another terminal a moment ago; ask city IT for a new token for station %s", station)
 	}
-	// The same box provisioned again (reinstalled): its old record stops working.
-	rows, err := tx.QueryContext(ctx, r.q(`SELECT id FROM registry_devices WHERE serial = ? AND status = ?`), req.Serial, StatusActive)
-	if err != nil {
+	// The same serial is active already: a reinstalled box, or two boxes
+	// claiming one identity. Only city IT decides which one stays
+	// (`eidkiosk-authority token create --replace DEVICE`, see Replace).
+	var active, activeStation string
+	err = tx.QueryRowContext(ctx, r.q(`SELECT id, station FROM registry_devices WHERE serial = ? AND status = ?`), req.Serial, StatusActive).Scan(&active, &activeStation)
+	switch {
+	case err == nil:
+		return nil, refuse(protocol.ReasonSerialActive, "serial %q belongs to active terminal %s of station %s: if this box replaces it "+
+			"(reinstalled, disk swapped), city IT creates the token with `eidkiosk-authority token create --station %s --replace %s`",
+			req.Serial, active, activeStation, station, active)
+	case !errors.Is(err, sql.ErrNoRows):
 		return nil, r.internal(err)
-	}
-	var old []string
-	for rows.Next() {
-		var o string
-		if err := rows.Scan(&o); err != nil {
-			rows.Close()
-			return nil, r.internal(err)
-		}
-		old = append(old, o)
-	}
-	rows.Close()
-	for _, o := range old {
-		if _, err := tx.ExecContext(ctx, r.q(`UPDATE registry_devices SET status = ?, reason = ?, updated_ms = ? WHERE id = ?`),
-			StatusReplaced, "replaced by "+id, ms(now), o); err != nil {
-			return nil, r.internal(err)
-		}
-		if err := r.audit(ctx, tx, "terminal@"+from, "device.replace", o, station, "same serial provisioned again as "+id); err != nil {
-			return nil, r.internal(err)
-		}
 	}
 
 	cert, err := r.pki.IssueDevice(req.CSR, id, station)
@@ -262,6 +251,8 @@ func (r *Registry) Authorize(ctx context.Context, cert *x509.Certificate) (devic
 		return "", "", refuse(protocol.ReasonRevoked, "terminal %s of station %s was revoked on %s (%s): terminal disabled, call IT", id, st, when, reason)
 	case StatusDeprovisioned:
 		return "", "", refuse(protocol.ReasonDeprovisioned, "terminal %s of station %s was deprovisioned on %s: provision it again to use it", id, st, when)
+	case StatusReplaced:
+		return "", "", refuse(protocol.ReasonReplaced, "terminal %s of station %s was replaced on %s (%s): terminal disabled, call IT", id, st, when, reason)
 	default:
 		return "", "", refuse(protocol.ReasonRevoked, "terminal %s of station %s was %s on %s (%s): terminal disabled, call IT", id, st, status, when, reason)
 	}
@@ -336,6 +327,16 @@ func (r *Registry) Revoke(ctx context.Context, deviceID, reason, by string) erro
 		reason = "revoked by city IT"
 	}
 	return r.setStatus(ctx, deviceID, StatusRevoked, reason, by, "revoke")
+}
+
+// Replace marks an active device as replaced by city IT's decision: it is
+// refused from its next request (told why), and its serial may be
+// provisioned again (the same box reinstalled, or its successor).
+func (r *Registry) Replace(ctx context.Context, deviceID, reason, by string) error {
+	if strings.TrimSpace(reason) == "" {
+		reason = "replaced by city IT"
+	}
+	return r.setStatus(ctx, deviceID, StatusReplaced, reason, by, "replace")
 }
 
 // Deprovision marks a device as deprovisioned (it asked itself, or an

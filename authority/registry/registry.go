@@ -49,6 +49,8 @@ var (
 	ErrTokenExpired     = protocol.ErrTokenExpired
 	ErrWrongStation     = protocol.ErrWrongStation
 	ErrSerialNotAllowed = protocol.ErrSerialNotAllowed
+	ErrSerialActive     = protocol.ErrSerialActive
+	ErrReplaced         = protocol.ErrReplaced
 	ErrBadCSR           = protocol.ErrBadCSR
 	ErrBadRequest       = protocol.ErrBadRequest
 )

@@ -1,7 +1,8 @@
 // Package service assembles the reference authority from its modules: the
 // database (SQLite under the data directory, or PostgreSQL), the PKI (root
 // CA, server certificate, device CA), the device registry, the enrollment
-// intake, and the fleet view with the TUF repository. `authority serve` and
+// intake with its face check (facematch's models against the reference
+// photo registry), and the fleet view with the TUF repository. `authority serve` and
 // the demo run it; tests run it on loopback.
 //
 // It holds no logic of its own beyond the order of construction and the
@@ -27,6 +28,8 @@ import (
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/pki"
 	"eidkiosk/authority/registry"
+	"eidkiosk/facematch"
+	"eidkiosk/facematch/score"
 	"eidkiosk/internal/clock"
 )
 
@@ -40,6 +43,21 @@ type Config struct {
 	Clock   clock.Clock
 	// RequireAllowList refuses devices whose serial is not on the allow-list.
 	RequireAllowList bool
+	// Face configures the face check of every stored enrollment.
+	Face FaceConfig
+}
+
+// FaceConfig configures the intake's face check: the live capture against
+// the reference photo registry (or the decoded card photo), with the models
+// of facematch (a missing or altered model stops Open, naming the file and
+// the fix).
+type FaceConfig struct {
+	Off        bool             // no face check: the models are not loaded
+	Thresholds score.Thresholds // zero: score.Default (docs/matching.md)
+	// CardPhotos decodes the chip's WLT photo when no reference photo is
+	// registered; nil: enrollments without a reference are flagged
+	// face_unchecked.
+	CardPhotos intake.PhotoDecoder
 }
 
 // Service is a running-ready authority.
@@ -51,7 +69,10 @@ type Service struct {
 	Fleet    *fleet.Module
 	Server   *authority.Server
 	RepoDir  string
-	log      *slog.Logger
+	// Faces is the face matcher of the intake's face check (nil when
+	// Face.Off).
+	Faces *facematch.Matcher
+	log   *slog.Logger
 }
 
 // devices forwards to the registry, which is built after the intake (it
@@ -104,10 +125,33 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 		db.Close()
 		return nil, err
 	}
-	devs := &devices{}
-	in, err := intake.New(intake.Options{DataDir: c.DataDir, Devices: devs, Logger: c.Logger, Clock: c.Clock})
-	if err != nil {
+	var faces *facematch.Matcher
+	var check intake.FaceCheck
+	if !c.Face.Off {
+		th := c.Face.Thresholds
+		if th == (score.Thresholds{}) {
+			th = score.Default
+		}
+		if err := th.Validate(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("service: face thresholds: %w", err)
+		}
+		if faces, err = facematch.Open(facematch.DefaultQuality); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("service: face check: %w", err)
+		}
+		check = intake.FaceCheck{Matcher: faces, Thresholds: th, CardPhotos: c.Face.CardPhotos}
+	}
+	closeAll := func() {
+		if faces != nil {
+			faces.Close()
+		}
 		db.Close()
+	}
+	devs := &devices{}
+	in, err := intake.New(intake.Options{DataDir: c.DataDir, Devices: devs, Logger: c.Logger, Clock: c.Clock, Face: check})
+	if err != nil {
+		closeAll()
 		return nil, err
 	}
 	repoDir := c.RepoDir
@@ -129,12 +173,13 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 	devs.r = reg
 	devs.mu.Unlock()
 	fl := fleet.New(db, devs, repoDir, c.Clock)
+	fl.Log = c.Logger
 	srv, err := authority.NewServer(ctx, db, c.Logger, reg, in, fl)
 	if err != nil {
-		db.Close()
+		closeAll()
 		return nil, err
 	}
-	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Server: srv, RepoDir: repoDir, log: c.Logger}, nil
+	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Server: srv, RepoDir: repoDir, Faces: faces, log: c.Logger}, nil
 }
 
 // TLSConfig is the server's TLS 1.3 configuration with optional client
@@ -166,7 +211,12 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// Close stops the intake's background work and closes the database.
+// Close stops the intake's background work, closes the database and frees
+// the face models.
 func (s *Service) Close() error {
-	return errors.Join(s.Intake.Close(), s.DB.Close())
+	err := errors.Join(s.Intake.Close(), s.DB.Close())
+	if s.Faces != nil {
+		err = errors.Join(err, s.Faces.Close())
+	}
+	return err
 }

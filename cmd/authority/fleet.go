@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
+	"eidkiosk/authority/registry"
 	"eidkiosk/internal/cli"
 )
 
@@ -19,67 +21,157 @@ func init() {
 	var silent time.Duration
 	var backlog int
 	var asJSON, flaggedOnly bool
+	storeFlags := func(fs *flag.FlagSet) {
+		fs.StringVar(&data, "data", defaultData, "the authority's data directory (SQLite store)")
+		fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
+	}
+	// withFleet opens the fleet module and the registry of the same store.
+	withFleet := func(ctx context.Context, f func(*fleet.Module, *registry.Registry) error) error {
+		src := data
+		if dsn != "" {
+			src = dsn
+		}
+		db, err := authority.OpenDB(ctx, src)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		m := fleet.New(db, nil, "", nil)
+		if err := m.Migrate(ctx, db); err != nil {
+			return err
+		}
+		reg := registry.New(db, nil, registry.Options{})
+		if err := reg.Migrate(ctx, db); err != nil {
+			return err
+		}
+		return f(m, reg)
+	}
 	app.Register(&cli.Command{
-		Name:    "fleet",
-		Summary: "list the terminals with their version, slot, health, outbox and update state; flag those silent or failing",
+		Name: "fleet",
+		Summary: "list every registered terminal (also those never heard from, replaced, revoked or deprovisioned) with channel, " +
+			"cohort, the release in each slot, the last update outcome and why; flag those silent or failing",
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&data, "data", defaultData, "the authority's data directory (SQLite store)")
-			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
+			storeFlags(fs)
 			fs.DurationVar(&silent, "silent", 15*time.Minute, "flag a terminal 'silent' after this long without a heartbeat")
 			fs.IntVar(&backlog, "backlog", 100, "flag a terminal 'backlog' when its outbox holds more enrollments than this")
 			fs.BoolVar(&asJSON, "json", false, "print JSON (with each terminal's last heartbeat) instead of a table")
 			fs.BoolVar(&flaggedOnly, "flagged", false, "list only flagged terminals")
 		},
 		Run: func(ctx context.Context, args []string) error {
-			src := data
-			if dsn != "" {
-				src = dsn
-			}
-			db, err := authority.OpenDB(ctx, src)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			m := fleet.New(db, nil, "", nil)
-			if err := m.Migrate(ctx, db); err != nil {
-				return err
-			}
-			ts, err := m.List(ctx, fleet.ListOptions{SilentAfter: silent, BacklogAbove: backlog})
-			if err != nil {
-				return err
-			}
-			if flaggedOnly {
-				var f []fleet.Terminal
-				for _, t := range ts {
-					if len(t.Flags) > 0 {
-						f = append(f, t)
+			return withFleet(ctx, func(m *fleet.Module, reg *registry.Registry) error {
+				ts, err := m.List(ctx, fleet.ListOptions{SilentAfter: silent, BacklogAbove: backlog, Roster: roster(reg)})
+				if err != nil {
+					return err
+				}
+				if flaggedOnly {
+					var f []fleet.Terminal
+					for _, t := range ts {
+						if len(t.Flags) > 0 {
+							f = append(f, t)
+						}
 					}
+					ts = f
 				}
-				ts = f
-			}
-			if asJSON {
-				enc := json.NewEncoder(app.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(ts)
-			}
-			tw := tabwriter.NewWriter(app.Stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "DEVICE\tSTATION\tVERSION\tSLOT\tCHANNEL\tHEALTH\tOUTBOX\tUPDATE\tLAST TRIAL\tLEASE\tLAST SEEN\tFLAGS")
-			for _, t := range ts {
-				health := "ok"
-				if !t.Healthy {
-					health = "FAILING"
+				if asJSON {
+					if ts == nil {
+						ts = []fleet.Terminal{}
+					}
+					enc := json.NewEncoder(app.Stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(ts)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", t.DeviceID, t.Station, t.Version, t.Slot,
-					t.Channel, health, t.Outbox, fleetDash(t.Phase), fleetDash(t.LastTrial), fleetDash(t.Lease),
-					t.LastSeen.Format("2006-01-02 15:04:05"), fleetDash(strings.Join(t.Flags, ",")))
+				return writeFleet(ts)
+			})
+		},
+	}, &cli.Command{
+		Name:    "fleet poke",
+		Summary: "ask a terminal to check for an update now: the answer to its next heartbeat (within a minute) says so",
+		Usage:   "DEVICE-ID",
+		Flags:   storeFlags,
+		Run: func(ctx context.Context, args []string) error {
+			if len(args) != 1 {
+				fmt.Fprintln(app.Stderr, "authority fleet poke: give one DEVICE-ID (see `eidkiosk-authority fleet`)")
+				return cli.ErrUsage
 			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintf(app.Stdout, "%d terminals\n", len(ts))
-			return nil
+			return withFleet(ctx, func(m *fleet.Module, reg *registry.Registry) error {
+				if err := m.Poke(ctx, args[0], operator()); err != nil {
+					return err
+				}
+				fmt.Fprintf(app.Stdout, "terminal %s will check for an update at its next heartbeat\n", args[0])
+				return nil
+			})
 		},
 	})
+}
+
+// roster lists the registry's terminals for the fleet view.
+func roster(reg *registry.Registry) fleet.Roster {
+	return func(ctx context.Context) ([]fleet.Registered, error) {
+		devs, err := reg.Devices(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]fleet.Registered, 0, len(devs))
+		for _, d := range devs {
+			out = append(out, fleet.Registered{DeviceID: d.ID, Station: d.Station, Status: d.Status, Reason: d.Reason})
+		}
+		return out, nil
+	}
+}
+
+func writeFleet(ts []fleet.Terminal) error {
+	tw := tabwriter.NewWriter(app.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tSTATION\tSTATUS\tVERSION\tSLOTS\tCHANNEL\tCOHORT\tHEALTH\tOUTBOX\tUPDATE\tLAST TRIAL\tLAST SEEN\tFLAGS")
+	for _, t := range ts {
+		health := "ok"
+		switch {
+		case t.LastSeen.IsZero():
+			health = "-"
+		case !t.Healthy:
+			health = "FAILING"
+		}
+		status := fleetDash(t.Status)
+		if t.Reason != "" && t.Status != "active" {
+			status += " (" + t.Reason + ")"
+		}
+		seen := "never"
+		if !t.LastSeen.IsZero() {
+			seen = t.LastSeen.Format("2006-01-02 15:04:05")
+		}
+		trial := t.LastTrial
+		if t.LastTrialDetail != "" {
+			trial += ": " + t.LastTrialDetail
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n", t.DeviceID, t.Station, status, fleetDash(t.Version),
+			fleetSlots(t), fleetDash(t.Channel), t.Cohort, health, t.Outbox, fleetDash(t.Phase), fleetDash(trial),
+			seen, fleetDash(strings.Join(t.Flags, ",")))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(app.Stdout, "%d terminals\n", len(ts))
+	return nil
+}
+
+// fleetSlots writes "a=1.0.0 b*=2.0.0": * marks the running slot.
+func fleetSlots(t fleet.Terminal) string {
+	if len(t.Slots) == 0 {
+		return "-"
+	}
+	var names []string
+	for s := range t.Slots {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, s := range names {
+		mark := ""
+		if s == t.Slot {
+			mark = "*"
+		}
+		parts = append(parts, s+mark+"="+fleetDash(t.Slots[s]))
+	}
+	return strings.Join(parts, " ")
 }
 
 func fleetDash(s string) string {

@@ -16,10 +16,7 @@ func init() {
 		Summary: "take in sealed packages exported from a terminal (kioskctl outbox export), exactly once; " +
 			"writes each receipt beside its package",
 		Usage: "DIR",
-		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&data, "data", defaultData, "data directory: keys, PKI and the SQLite store")
-			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…); empty: SQLite in --data")
-		},
+		Flags: func(fs *flag.FlagSet) { storeFlagVars(fs, &data, &dsn) },
 		Run: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
 				fmt.Fprintln(app.Stderr, "import: give the directory holding the .eidpkg files")
@@ -30,12 +27,7 @@ func init() {
 				return err
 			}
 			defer svc.Close()
-			res, err := svc.Intake.Import(ctx, args[0], func(done, total int, file string) {
-				fmt.Fprintf(app.Stderr, "\rimporting %d/%d", done, total)
-				if done == total {
-					fmt.Fprintln(app.Stderr)
-				}
-			})
+			res, err := svc.Intake.Import(ctx, args[0], func(done, total int, file string) { importing(done, total) })
 			if err != nil {
 				return err
 			}

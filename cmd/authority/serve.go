@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"eidkiosk/authority/service"
+	"eidkiosk/facematch/score"
 	"eidkiosk/internal/cli"
 	"eidkiosk/internal/logging"
 	"eidkiosk/kiosk/sdnotify"
@@ -15,7 +16,8 @@ import (
 
 func init() {
 	var addr, data, dsn, hosts, repo, logFormat, logLevel string
-	var allowList bool
+	var allowList, noFace bool
+	faceTh := score.Default
 	app.Register(&cli.Command{
 		Name:    "serve",
 		Summary: "run the authority: provisioning, enrollment intake, fleet view and update repository over HTTPS",
@@ -26,6 +28,9 @@ func init() {
 			fs.StringVar(&hosts, "hosts", "127.0.0.1,localhost", "comma-separated names and IPs for the server certificate")
 			fs.StringVar(&repo, "repo", "", "TUF repository directory served under /tuf/; empty: DATA/tuf")
 			fs.BoolVar(&allowList, "require-allow-list", false, "refuse terminals whose serial is not on the procurement allow-list")
+			fs.BoolVar(&noFace, "no-face-check", false, "do not compare enrollments' faces with the reference photos (no models loaded)")
+			fs.Float64Var(&faceTh.Match, "face-match", score.Default.Match, "face scores at or above: match (docs/matching.md)")
+			fs.Float64Var(&faceTh.Refer, "face-refer", score.Default.Refer, "face scores at or above, below --face-match: flagged face_refer; below: face_mismatch")
 			fs.StringVar(&logFormat, "log-format", "auto", "log format: auto, text or json")
 			fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 		},
@@ -34,6 +39,7 @@ func init() {
 			svc, err := service.Open(ctx, service.Config{
 				DataDir: data, DB: dsn, Hosts: strings.Split(hosts, ","), RepoDir: repo,
 				Logger: log, RequireAllowList: allowList,
+				Face: service.FaceConfig{Off: noFace, Thresholds: faceTh},
 			})
 			if err != nil {
 				return err

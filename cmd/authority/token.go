@@ -53,7 +53,7 @@ func when(t time.Time) string {
 }
 
 func init() {
-	var station, name string
+	var station, name, replace string
 	var expires time.Duration
 	app.Register(&cli.Command{
 		Name:    "token create",
@@ -63,6 +63,8 @@ func init() {
 			fs.StringVar(&station, "station", "", "station ID the token enrols a terminal for, e.g. NS-PSB-001")
 			fs.StringVar(&name, "name", "", "station display name delivered to the terminal (kept when empty)")
 			fs.DurationVar(&expires, "expires", 24*time.Hour, "how long the token stays valid, e.g. 24h")
+			fs.StringVar(&replace, "replace", "", "DEVICE-ID of an active terminal this one replaces (the same box reinstalled, or a swapped one): "+
+				"it is refused from now on, told why, and its serial may be provisioned again")
 		},
 		Run: func(ctx context.Context, args []string) error {
 			if station == "" {
@@ -75,6 +77,13 @@ func init() {
 					return err
 				}
 				w := app.Stdout
+				if replace != "" {
+					why := fmt.Sprintf("replaced by the terminal provisioned for station %s with token %s…, on request of %s", tok.Station, registry.NormalizeToken(tok.Value)[:4], operator())
+					if err := r.Replace(ctx, replace, why, operator()); err != nil {
+						return err
+					}
+					fmt.Fprintf(w, "replaced: terminal %s is refused from now on (%s)\n", replace, why)
+				}
 				fmt.Fprintf(w, "station:  %s\n", tok.Station)
 				fmt.Fprintf(w, "expires:  %s (in %s); the token works once\n", tok.Expires.UTC().Format("2006-01-02 15:04 MST"), expires)
 				fmt.Fprintf(w, "authority CA fingerprint (SHA-256), for the technician to compare or pin with --ca-fingerprint:\n  %s\n", r.PKI().RootFingerprint())

@@ -11,9 +11,11 @@ import (
 
 	"fyne.io/fyne/v2"
 
+	"eidkiosk/drivers/idcard/sim"
 	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/sim/demo"
+	"eidkiosk/sim/xvfb"
 	"eidkiosk/ui/kioskui"
 )
 
@@ -29,7 +31,8 @@ func init() {
 			fs.BoolVar(&keep, "keep", false, "keep the working directory (authority store, kiosk state) for inspection")
 			fs.BoolVar(&headless, "headless", false, "no UI window: the engine, drivers, uplink and authority only")
 			fs.StringVar(&shots, "screenshots", "out/demo-screens", "with the UI: save a screenshot of each step here (empty: none)")
-			fs.IntVar(&card, "card", 0, "which card of the simulated reader's deck the citizen carries")
+			fs.IntVar(&card, "card", sim.DemoCitizenCard, "which card of the simulated reader's deck the citizen carries "+
+				"(7: its photo is the camera's man, the face matches; 8: someone else, the visit is refused; 0–6: photos that do not decode, no comparison at the kiosk)")
 		},
 		Run: func(ctx context.Context, args []string) error {
 			o := demo.Options{Dir: dir, Keep: keep, Out: app.Stdout, Card: card}
@@ -50,14 +53,14 @@ func init() {
 // demoWithUI shows the visit in a window: on the user's display, or under
 // Xvfb when there is none (the screenshots then show what happened).
 func demoWithUI(ctx context.Context, o demo.Options, shots string) error {
-	var xvfb *kioskui.Xvfb
+	var xs *xvfb.Server
 	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
-		x, err := kioskui.StartXvfb(ctx, 1280, 800)
+		x, err := xvfb.Start(ctx, 1280, 800)
 		if err != nil {
 			return err
 		}
 		defer x.Stop()
-		xvfb = x
+		xs = x
 		os.Setenv("DISPLAY", x.Display)
 		fmt.Fprintf(app.Stdout, "no display: running the UI under Xvfb %s; screenshots go to %s\n", x.Display, shots)
 	}
@@ -80,8 +83,8 @@ func demoWithUI(ctx context.Context, o demo.Options, shots string) error {
 		n++
 		p := filepath.Join(shots, fmt.Sprintf("%02d-%s.png", n, s))
 		var err error
-		if xvfb != nil {
-			err = xvfb.Screenshot(ctx, p)
+		if xs != nil {
+			err = xs.Screenshot(ctx, p)
 		} else {
 			fyne.DoAndWait(func() { err = kioskui.Screenshot(k.Window, p) })
 		}
@@ -115,7 +118,7 @@ func demoWithUI(ctx context.Context, o demo.Options, shots string) error {
 	if err == nil && runErr != nil && !errors.Is(runErr, context.Canceled) {
 		err = runErr
 	}
-	if err == nil && !res.AtAuthority {
+	if err == nil && !res.AtAuthority && !res.FaceRefused {
 		err = errors.New("demo: the enrollment did not reach the authority")
 	}
 	return err

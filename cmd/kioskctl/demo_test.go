@@ -9,11 +9,12 @@ import (
 	"testing"
 )
 
-// TestDemoCommand runs `kioskctl demo` as `make demo` does, on a machine
-// without a display: the UI under Xvfb, one visit, the screenshots saved.
-func TestDemoCommand(t *testing.T) {
+// TestBinary builds kioskctl once and runs its simulations as a person
+// does: `kioskctl demo` (see demoCommand) and `kioskctl sim kiosk` in a
+// window with the console on stdin (see simKioskWindow).
+func TestBinary(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds kioskctl and runs the whole demo")
+		t.Skip("builds kioskctl and runs the whole kiosk on simulated hardware")
 	}
 	if _, err := exec.LookPath("Xvfb"); err != nil {
 		t.Skip("Xvfb not installed (make deps)")
@@ -23,6 +24,14 @@ func TestDemoCommand(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	t.Run("Demo", func(t *testing.T) { demoCommand(t, bin) })
+	t.Run("SimKioskWindow", func(t *testing.T) { simKioskWindow(t, bin) })
+}
+
+// demoCommand runs `kioskctl demo` as `make demo` does, on a machine
+// without a display: the UI under Xvfb, one visit, the screenshots saved.
+func demoCommand(t *testing.T, bin string) {
+	dir := t.TempDir()
 	shots := filepath.Join(dir, "shots")
 	cmd := exec.Command(bin, "demo", "--screenshots", shots)
 	var env []string

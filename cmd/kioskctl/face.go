@@ -89,7 +89,7 @@ func init() {
 			}
 			defer cam.Close()
 			fmt.Fprintf(app.Stdout, "camera %s, preset %s; values marked ! fail their threshold\n", c.Camera.Source, c.Face.Preset)
-			return face.Check(ctx, cam, app.Stdout, face.CheckOptions{CascadeDir: c.Face.CascadeDir, Settings: s, Frames: frames, Every: every})
+			return face.Check(ctx, cam, app.Stdout, face.CheckOptions{Settings: s, Frames: frames, Every: every})
 		},
 	}, &cli.Command{
 		Name:    "face capture",
@@ -130,7 +130,7 @@ func init() {
 		},
 	}, &cli.Command{
 		Name:    "face eval",
-		Summary: "run the face pipeline over a labelled folder and print APCER per attack species, BPCER and the counts (ISO/IEC 30107-3)",
+		Summary: "run the face pipeline over a labelled folder and print APCER per attack species, BPCER, the counts (ISO/IEC 30107-3) and each passive check's margins",
 		Usage:   "DIR",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&cfgPath, "config", "", "kiosk configuration file for the [face] section (default: built-in defaults)")
@@ -140,11 +140,11 @@ func init() {
 			if len(args) != 1 {
 				return fmt.Errorf("face eval: want one folder (see docs/face.md for its layout): %w", cli.ErrUsage)
 			}
-			c, s, err := load()
+			_, s, err := load()
 			if err != nil {
 				return err
 			}
-			rep, _, err := face.Evaluate(ctx, args[0], face.EvalOptions{CascadeDir: c.Face.CascadeDir, Analyzer: s.Analyzer, Liveness: s.Liveness,
+			rep, outs, err := face.Evaluate(ctx, args[0], face.EvalOptions{Analyzer: s.Analyzer, Liveness: s.Liveness,
 				Progress: func(done, total int, o eval.Outcome) {
 					verdict := "rejected"
 					if o.Live {
@@ -160,6 +160,8 @@ func init() {
 			}
 			fmt.Fprintln(app.Stdout)
 			rep.Write(app.Stdout)
+			fmt.Fprintln(app.Stdout, "\nmargins: the threshold beside the bona fide value nearest to failing and, per species, the attack value nearest to passing")
+			eval.WriteMargins(app.Stdout, eval.Margins(outs, s.Liveness))
 			return nil
 		},
 	}, &cli.Command{

@@ -14,7 +14,7 @@ import (
 	"eidkiosk/internal/cli"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/session"
+	"eidkiosk/kiosk/peripherals"
 )
 
 // Technician tests of the peripherals: `gpio test` and `printer test`. Stop
@@ -48,15 +48,16 @@ func init() {
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(app.Stderr, nil))
-			pins, err := gpio.Open(c.GPIO, log)
+			pins, err := peripherals.OpenGPIO(c.GPIO, log)
 			if err != nil {
 				return err
 			}
 			if !pins.Any() {
 				return errors.New("gpio: no peripherals to test on this board")
 			}
-			p := gpio.New(pins, gpio.Options{Clock: clock.Real{}, Log: log, Debounce: c.GPIO.Debounce.Duration,
-				PollInterval: c.GPIO.PollInterval.Duration})
+			opt := peripherals.GPIOOptions(c.GPIO)
+			opt.Clock, opt.Log = clock.Real{}, log
+			p := gpio.New(pins, opt)
 			defer p.Close()
 			if err := p.Exercise(ctx, func(s string) { fmt.Fprintln(app.Stdout, s) }); err != nil {
 				return err
@@ -67,12 +68,12 @@ func init() {
 			fmt.Fprintf(app.Stdout, "watching presence and tamper for %s: wave at the sensor, open and close the enclosure\n", watch)
 			wctx, cancel := context.WithTimeout(ctx, watch)
 			defer cancel()
-			return p.Watch(wctx, func(ev session.Event) {
-				switch ev := ev.(type) {
-				case session.Presence:
-					fmt.Fprintf(app.Stdout, "%s presence: %v\n", time.Now().Format("15:04:05.000"), ev.Present)
-				case session.Tamper:
-					fmt.Fprintf(app.Stdout, "%s tamper open: %v\n", time.Now().Format("15:04:05.000"), ev.Open)
+			return p.Watch(wctx, func(r gpio.Reading) {
+				switch r.Sensor {
+				case gpio.SensorPresence:
+					fmt.Fprintf(app.Stdout, "%s presence: %v\n", time.Now().Format("15:04:05.000"), r.Active)
+				case gpio.SensorTamper:
+					fmt.Fprintf(app.Stdout, "%s tamper open: %v\n", time.Now().Format("15:04:05.000"), r.Active)
 				}
 			})
 		},
@@ -98,7 +99,7 @@ func init() {
 			if port == "" {
 				return errors.New("printer: no printer configured (printer.port) and no --port given")
 			}
-			p, err := printer.Open(port, baud, printer.FromConfig(c.Printer))
+			p, err := printer.Open(port, baud, peripherals.PrinterOptions(c.Printer))
 			if err != nil {
 				return err
 			}
@@ -112,8 +113,8 @@ func init() {
 				}
 				fmt.Fprintf(app.Stdout, "paper out: %v, paper low: %v, cover open: %v, fault: %v\n", st.PaperOut, st.PaperLow, st.CoverOpen, st.Fault)
 			}
-			r := session.Receipt{EnrollmentID: "TEST", Short: "TEST-0000-00", QR: "eidkiosk:printer-test", Queued: time.Now()}
-			if err := p.Print(ctx, r, c.Station.Name); err != nil {
+			r := printer.Receipt{Station: c.Station.Name, Number: "TEST-0000-00", QR: "eidkiosk:printer-test", At: time.Now()}
+			if err := p.Print(ctx, r); err != nil {
 				return err
 			}
 			fmt.Fprintln(app.Stdout, "test receipt printed")

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"eidkiosk/internal/cli"
+	kioskapp "eidkiosk/kiosk/app"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/provisioning"
 	"eidkiosk/provisioning/selftest"
@@ -99,7 +100,8 @@ func init() {
 			fmt.Fprintf(out, "\nProvisioned terminal %s for station %s (%s)\n  key: %s; certificate valid until %s\n  took %s\n\n",
 				res.DeviceID, res.StationID, res.StationName, res.KeyKind, res.Expires.UTC().Format("2006-01-02 15:04 MST"), res.Took.Round(1e6))
 			if !noSelftest {
-				_, err = selftest.RunTerminal(ctx, selftest.TerminalOptions{Config: cfg, StateDir: state, Out: out, Progress: app.Stderr, Send: true})
+				_, err = selftest.RunTerminal(ctx, selftest.TerminalOptions{Config: cfg, StateDir: state,
+					Hardware: kioskapp.HardwareChecks(cfg), Out: out, Progress: app.Stderr, Send: true})
 				if errors.Is(err, selftest.ErrFailed) {
 					fmt.Fprintln(out, "\nProvisioning succeeded, but the self-test failed: fix the items marked FAIL, then run `kioskctl selftest`.")
 				}

@@ -6,12 +6,14 @@ import (
 	"time"
 
 	"eidkiosk/internal/cli"
+	kioskapp "eidkiosk/kiosk/app"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/provisioning/selftest"
 )
 
-// Hardware checks (reader SAM, camera, GPIO) join through
-// selftest.RegisterHardware, called from the files that wire those drivers.
+// The checklist is the built-in checks (disk, certificate, authority, clock)
+// followed by the hardware checks built here from the configuration: the
+// reader's SAM, the GPIO pins and the camera.
 
 func init() {
 	var cfgPath, state string
@@ -20,7 +22,7 @@ func init() {
 	var maxSkew, timeout time.Duration
 	app.Register(&cli.Command{
 		Name:    "selftest",
-		Summary: "check disk, clock, authority (mTLS) and the registered hardware; print the checklist with fixes and send the report to the authority; exit 1 on a failure",
+		Summary: "check disk, clock, authority (mTLS), the reader, the GPIO pins and the camera; print the checklist with fixes and send the report to the authority; exit 1 on a failure",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&cfgPath, "config", config.DefaultPath, "kiosk configuration file; defaults when absent")
 			fs.StringVar(&state, "state", "", "state directory (default: state.dir of the configuration)")
@@ -35,7 +37,8 @@ func init() {
 				return err
 			}
 			_, err = selftest.RunTerminal(ctx, selftest.TerminalOptions{
-				Config: cfg, StateDir: state, Out: app.Stdout, Progress: app.Stderr, Send: !noSend,
+				Config: cfg, StateDir: state, Hardware: kioskapp.HardwareChecks(cfg),
+				Out: app.Stdout, Progress: app.Stderr, Send: !noSend,
 				MinFree: minFreeMB << 20, MaxSkew: maxSkew, Timeout: timeout,
 			})
 			return err

@@ -16,6 +16,7 @@ import (
 
 func init() {
 	var cfgPath, state, repoURL, binary, version string
+	var wait time.Duration
 	stateDir := func() (string, error) {
 		if state != "" {
 			return state, nil
@@ -69,8 +70,10 @@ func init() {
 			if st.LastTrial != nil {
 				fmt.Fprintf(app.Stdout, "last trial: %s %s %s %s\n", st.LastTrial.Version, st.LastTrial.Outcome, updateWhen(st.LastTrial.At), st.LastTrial.Detail)
 			}
-			if s, err := update.ReadStatus(dir); err == nil {
+			if s, err := update.ReadStatus(dir); err == nil && s.Running() {
 				fmt.Fprintf(app.Stdout, "agent: %s", s.Describe())
+			} else if err == nil {
+				fmt.Fprintf(app.Stdout, "agent: not running (the kiosk, pid %d, has stopped; the slots and state above are what the next start uses)\n", s.PID)
 			} else {
 				fmt.Fprintln(app.Stdout, "agent: no status (the kiosk is not running, or has not started its agent)")
 			}
@@ -134,6 +137,41 @@ func init() {
 			return nil
 		},
 	}, &cli.Command{
+		Name:    "update now",
+		Summary: "ask the kiosk's update agent to check for an update at once (and install it between visits), then show what it did",
+		Flags: func(fs *flag.FlagSet) {
+			common(fs)
+			fs.DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the agent's check")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			dir, err := stateDir()
+			if err != nil {
+				return err
+			}
+			before, err := update.ReadStatus(dir)
+			if err != nil || !before.Running() {
+				return fmt.Errorf("update now: the kiosk's update agent is not running (start the kiosk; its status is in %s/update/status.json)", dir)
+			}
+			if err := update.RequestCheck(dir); err != nil {
+				return err
+			}
+			fmt.Fprintln(app.Stderr, "asked the agent to check now ...")
+			deadline := time.Now().Add(wait)
+			for time.Now().Before(deadline) {
+				s, err := update.ReadStatus(dir)
+				if err == nil && s.LastCheck.After(before.LastCheck) && s.Phase != update.PhaseChecking {
+					fmt.Fprintf(app.Stdout, "agent: %s", s.Describe())
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+			return fmt.Errorf("update now: the agent did not check within %s (it is busy with a visit or an update; see kioskctl update status)", wait)
+		},
+	}, &cli.Command{
 		Name:    "update launch",
 		Summary: "start the kiosk from the right slot (systemd ExecStart): counts trial attempts, falls back to the committed slot",
 		Usage:   "[-- KIOSK ARGS]",
@@ -143,7 +181,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			return update.Exec(dir, args)
+			return update.Exec(dir, args, nil)
 		},
 	}, &cli.Command{
 		Name:    "update seed",

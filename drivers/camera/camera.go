@@ -254,7 +254,7 @@ func (c *Camera) run(ctx context.Context) {
 		src, err := c.o.Open()
 		if err != nil {
 			c.fault(err)
-			if !sleep(ctx, c.clk, backoff) {
+			if clock.Sleep(ctx, c.clk, backoff) != nil {
 				return
 			}
 			backoff = min(backoff*2, c.o.BackoffMax)
@@ -304,7 +304,7 @@ func (c *Camera) run(ctx context.Context) {
 						if first {
 							wallStart, posStart = now, pos
 						} else if wait := wallStart.Add(pos - posStart).Sub(now); wait > 0 {
-							if !sleep(ctx, c.clk, wait) {
+							if clock.Sleep(ctx, c.clk, wait) != nil {
 								return nil
 							}
 							t = c.clk.Now()
@@ -340,7 +340,7 @@ func (c *Camera) run(ctx context.Context) {
 		}
 		if err != nil {
 			c.fault(err)
-			if !sleep(ctx, c.clk, backoff) {
+			if clock.Sleep(ctx, c.clk, backoff) != nil {
 				return
 			}
 			backoff = min(backoff*2, c.o.BackoffMax)
@@ -444,7 +444,7 @@ func (c *Camera) fault(err error) {
 func (c *Camera) watch(ctx context.Context) {
 	defer close(c.watchDog)
 	period := c.o.StallTimeout / 2
-	for sleep(ctx, c.clk, period) {
+	for clock.Sleep(ctx, c.clk, period) == nil {
 		c.mu.RLock()
 		stalled := !c.faulted && !c.eof && !c.lastAt.IsZero() && c.clk.Now().Sub(c.lastAt) > c.o.StallTimeout &&
 			(c.o.Pace != PaceLockstep || c.taken >= c.info.Seq)
@@ -452,18 +452,5 @@ func (c *Camera) watch(ctx context.Context) {
 		if stalled {
 			c.fault(fmt.Errorf("camera: no frame for %v: %w", c.o.StallTimeout, ErrNoFrame))
 		}
-	}
-}
-
-// sleep waits d on clk; false when ctx ended first.
-func sleep(ctx context.Context, clk clock.Clock, d time.Duration) bool {
-	ch := make(chan struct{})
-	t := clk.AfterFunc(d, func() { close(ch) })
-	select {
-	case <-ch:
-		return true
-	case <-ctx.Done():
-		t.Stop()
-		return false
 	}
 }

@@ -9,47 +9,73 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"eidkiosk/internal/clock"
-	"eidkiosk/kiosk/session"
 )
 
+// Sensor is one of the two inputs.
+type Sensor int
+
+const (
+	SensorPresence Sensor = iota + 1 // someone stands in front of the kiosk
+	SensorTamper                     // the enclosure switch
+)
+
+func (s Sensor) String() string {
+	switch s {
+	case SensorPresence:
+		return "presence"
+	case SensorTamper:
+		return "tamper"
+	}
+	return "sensor(?)"
+}
+
+// Reading is a debounced level of an input: Active is "someone present"
+// for the presence sensor and "open" for the tamper switch.
+type Reading struct {
+	Sensor Sensor
+	Active bool
+}
+
+func (r Reading) String() string { return fmt.Sprintf("%s=%v", r.Sensor, r.Active) }
+
 // Watch watches the presence sensor and the tamper switch until ctx ends,
-// calling emit with session.Presence and session.Tamper events after
-// debouncing: once at the start with the initial state, then on every
-// change. A tamper change also updates the LEDs (fast red blink, alarm
-// beep) and calls Options.OnTamper before emit. emit is called from the
-// watchers' goroutines, one event at a time; it must not block for long
-// (Engine.Send is fine).
+// calling emit with a Reading after debouncing: once at the start with the
+// initial state, then on every change. A tamper change also updates the
+// LEDs (fast red blink, alarm beep) and calls Options.OnTamper before emit.
+// emit is called from the watchers' goroutines, one reading at a time; it
+// must not block for long.
 //
 // Pins with edge interrupts are waited on (WaitForEdge); pins without are
 // polled every Options.PollInterval on the injected clock. The tamper input
 // is pulled up, so a cut wire reads as open; presence is pulled down. Watch
 // returns nil when ctx ends, or an error at once when an input pin cannot be
 // set up. With no inputs it just waits for ctx.
-func (p *Peripherals) Watch(ctx context.Context, emit func(session.Event)) error {
+func (p *Peripherals) Watch(ctx context.Context, emit func(Reading)) error {
 	var emitMu sync.Mutex
-	send := func(ev session.Event) {
+	send := func(ev Reading) {
 		emitMu.Lock()
 		defer emitMu.Unlock()
 		emit(ev)
 	}
 	type watched struct {
-		in   *In
-		pull gpio.Pull
-		on   func(active bool)
+		in     *In
+		sensor Sensor
+		pull   gpio.Pull
+		on     func(active bool)
 	}
 	var ins []watched
 	if in := p.pins.Presence; in != nil {
-		ins = append(ins, watched{in, pullFor(in, gpio.PullDown), func(active bool) {
-			send(session.Presence{Present: active})
+		ins = append(ins, watched{in, SensorPresence, pullFor(in, gpio.PullDown), func(active bool) {
+			send(Reading{Sensor: SensorPresence, Active: active})
 		}})
 	}
 	if in := p.pins.Tamper; in != nil {
-		ins = append(ins, watched{in, pullFor(in, gpio.PullUp), func(open bool) {
+		ins = append(ins, watched{in, SensorTamper, pullFor(in, gpio.PullUp), func(open bool) {
 			p.setTamper(open)
 			if p.opt.OnTamper != nil {
 				p.opt.OnTamper(open, p.clk.Now())
 			}
-			send(session.Tamper{Open: open})
+			send(Reading{Sensor: SensorTamper, Active: open})
 		}})
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -68,12 +94,12 @@ func (p *Peripherals) Watch(ctx context.Context, emit func(session.Event)) error
 		}
 		d := newDebouncer(p.clk, p.opt.Debounce, w.on)
 		debs = append(debs, d)
-		in := w.in
+		in, sensor := w.in, w.sensor
 		sample := func() {
 			active := (in.Pin.Read() == gpio.High) != in.ActiveLow
 			d.sample(active)
-			if p.afterSample != nil {
-				p.afterSample(in.Key, active)
+			if p.opt.OnSample != nil {
+				p.opt.OnSample(Reading{Sensor: sensor, Active: active})
 			}
 		}
 		sample()

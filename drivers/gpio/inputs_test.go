@@ -12,7 +12,6 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"eidkiosk/internal/clock"
-	"eidkiosk/kiosk/session"
 )
 
 var errTest = errors.New("test: write refused")
@@ -38,7 +37,7 @@ type watchRig struct {
 	pres, tamp *switchPin
 	red, buzz  *recPin
 	p          *Peripherals
-	events     chan session.Event
+	events     chan Reading
 	samples    chan sample
 	mu         sync.Mutex
 	tampers    []bool
@@ -51,7 +50,7 @@ func startWatch(t *testing.T, edges bool, presence, tamper gpio.Level) *watchRig
 	clk := clock.NewFake(t0)
 	w := &watchRig{t: t, clk: clk, pres: newSwitch("PIR", presence, edges), tamp: newSwitch("TAMPER", tamper, edges),
 		red: newRec("R", clk), buzz: newRec("B", clk),
-		events: make(chan session.Event, 64), samples: make(chan sample, 4096), done: make(chan error, 1)}
+		events: make(chan Reading, 64), samples: make(chan sample, 4096), done: make(chan error, 1)}
 	w.p = New(Pins{
 		Red: &Out{Key: "led_red", Pin: w.red}, Buzzer: &Out{Key: "buzzer", Pin: w.buzz},
 		Presence: &In{Key: "presence", Pin: w.pres}, Tamper: &In{Key: "tamper", Pin: w.tamp},
@@ -61,15 +60,15 @@ func startWatch(t *testing.T, edges bool, presence, tamper gpio.Level) *watchRig
 			w.tampers = append(w.tampers, open)
 			w.mu.Unlock()
 		}})
-	w.p.afterSample = func(key string, active bool) {
+	w.p.opt.OnSample = func(r Reading) {
 		select {
-		case w.samples <- sample{key, active}:
+		case w.samples <- sample{r.Sensor.String(), r.Active}:
 		default:
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
-	go func() { w.done <- w.p.Watch(ctx, func(ev session.Event) { w.events <- ev }) }()
+	go func() { w.done <- w.p.Watch(ctx, func(ev Reading) { w.events <- ev }) }()
 	t.Cleanup(w.stop)
 	w.waitSample("presence", presence == gpio.High)
 	w.waitSample("tamper", tamper == gpio.High)
@@ -118,7 +117,7 @@ func (w *watchRig) drain() []string {
 	for {
 		select {
 		case ev := <-w.events:
-			got = append(got, fmt.Sprintf("%T%+v", ev, ev))
+			got = append(got, ev.String())
 		default:
 			return got
 		}
@@ -162,7 +161,7 @@ func TestWatchEdgesDebounced(t *testing.T) {
 		t.Fatalf("reported before the debounce time: %v", got)
 	}
 	w.clk.Advance(time.Millisecond)
-	if got := w.drain(); !sameSet(got, []string{"session.Presence{Present:false}", "session.Tamper{Open:false}"}) {
+	if got := w.drain(); !sameSet(got, []string{"presence=false", "tamper=false"}) {
 		t.Fatalf("initial events %v", got)
 	}
 	if c := w.tamperCalls(); len(c) != 1 || c[0] {
@@ -176,7 +175,7 @@ func TestWatchEdgesDebounced(t *testing.T) {
 		t.Fatalf("presence reported before debounce: %v", got)
 	}
 	w.clk.Advance(20 * time.Millisecond)
-	if got := w.drain(); !sameSet(got, []string{"session.Presence{Present:true}"}) {
+	if got := w.drain(); !sameSet(got, []string{"presence=true"}) {
 		t.Fatalf("presence events %v", got)
 	}
 
@@ -200,7 +199,7 @@ func TestWatchEdgesDebounced(t *testing.T) {
 	w.clk.Advance(5 * time.Millisecond)
 	w.edge(w.tamp, "tamper", gpio.High)
 	w.clk.Advance(50 * time.Millisecond)
-	if got := w.drain(); !sameSet(got, []string{"session.Tamper{Open:true}"}) {
+	if got := w.drain(); !sameSet(got, []string{"tamper=true"}) {
 		t.Fatalf("tamper events %v", got)
 	}
 	if c := w.tamperCalls(); len(c) != 2 || !c[1] {
@@ -232,7 +231,7 @@ func TestWatchPollsWithoutEdges(t *testing.T) {
 		t.Fatalf("reported before a poll: %v", got)
 	}
 	step(w.clk, 150*time.Millisecond)
-	if got := w.drain(); !sameSet(got, []string{"session.Tamper{Open:true}"}) {
+	if got := w.drain(); !sameSet(got, []string{"tamper=true"}) {
 		t.Fatalf("polled tamper events %v", got)
 	}
 	// A glitch between two polls is never seen.
@@ -248,15 +247,15 @@ func TestWatchActiveLowInputs(t *testing.T) {
 	clk := clock.NewFake(t0)
 	tamp := newSwitch("T", gpio.Low, false) // active low: low = open
 	p := New(Pins{Tamper: &In{Key: "tamper", Pin: tamp, ActiveLow: true}}, Options{Clock: clk, Log: discard})
-	events := make(chan session.Event, 8)
+	events := make(chan Reading, 8)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	sampled := make(chan struct{}, 64)
-	p.afterSample = func(string, bool) { sampled <- struct{}{} }
-	go func() { done <- p.Watch(ctx, func(ev session.Event) { events <- ev }) }()
+	p.opt.OnSample = func(Reading) { sampled <- struct{}{} }
+	go func() { done <- p.Watch(ctx, func(ev Reading) { events <- ev }) }()
 	<-sampled
 	clk.Advance(50 * time.Millisecond)
-	if ev := <-events; ev != (session.Tamper{Open: true}) {
+	if ev := <-events; ev != (Reading{Sensor: SensorTamper, Active: true}) {
 		t.Fatalf("event %v", ev)
 	}
 	if tamp.gotPull() != gpio.PullDown {
@@ -272,7 +271,7 @@ func TestWatchInputSetupError(t *testing.T) {
 	tamp := newSwitch("T", gpio.Low, false)
 	tamp.setupErr = errors.New("device busy")
 	p := New(Pins{Tamper: &In{Key: "tamper", Pin: tamp}}, Options{Clock: clock.NewFake(t0), Log: discard})
-	err := p.Watch(context.Background(), func(session.Event) {})
+	err := p.Watch(context.Background(), func(Reading) {})
 	if err == nil || !strings.Contains(err.Error(), "gpio: tamper") || !strings.Contains(err.Error(), "device busy") {
 		t.Fatalf("err = %v", err)
 	}
@@ -282,7 +281,7 @@ func TestWatchWithoutInputsWaits(t *testing.T) {
 	p := New(Pins{}, Options{Clock: clock.NewFake(t0), Log: discard})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := p.Watch(ctx, func(session.Event) { t.Error("event without inputs") }); err != nil {
+	if err := p.Watch(ctx, func(Reading) { t.Error("event without inputs") }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -320,20 +319,20 @@ func TestWatchWithoutPullResistors(t *testing.T) {
 	tamp := newSwitch("T", gpio.High, true)
 	tamp.noPull = true
 	p := New(Pins{Tamper: &In{Key: "tamper", Pin: tamp}}, Options{Clock: clk, Log: lb.logger(), EdgeWait: 20 * time.Millisecond})
-	events := make(chan session.Event, 8)
+	events := make(chan Reading, 8)
 	sampled := make(chan bool, 4096)
-	p.afterSample = func(_ string, active bool) {
+	p.opt.OnSample = func(r Reading) {
 		select {
-		case sampled <- active:
+		case sampled <- r.Active:
 		default:
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- p.Watch(ctx, func(ev session.Event) { events <- ev }) }()
+	go func() { done <- p.Watch(ctx, func(ev Reading) { events <- ev }) }()
 	<-sampled
 	clk.Advance(50 * time.Millisecond)
-	if ev := <-events; ev != (session.Tamper{Open: true}) {
+	if ev := <-events; ev != (Reading{Sensor: SensorTamper, Active: true}) {
 		t.Fatalf("event %v", ev)
 	}
 	if tamp.gotPull() != gpio.PullNoChange {
@@ -344,7 +343,7 @@ func TestWatchWithoutPullResistors(t *testing.T) {
 	for <-sampled {
 	}
 	clk.Advance(50 * time.Millisecond)
-	if ev := <-events; ev != (session.Tamper{Open: false}) {
+	if ev := <-events; ev != (Reading{Sensor: SensorTamper, Active: false}) {
 		t.Fatalf("event %v", ev)
 	}
 	cancel()

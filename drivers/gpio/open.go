@@ -11,8 +11,6 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/host/v3"
-
-	"eidkiosk/kiosk/config"
 )
 
 // Output is what an LED, the buzzer or the IR light needs of a pin
@@ -30,7 +28,7 @@ type Input interface {
 
 // Out is one output peripheral: its pin and polarity.
 type Out struct {
-	Key       string // configuration key, e.g. "led_red"
+	Key       string // peripheral name, e.g. "led_red"
 	Pin       Output
 	ActiveLow bool
 }
@@ -40,6 +38,44 @@ type In struct {
 	Key       string // "presence" or "tamper"
 	Pin       Input
 	ActiveLow bool
+}
+
+// PinSpec names the board pin of one peripheral. An empty Name leaves the
+// peripheral out.
+type PinSpec struct {
+	Name      string // periph.io gpioreg name, e.g. "GPIO17" or "17"
+	ActiveLow bool   // the peripheral is active (lit, sounding, present, open) at the low level
+}
+
+// Layout names the pin of every peripheral, by what the peripheral is.
+type Layout struct {
+	Green, Amber, Red, Buzzer, IR PinSpec
+	Presence, Tamper              PinSpec
+}
+
+// Peripheral names, in the order Open looks them up (outputs, then inputs).
+// They name pins in logs, errors and the technician's test.
+var Peripheral = []string{"led_green", "led_amber", "led_red", "buzzer", "ir_light", "presence", "tamper"}
+
+// spec returns the pin of the peripheral named k (one of Peripheral).
+func (l Layout) spec(k string) PinSpec {
+	switch k {
+	case "led_green":
+		return l.Green
+	case "led_amber":
+		return l.Amber
+	case "led_red":
+		return l.Red
+	case "buzzer":
+		return l.Buzzer
+	case "ir_light":
+		return l.IR
+	case "presence":
+		return l.Presence
+	case "tamper":
+		return l.Tamper
+	}
+	return PinSpec{}
 }
 
 // Pins are the peripherals found. A nil field is an absent peripheral.
@@ -57,16 +93,16 @@ func (p Pins) Any() bool {
 // ErrNoSuchPin is wrapped by a *PinError for a name the board does not have.
 var ErrNoSuchPin = errors.New("no such pin on this board")
 
-// PinError is a configured pin that cannot be used.
+// PinError is a pin of the Layout that cannot be used.
 type PinError struct {
-	Key   string   // configuration key, e.g. "gpio.tamper"
-	Name  string   // the configured pin name
-	Known []string // a few names the board has, for the message
-	Err   error
+	Peripheral string   // e.g. "tamper" (one of Peripheral)
+	Name       string   // the pin name asked for
+	Known      []string // a few names the board has, for the message
+	Err        error
 }
 
 func (e *PinError) Error() string {
-	s := fmt.Sprintf("gpio: %s: pin %q: %v", e.Key, e.Name, e.Err)
+	s := fmt.Sprintf("gpio: %s: pin %q: %v", e.Peripheral, e.Name, e.Err)
 	if len(e.Known) > 0 {
 		s += " (this board has e.g. " + strings.Join(e.Known, ", ") + ")"
 	}
@@ -75,17 +111,17 @@ func (e *PinError) Error() string {
 
 func (e *PinError) Unwrap() error { return e.Err }
 
-// Open initialises periph.io's host drivers and looks up the configured
-// pins. On a board without GPIO it logs that once and returns no pins and
-// no error: the kiosk runs with its peripherals off. A configured name the
-// board does not know is a *PinError wrapping ErrNoSuchPin.
-func Open(cfg config.GPIOConfig, log *slog.Logger) (Pins, error) {
+// Open initialises periph.io's host drivers and looks up the pins of the
+// layout. On a board without GPIO it logs that once and returns no pins and
+// no error: the kiosk runs with its peripherals off. A name the board does
+// not know is a *PinError wrapping ErrNoSuchPin.
+func Open(l Layout, log *slog.Logger) (Pins, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	configured := false
-	for _, k := range config.GPIOKeys {
-		configured = configured || cfg.Pin(k) != ""
+	for _, k := range Peripheral {
+		configured = configured || l.spec(k).Name != ""
 	}
 	if !configured {
 		log.Info("gpio: no peripherals configured; LEDs, buzzer, presence, tamper and IR light are off")
@@ -100,22 +136,23 @@ func Open(cfg config.GPIOConfig, log *slog.Logger) (Pins, error) {
 		log.Warn("gpio: no GPIO on this board; LEDs, buzzer, presence, tamper and IR light are off")
 		return Pins{}, nil
 	}
-	return resolve(cfg, func(n string) gpio.PinIO { return gpioreg.ByName(n) }, all)
+	return resolve(l, func(n string) gpio.PinIO { return gpioreg.ByName(n) }, all)
 }
 
-// resolve looks up every configured name with byName.
-func resolve(cfg config.GPIOConfig, byName func(string) gpio.PinIO, all []gpio.PinIO) (Pins, error) {
+// resolve looks up every named pin with byName.
+func resolve(l Layout, byName func(string) gpio.PinIO, all []gpio.PinIO) (Pins, error) {
 	var p Pins
-	for _, k := range config.GPIOKeys {
-		name := cfg.Pin(k)
+	for _, k := range Peripheral {
+		spec := l.spec(k)
+		name := spec.Name
 		if name == "" {
 			continue
 		}
 		pin := byName(name)
 		if pin == nil {
-			return Pins{}, &PinError{Key: "gpio." + k, Name: name, Known: someNames(all, 8), Err: ErrNoSuchPin}
+			return Pins{}, &PinError{Peripheral: k, Name: name, Known: someNames(all, 8), Err: ErrNoSuchPin}
 		}
-		low := cfg.IsActiveLow(k)
+		low := spec.ActiveLow
 		switch k {
 		case "presence":
 			p.Presence = &In{Key: k, Pin: pin, ActiveLow: low}

@@ -8,13 +8,18 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/conn/v3/gpio/gpiotest"
-
-	"eidkiosk/kiosk/config"
 )
+
+// board is the pin layout of the kiosk's reference wiring (docs/operations.md).
+var board = Layout{
+	Green: PinSpec{Name: "GPIO17"}, Amber: PinSpec{Name: "GPIO27"}, Red: PinSpec{Name: "GPIO22"},
+	Buzzer: PinSpec{Name: "GPIO18"}, IR: PinSpec{Name: "GPIO25"},
+	Presence: PinSpec{Name: "GPIO23"}, Tamper: PinSpec{Name: "GPIO24"},
+}
 
 func TestOpenOnBoardWithoutGPIO(t *testing.T) {
 	var lb logBuf
-	pins, err := Open(config.Default().GPIO, lb.logger())
+	pins, err := Open(board, lb.logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +34,7 @@ func TestOpenOnBoardWithoutGPIO(t *testing.T) {
 	}
 	// The kiosk keeps running with everything off.
 	p := New(pins, Options{Log: discard})
-	p.StateChanged(0, 1)
+	p.SetMode(ModeBusy)
 	if p.Present() {
 		t.Fatal("Present without pins")
 	}
@@ -37,7 +42,7 @@ func TestOpenOnBoardWithoutGPIO(t *testing.T) {
 
 func TestOpenNothingConfigured(t *testing.T) {
 	var lb logBuf
-	pins, err := Open(config.GPIOConfig{}, lb.logger())
+	pins, err := Open(Layout{}, lb.logger())
 	if err != nil || pins.Any() {
 		t.Fatalf("pins %+v err %v", pins, err)
 	}
@@ -56,8 +61,8 @@ func TestResolvePins(t *testing.T) {
 	}
 	byName := func(n string) gpio.PinIO { return board[n] }
 
-	cfg := config.GPIOConfig{LEDGreen: "GPIO17", LEDRed: "GPIO22", Tamper: "GPIO24", ActiveLow: []string{"led_red"}}
-	pins, err := resolve(cfg, byName, all)
+	l := Layout{Green: PinSpec{Name: "GPIO17"}, Red: PinSpec{Name: "GPIO22", ActiveLow: true}, Tamper: PinSpec{Name: "GPIO24"}}
+	pins, err := resolve(l, byName, all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,14 +76,14 @@ func TestResolvePins(t *testing.T) {
 		t.Fatal("absent peripherals should stay nil")
 	}
 
-	cfg.Tamper = "GPIO99"
-	_, err = resolve(cfg, byName, all)
+	l.Tamper.Name = "GPIO99"
+	_, err = resolve(l, byName, all)
 	var pe *PinError
-	if !errors.As(err, &pe) || !errors.Is(err, ErrNoSuchPin) {
+	if !errors.As(err, &pe) || !errors.Is(err, ErrNoSuchPin) || pe.Peripheral != "tamper" {
 		t.Fatalf("err = %v", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"gpio.tamper", `"GPIO99"`, "GPIO17"} {
+	for _, want := range []string{"tamper", `"GPIO99"`, "GPIO17"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %s", msg, want)
 		}

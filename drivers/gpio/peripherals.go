@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"eidkiosk/internal/clock"
-	"eidkiosk/kiosk/session"
 )
 
 // Mode is what the status LEDs show.
@@ -21,21 +20,10 @@ const (
 )
 
 func (m Mode) String() string {
-	return [...]string{"idle", "busy", "attention", "fault"}[m]
-}
-
-// ModeFor maps a visit state to an LED mode.
-func ModeFor(s session.State) Mode {
-	switch s {
-	case session.Attract:
-		return ModeIdle
-	case session.Failed:
-		return ModeAttention
-	case session.Unavailable:
-		return ModeFault
-	default: // the steps of a visit, and technician mode
-		return ModeBusy
+	if m < 0 || int(m) >= 4 {
+		return "mode(?)"
 	}
+	return [...]string{"idle", "busy", "attention", "fault"}[m]
 }
 
 // Device is a part whose fault the red LED can show as a blink code.
@@ -74,11 +62,14 @@ type Options struct {
 	// Wire it to the uplink so the authority learns of it. It is called
 	// from the tamper watcher and should return quickly.
 	OnTamper func(open bool, at time.Time)
+	// OnSample, when set, is called with every raw (not yet debounced)
+	// sample of an input, from its watcher: for diagnostics and tests.
+	OnSample func(Reading)
 }
 
 // Peripherals drives the LEDs, buzzer and IR light and watches the inputs.
-// It implements session.Signals. Its methods are safe for concurrent use
-// and never block on hardware timing.
+// Its methods are safe for concurrent use and never block on hardware
+// timing, so they may be called from a state machine's goroutine.
 type Peripherals struct {
 	pins Pins
 	opt  Options
@@ -88,15 +79,10 @@ type Peripherals struct {
 	green, amber, red, buzzer, ir *player
 
 	mu     sync.Mutex
-	state  session.State
+	mode   Mode
 	tamper bool
 	faults map[Device]bool
-
-	// afterSample, when set by a test, is called after each input sample.
-	afterSample func(key string, active bool)
 }
-
-var _ session.Signals = (*Peripherals)(nil)
 
 // New returns Peripherals on pins, showing the idle mode.
 func New(pins Pins, opt Options) *Peripherals {
@@ -132,26 +118,30 @@ func New(pins Pins, opt Options) *Peripherals {
 // Present reports whether any peripheral is present.
 func (p *Peripherals) Present() bool { return p.pins.Any() }
 
-// StateChanged implements session.Signals: LEDs, buzzer and IR light follow
-// the visit.
-func (p *Peripherals) StateChanged(from, to session.State) {
+// SetMode shows m on the status LEDs (unless the tamper switch or a device
+// fault overrides the red LED). Setting the mode already shown does not
+// restart a blink.
+func (p *Peripherals) SetMode(m Mode) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.state = to
+	p.mode = m
 	p.showLocked()
-	if to == session.FaceCapture {
+}
+
+// SetIR switches the infrared illuminator.
+func (p *Peripherals) SetIR(on bool) {
+	if on {
 		p.ir.play(Steady)
 	} else {
 		p.ir.play(Off)
 	}
-	switch {
-	case from == session.CardReading && to == session.DataShown:
-		p.buzzer.restart(BeepCardRead)
-	case to == session.ReceiptShown && from != session.ReceiptShown:
-		p.buzzer.restart(BeepSuccess)
-	case (to == session.Failed || to == session.Unavailable) && from != to && !p.tamper:
-		p.buzzer.restart(BeepError)
-	}
+}
+
+// Tampered reports whether the tamper switch reads open now.
+func (p *Peripherals) Tampered() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tamper
 }
 
 // DeviceFault shows (faulted) or clears a device's blink code on the red LED.
@@ -167,7 +157,7 @@ func (p *Peripherals) DeviceFault(d Device, faulted bool) {
 	p.showLocked()
 }
 
-// Beep plays a buzzer pattern (technician test).
+// Beep plays a buzzer pattern from its start.
 func (p *Peripherals) Beep(pat Pattern) { p.buzzer.restart(pat) }
 
 // Indication is what the peripherals show now.
@@ -179,13 +169,14 @@ type Indication struct {
 	Amber    string
 	Red      string
 	IR       bool
+	Buzzer   string // the last buzzer pattern played ("off" when none)
 	BuzzerOn bool
 }
 
 // Indication returns what the LEDs, IR light and buzzer show now.
 func (p *Peripherals) Indication() Indication {
 	p.mu.Lock()
-	ind := Indication{Mode: ModeFor(p.state), Tamper: p.tamper}
+	ind := Indication{Mode: p.mode, Tamper: p.tamper}
 	for d := range p.faults {
 		ind.Faults = append(ind.Faults, d)
 	}
@@ -195,8 +186,8 @@ func (p *Peripherals) Indication() Indication {
 	a, _ := p.amber.current()
 	r, _ := p.red.current()
 	_, ir := p.ir.current()
-	_, bz := p.buzzer.current()
-	ind.Green, ind.Amber, ind.Red, ind.IR, ind.BuzzerOn = g.Name, a.Name, r.Name, ir, bz
+	bp, bz := p.buzzer.current()
+	ind.Green, ind.Amber, ind.Red, ind.IR, ind.Buzzer, ind.BuzzerOn = g.Name, a.Name, r.Name, ir, bp.Name, bz
 	return ind
 }
 
@@ -208,12 +199,11 @@ func (p *Peripherals) Close() error {
 	return nil
 }
 
-// showLocked sets the LEDs for the state, tamper and device faults; p.mu is
+// showLocked sets the LEDs for the mode, tamper and device faults; p.mu is
 // held.
 func (p *Peripherals) showLocked() {
-	mode := ModeFor(p.state)
 	green, amber, red := Off, Off, Off
-	switch mode {
+	switch p.mode {
 	case ModeIdle:
 		green = Steady
 	case ModeBusy:

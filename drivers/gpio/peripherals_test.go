@@ -7,7 +7,6 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"eidkiosk/internal/clock"
-	"eidkiosk/kiosk/session"
 )
 
 type rig struct {
@@ -35,31 +34,25 @@ func (r *rig) leds() [3]gpio.Level {
 	return [3]gpio.Level{r.green.level(), r.amber.level(), r.red.level()}
 }
 
-func TestStateToLEDs(t *testing.T) {
+func TestModeToLEDs(t *testing.T) {
 	H, L := gpio.High, gpio.Low
 	cases := []struct {
-		to   session.State
 		mode Mode
 		leds [3]gpio.Level // green, amber, red, held over 3s
 	}{
-		{session.Attract, ModeIdle, [3]gpio.Level{H, L, L}},
-		{session.CardWait, ModeBusy, [3]gpio.Level{L, H, L}},
-		{session.CardReading, ModeBusy, [3]gpio.Level{L, H, L}},
-		{session.FaceCapture, ModeBusy, [3]gpio.Level{L, H, L}},
-		{session.Sealing, ModeBusy, [3]gpio.Level{L, H, L}},
-		{session.ReceiptShown, ModeBusy, [3]gpio.Level{L, H, L}},
-		{session.Technician, ModeBusy, [3]gpio.Level{L, H, L}},
-		{session.Unavailable, ModeFault, [3]gpio.Level{L, L, H}},
+		{ModeIdle, [3]gpio.Level{H, L, L}},
+		{ModeBusy, [3]gpio.Level{L, H, L}},
+		{ModeFault, [3]gpio.Level{L, L, H}},
 	}
 	for _, c := range cases {
 		r := newRig(t)
-		r.p.StateChanged(session.Attract, c.to)
+		r.p.SetMode(c.mode)
 		if got := r.p.Indication().Mode; got != c.mode {
-			t.Errorf("%v: mode %v, want %v", c.to, got, c.mode)
+			t.Errorf("mode %v, want %v", got, c.mode)
 		}
 		for i := 0; i < 6; i++ {
 			if got := r.leds(); got != c.leds {
-				t.Errorf("%v at +%v: leds %v, want %v", c.to, time.Duration(i)*500*time.Millisecond, got, c.leds)
+				t.Errorf("%v at +%v: leds %v, want %v", c.mode, time.Duration(i)*500*time.Millisecond, got, c.leds)
 			}
 			step(r.clk, 500*time.Millisecond)
 		}
@@ -68,59 +61,66 @@ func TestStateToLEDs(t *testing.T) {
 
 func TestAttentionBlinksAmber(t *testing.T) {
 	r := newRig(t)
-	r.p.StateChanged(session.CardReading, session.Failed)
+	r.p.SetMode(ModeAttention)
 	r.amber.reset()
-	// Re-entering the same mode must not restart the blink.
+	// Setting the same mode again must not restart the blink.
 	step(r.clk, 250*time.Millisecond)
-	r.p.StateChanged(session.Failed, session.Failed)
+	r.p.SetMode(ModeAttention)
 	step(r.clk, 1750*time.Millisecond)
 	expect(t, "amber", r.amber.changes(),
 		change{ms(500), gpio.Low}, change{ms(1000), gpio.High}, change{ms(1500), gpio.Low}, change{ms(2000), gpio.High})
 	if r.green.level() != gpio.Low || r.red.level() != gpio.Low {
-		t.Fatal("only amber should be lit on an error screen")
+		t.Fatal("only amber should be lit in the attention mode")
 	}
 }
 
 func TestBuzzerPatterns(t *testing.T) {
+	errorBeeps := []change{{0, gpio.High}, {ms(150), gpio.Low}, {ms(250), gpio.High},
+		{ms(400), gpio.Low}, {ms(500), gpio.High}, {ms(650), gpio.Low}}
 	cases := []struct {
-		from, to session.State
-		want     []change
+		pat  Pattern
+		want []change
 	}{
-		{session.CardReading, session.DataShown, []change{{0, gpio.High}, {ms(80), gpio.Low}}},
-		{session.Sealing, session.ReceiptShown, []change{{0, gpio.High}, {ms(120), gpio.Low}, {ms(200), gpio.High}, {ms(600), gpio.Low}}},
-		{session.FaceCapture, session.Failed, []change{{0, gpio.High}, {ms(150), gpio.Low}, {ms(250), gpio.High},
-			{ms(400), gpio.Low}, {ms(500), gpio.High}, {ms(650), gpio.Low}}},
-		{session.Attract, session.Unavailable, []change{{0, gpio.High}, {ms(150), gpio.Low}, {ms(250), gpio.High},
-			{ms(400), gpio.Low}, {ms(500), gpio.High}, {ms(650), gpio.Low}}},
-		// Quiet transitions.
-		{session.Attract, session.CardWait, nil},
-		{session.DataShown, session.Consent, nil},
-		{session.Unavailable, session.Unavailable, nil},
+		{BeepCardRead, []change{{0, gpio.High}, {ms(80), gpio.Low}}},
+		{BeepSuccess, []change{{0, gpio.High}, {ms(120), gpio.Low}, {ms(200), gpio.High}, {ms(600), gpio.Low}}},
+		{BeepError, errorBeeps},
 	}
 	for _, c := range cases {
 		r := newRig(t)
 		r.buzzer.reset()
-		r.p.StateChanged(c.from, c.to)
+		r.p.Beep(c.pat)
 		step(r.clk, 3*time.Second)
-		expect(t, c.from.String()+"→"+c.to.String(), r.buzzer.changes(), c.want...)
+		expect(t, c.pat.Name, r.buzzer.changes(), c.want...)
 		if r.buzzer.level() != gpio.Low {
-			t.Errorf("%v→%v: buzzer left on", c.from, c.to)
+			t.Errorf("%v: buzzer left on", c.pat.Name)
+		}
+		if got := r.p.Indication().Buzzer; got != c.pat.Name {
+			t.Errorf("%v: Indication().Buzzer %q", c.pat.Name, got)
 		}
 	}
+	// A beep plays from its start even when the same pattern is playing.
+	r := newRig(t)
+	r.p.Beep(BeepError)
+	step(r.clk, 300*time.Millisecond)
+	r.buzzer.reset()
+	r.p.Beep(BeepError)
+	step(r.clk, 3*time.Second)
+	var shifted []change
+	for _, c := range errorBeeps {
+		shifted = append(shifted, change{c.At + ms(300), c.L})
+	}
+	expect(t, "restarted error", r.buzzer.changes(), shifted...)
 }
 
-func TestIRLightOnlyDuringFaceCapture(t *testing.T) {
+func TestIRLight(t *testing.T) {
 	r := newRig(t)
-	seq := []session.State{session.Attract, session.CardWait, session.CardReading, session.DataShown,
-		session.Consent, session.FaceCapture, session.Review, session.FaceCapture, session.Failed, session.Attract}
-	for i := 1; i < len(seq); i++ {
-		r.p.StateChanged(seq[i-1], seq[i])
-		want := gpio.Level(seq[i] == session.FaceCapture)
-		if r.ir.level() != want {
-			t.Errorf("after %v: IR %v, want %v", seq[i], r.ir.level(), want)
+	for _, on := range []bool{false, true, true, false, true, false} {
+		r.p.SetIR(on)
+		if r.ir.level() != gpio.Level(on) {
+			t.Errorf("SetIR(%v): IR %v", on, r.ir.level())
 		}
-		if r.p.Indication().IR != bool(want) {
-			t.Errorf("after %v: Indication().IR wrong", seq[i])
+		if r.p.Indication().IR != on {
+			t.Errorf("SetIR(%v): Indication().IR wrong", on)
 		}
 	}
 }
@@ -159,14 +159,15 @@ func TestActiveLowOutputs(t *testing.T) {
 	g, b := newRec("G", clk), newRec("B", clk)
 	p := New(Pins{Green: &Out{Key: "led_green", Pin: g, ActiveLow: true}, Buzzer: &Out{Key: "buzzer", Pin: b, ActiveLow: true}},
 		Options{Clock: clk, Log: discard})
-	p.StateChanged(session.Attract, session.Attract)
+	p.SetMode(ModeIdle)
 	if g.level() != gpio.Low {
 		t.Fatal("active-low green LED should be driven low when lit")
 	}
 	if b.level() != gpio.High {
 		t.Fatal("active-low buzzer should rest high")
 	}
-	p.StateChanged(session.CardReading, session.DataShown)
+	p.SetMode(ModeBusy)
+	p.Beep(BeepCardRead)
 	if b.level() != gpio.Low {
 		t.Fatal("active-low buzzer should be driven low when sounding")
 	}
@@ -180,12 +181,14 @@ func TestAbsentPeripheralsAreSilent(t *testing.T) {
 	if p.Present() {
 		t.Fatal("no pins, yet Present")
 	}
-	for s := session.Attract; s <= session.Technician; s++ {
-		p.StateChanged(session.Attract, s)
+	for m := ModeIdle; m <= ModeFault; m++ {
+		p.SetMode(m)
 	}
+	p.SetMode(ModeBusy)
+	p.SetIR(true)
 	p.DeviceFault(DeviceReader, true)
 	p.Beep(BeepError)
-	if ind := p.Indication(); ind.Mode != ModeBusy || ind.Red != "off" || len(ind.Faults) != 1 {
+	if ind := p.Indication(); ind.Mode != ModeBusy || ind.Red != "off" || ind.IR || len(ind.Faults) != 1 {
 		t.Fatalf("indication %+v", ind)
 	}
 }

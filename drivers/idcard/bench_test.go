@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	reader "eidkiosk/drivers/idcard"
 	"eidkiosk/drivers/idcard/sim"
+	"eidkiosk/idcard"
 )
 
 // BenchmarkReadCard115200: a placed card read through find, select and
@@ -38,20 +39,20 @@ func benchRead(b *testing.B, fp bool) {
 	card := 1 // the card with fingerprints
 	sd.Place(card)
 	sr.Place(card)
-	r := openReader(b, sd, baud, idcard.Timeouts{})
-	raw, err := idcard.OpenSerial(sr.Path(), baud)
+	r := openReader(b, sd, baud, reader.Timeouts{})
+	raw, err := reader.OpenSerial(sr.Path(), baud)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer raw.Close()
-	read := idcard.CmdReadBase
+	read := reader.CmdReadBase
 	if fp {
-		read = idcard.CmdReadBaseFP
+		read = reader.CmdReadBaseFP
 	}
 	reqs := [][]byte{
-		idcard.Request{Cmd: idcard.CmdFindCard}.Encode(),
-		idcard.Request{Cmd: idcard.CmdSelectCard}.Encode(),
-		idcard.Request{Cmd: read}.Encode(),
+		reader.Request{Cmd: reader.CmdFindCard}.Encode(),
+		reader.Request{Cmd: reader.CmdSelectCard}.Encode(),
+		reader.Request{Cmd: read}.Encode(),
 	}
 	answerLen := []int{15, 19, 1295}
 	if fp {
@@ -94,12 +95,12 @@ func benchRead(b *testing.B, fp bool) {
 func BenchmarkDetect(b *testing.B) {
 	const interval = 300 * time.Millisecond
 	s := startSim(b, sim.Options{Throttle: true})
-	ch := make(chan idcard.Event, 16)
+	ch := make(chan reader.Event, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := idcard.NewPoller(idcard.Options{Port: s.Path(), Interval: interval, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p := reader.NewPoller(reader.Options{Port: s.Path(), Interval: interval, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, func(e idcard.Event) { ch <- e }) }()
+	go func() { done <- p.Run(ctx, func(e reader.Event) { ch <- e }) }()
 	wait := func(k idcard.EventKind) time.Time {
 		for {
 			select {
@@ -148,13 +149,13 @@ func BenchmarkCancel(b *testing.B) {
 	s := startSim(b, sim.Options{})
 	var total, worst time.Duration
 	for i := 0; i < b.N; i++ {
-		ch := make(chan idcard.Event, 16)
+		ch := make(chan reader.Event, 16)
 		ctx, cancel := context.WithCancel(context.Background())
-		p := idcard.NewPoller(idcard.Options{Port: s.Path(), Interval: 20 * time.Millisecond,
-			Timeouts: idcard.Timeouts{Read: 30 * time.Second}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		p := reader.NewPoller(reader.Options{Port: s.Path(), Interval: 20 * time.Millisecond,
+			Timeouts: reader.Timeouts{Read: 30 * time.Second}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx, func(e idcard.Event) { ch <- e }) }()
-		s.Inject(sim.Fault{Kind: sim.FaultSilent, Cmd: idcard.CmdReadBase})
+		go func() { done <- p.Run(ctx, func(e reader.Event) { ch <- e }) }()
+		s.Inject(sim.Fault{Kind: sim.FaultSilent, Cmd: reader.CmdReadBase})
 		s.Place(0)
 		for e := range ch {
 			if e.Kind == idcard.CardPlaced {

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	reader "eidkiosk/drivers/idcard"
 	"eidkiosk/drivers/idcard/sim"
+	"eidkiosk/idcard"
 )
 
 func TestFieldsMaskedUnlessRevealed(t *testing.T) {
@@ -29,7 +30,7 @@ func TestFieldsMaskedUnlessRevealed(t *testing.T) {
 	if !strings.Contains(all, "张三") || !strings.Contains(all, "990101199003071237") || !strings.Contains(all, "1990-03-07") {
 		t.Fatalf("revealed fields %q", all)
 	}
-	e := idcard.Event{Kind: idcard.CardRead, Card: c}
+	e := reader.Event{Event: idcard.Event{Kind: idcard.CardRead, Card: c}}
 	if d := e.Describe(false); strings.Contains(d, "张三") || strings.Contains(d, "990101199003071237") {
 		t.Fatalf("Describe leaks: %s", d)
 	}
@@ -59,7 +60,7 @@ func TestCheckReader(t *testing.T) {
 			go func() { time.Sleep(100 * time.Millisecond); s.Place(4) }()
 		}
 	}
-	ch, err := idcard.CheckReader(context.Background(), idcard.CheckOptions{Port: s.Path(), Probe: true, Progress: progress})
+	ch, err := reader.CheckReader(context.Background(), reader.CheckOptions{Port: s.Path(), Probe: true, Progress: progress})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,13 +76,13 @@ func TestCheckReader(t *testing.T) {
 	}
 
 	s.Remove()
-	_, err = idcard.CheckReader(context.Background(), idcard.CheckOptions{Port: s.Path(), Baud: 19200, Wait: 400 * time.Millisecond})
-	if !errors.Is(err, idcard.ErrNoCard) {
+	_, err = reader.CheckReader(context.Background(), reader.CheckOptions{Port: s.Path(), Baud: 19200, Wait: 400 * time.Millisecond})
+	if !errors.Is(err, reader.ErrNoCard) {
 		t.Fatalf("no card: %v", err)
 	}
-	_, err = idcard.CheckReader(context.Background(), idcard.CheckOptions{Port: s.Path(), Baud: 115200,
+	_, err = reader.CheckReader(context.Background(), reader.CheckOptions{Port: s.Path(), Baud: 115200,
 		Wait: 400 * time.Millisecond})
-	if !errors.Is(err, idcard.ErrTimeout) {
+	if !errors.Is(err, reader.ErrTimeout) {
 		t.Fatalf("wrong rate without probing: %v", err)
 	}
 }

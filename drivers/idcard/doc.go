@@ -16,14 +16,12 @@
 //     fingerprint), newest address, set baud rate, set max RF bytes, rate
 //     probing. Every SW3 code maps to a *StatusError with its meaning,
 //     matching ErrNoCard, ErrCardRead or ErrSAM.
-//   - Cards: DecodeText decodes the 256-byte UCS-2LE text block of the
-//     resident ID card, the foreigner's permanent residence card (2017 'I'
-//     and 2023 'Y' layouts) and the Hong Kong/Macau/Taiwan residence permit
-//     ('J'), validates dates, gender and the ISO 7064 MOD 11-2 check
-//     character (*InvalidError, ErrInvalid), and keeps the raw text, WLT
-//     photo and fingerprint bytes untouched.
-//   - Polling: Poller reports CardPlaced, CardRead, CardReadFailed,
-//     CardRemoved, ReaderFault and ReaderBack events, reading each placed
+//   - Cards: ReadBase hands the text block to the card model (eidkiosk/idcard:
+//     Card, DecodeText, the check character, *InvalidError) and keeps the
+//     raw text, WLT photo and fingerprint bytes untouched.
+//   - Polling: Poller reports the model's events (idcard.CardPlaced,
+//     CardRead, CardReadFailed, CardRemoved, ReaderFault, ReaderBack) with
+//     the exchange's Timing, SAM ID and rate, reading each placed
 //     card once, retrying a missed find, resetting the SAM after card errors,
 //     confirming removals, and re-opening a vanished tty with backoff.
 //   - Photo: PhotoDecoder and ExecDecoder, which runs a licensed vendor

@@ -14,6 +14,7 @@ import (
 
 	_ "golang.org/x/image/bmp" // vendor decoders answer BMP (reference §8)
 
+	"eidkiosk/idcard"
 	"eidkiosk/internal/pii"
 )
 
@@ -62,8 +63,8 @@ func NewPhotoDecoder(path string, timeout time.Duration) (PhotoDecoder, error) {
 
 // DecodePhoto runs the program on wlt.
 func (d *ExecDecoder) DecodePhoto(ctx context.Context, wlt []byte) (image.Image, error) {
-	if len(wlt) != PhotoLen {
-		return nil, fmt.Errorf("%w: %d WLT bytes, want %d", ErrPhotoDecoder, len(wlt), PhotoLen)
+	if len(wlt) != idcard.PhotoLen {
+		return nil, fmt.Errorf("%w: %d WLT bytes, want %d", ErrPhotoDecoder, len(wlt), idcard.PhotoLen)
 	}
 	t := d.Timeout
 	if t <= 0 {

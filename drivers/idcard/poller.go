@@ -4,61 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"log/slog"
 	"sync"
 	"time"
 
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 )
 
-// EventKind says what happened at the reader.
-type EventKind int
-
-const (
-	CardPlaced     EventKind = iota + 1 // a card appeared on the antenna
-	CardRead                            // the card was read and decoded: Card (and Photo)
-	CardReadFailed                      // the card could not be read: Err, Invalid
-	CardRemoved                         // the card left the antenna
-	ReaderFault                         // the reader stopped answering or vanished: Err
-	ReaderBack                          // the reader answers (also at first contact): SAMID, Baud
-)
-
-func (k EventKind) String() string {
-	switch k {
-	case CardPlaced:
-		return "card-placed"
-	case CardRead:
-		return "card-read"
-	case CardReadFailed:
-		return "card-read-failed"
-	case CardRemoved:
-		return "card-removed"
-	case ReaderFault:
-		return "reader-fault"
-	case ReaderBack:
-		return "reader-back"
-	}
-	return "unknown"
-}
-
-// Event is one thing the Poller saw. A Card prints redacted; Err never holds
+// Event is one thing the Poller saw: the card-level facts of the model's
+// Event, plus how the exchange went. A Card prints redacted; Err never holds
 // personal data.
 type Event struct {
-	Kind EventKind
-	At   time.Time
-	Card Card // CardRead; the receiver owns it and should Wipe it when done
-	// Photo is the decoded card photo (CardRead, when a PhotoDecoder is
-	// configured and succeeded); nil otherwise: Card.Photo keeps the raw WLT.
-	Photo    image.Image
-	PhotoErr error // CardRead: why the configured decoder failed
-	Err      error // CardReadFailed, ReaderFault
-	// Invalid (CardReadFailed): the data was read whole but fails
-	// validation (errors.Is(Err, ErrInvalid)), e.g. a bad check digit.
-	Invalid bool
-	Timing  Timing // CardRead, CardReadFailed
-	SAMID   string // ReaderBack
-	Baud    int    // ReaderBack
+	idcard.Event
+	Timing Timing // CardRead, CardReadFailed
+	SAMID  string // ReaderBack
+	Baud   int    // ReaderBack
 }
 
 // Options configure a Poller. Port is required; the rest have defaults.
@@ -147,7 +108,7 @@ func (p *Poller) Run(ctx context.Context, emit func(Event)) error {
 					return ctx.Err()
 				}
 				st.fault(err)
-				if err := sleep(ctx, p.o.Clock, backoff); err != nil {
+				if err := clock.Sleep(ctx, p.o.Clock, backoff); err != nil {
 					return err
 				}
 				backoff = min(2*backoff, p.o.BackoffMax)
@@ -158,7 +119,7 @@ func (p *Poller) Run(ctx context.Context, emit func(Event)) error {
 			st.faulted = false
 			st.present = false
 			p.o.Log.Info("idcard: reader answers", "port", p.o.Port, "baud", r.Baud())
-			st.send(Event{Kind: ReaderBack, SAMID: samID, Baud: r.Baud()})
+			st.send(Event{Event: idcard.Event{Kind: idcard.ReaderBack}, SAMID: samID, Baud: r.Baud()})
 		}
 		start := p.o.Clock.Now()
 		if err := p.step(ctx, p.current(), st); err != nil {
@@ -168,14 +129,14 @@ func (p *Poller) Run(ctx context.Context, emit func(Event)) error {
 			p.o.Log.Warn("idcard: reader fault", "port", p.o.Port, "err", err)
 			p.setReader(nil)
 			st.fault(err)
-			if err := sleep(ctx, p.o.Clock, backoff); err != nil {
+			if err := clock.Sleep(ctx, p.o.Clock, backoff); err != nil {
 				return err
 			}
 			continue
 		}
 		// Poll on a fixed period, so a placed card is found within one
 		// interval whatever the exchange took.
-		if err := sleep(ctx, p.o.Clock, p.o.Interval-p.o.Clock.Now().Sub(start)); err != nil {
+		if err := clock.Sleep(ctx, p.o.Clock, p.o.Interval-p.o.Clock.Now().Sub(start)); err != nil {
 			return err
 		}
 	}
@@ -201,7 +162,7 @@ func (s *pollState) fault(err error) {
 	}
 	if !s.faulted {
 		s.faulted = true
-		s.send(Event{Kind: ReaderFault, Err: err})
+		s.send(Event{Event: idcard.Event{Kind: idcard.ReaderFault, Err: err}})
 	}
 }
 
@@ -283,7 +244,7 @@ func (p *Poller) step(ctx context.Context, r *Reader, st *pollState) error {
 	case errors.Is(err, ErrNoCard):
 		if st.present {
 			st.present = false
-			st.send(Event{Kind: CardRemoved})
+			st.send(Event{Event: idcard.Event{Kind: idcard.CardRemoved}})
 		}
 		return nil
 	case err != nil:
@@ -292,7 +253,7 @@ func (p *Poller) step(ctx context.Context, r *Reader, st *pollState) error {
 		return nil // a resting card, already reported
 	}
 	st.present = true
-	st.send(Event{Kind: CardPlaced})
+	st.send(Event{Event: idcard.Event{Kind: idcard.CardPlaced}})
 	return p.read(ctx, r, st, time.Since(start))
 }
 
@@ -323,7 +284,7 @@ func (p *Poller) read(ctx context.Context, r *Reader, st *pollState, find time.D
 	t.BytesOut, t.BytesIn, t.Baud = out, in, r.Baud()
 	switch {
 	case err == nil:
-		e := Event{Kind: CardRead, Card: card, Timing: t}
+		e := Event{Event: idcard.Event{Kind: idcard.CardRead, Card: card}, Timing: t}
 		if p.o.Photo != nil {
 			e.Photo, e.PhotoErr = p.o.Photo.DecodePhoto(ctx, card.Photo)
 			if e.PhotoErr != nil {
@@ -338,12 +299,12 @@ func (p *Poller) read(ctx context.Context, r *Reader, st *pollState, find time.D
 		return ctx.Err()
 	case errors.Is(err, ErrNoCard):
 		// Taken away during the read.
-		st.send(Event{Kind: CardReadFailed, Err: err, Timing: t})
+		st.send(Event{Event: idcard.Event{Kind: idcard.CardReadFailed, Err: err}, Timing: t})
 		st.present = false
-		st.send(Event{Kind: CardRemoved})
+		st.send(Event{Event: idcard.Event{Kind: idcard.CardRemoved}})
 		return nil
 	default:
-		st.send(Event{Kind: CardReadFailed, Err: err, Invalid: errors.Is(err, ErrInvalid), Timing: t})
+		st.send(Event{Event: idcard.Event{Kind: idcard.CardReadFailed, Err: err, Invalid: errors.Is(err, idcard.ErrInvalid)}, Timing: t})
 		// Stay "present": the citizen removes the card and places it again,
 		// as the official usage notes say.
 		return nil
@@ -351,31 +312,15 @@ func (p *Poller) read(ctx context.Context, r *Reader, st *pollState, find time.D
 }
 
 func retryRead(err error) bool {
-	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrDisconnected) {
+	if errors.Is(err, idcard.ErrInvalid) || errors.Is(err, ErrDisconnected) {
 		return false // the data is what it is; a fault is reported as such
 	}
 	return transient(err) || errors.Is(err, ErrCardRead) || errors.Is(err, ErrNoCard)
 }
 
 // selectAndReadLocked is select + read under the Reader's lock.
-func (r *Reader) selectAndReadLocked(ctx context.Context, fingerprint bool, t *Timing) (Card, error) {
+func (r *Reader) selectAndReadLocked(ctx context.Context, fingerprint bool, t *Timing) (idcard.Card, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.selectAndRead(ctx, fingerprint, t)
-}
-
-// sleep waits d on clk, or until ctx is done.
-func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	ch := make(chan struct{})
-	t := clk.AfterFunc(d, func() { close(ch) })
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		t.Stop()
-		return ctx.Err()
-	}
 }

@@ -21,8 +21,9 @@ import (
 
 	"golang.org/x/image/bmp"
 
-	"eidkiosk/drivers/idcard"
+	reader "eidkiosk/drivers/idcard"
 	"eidkiosk/drivers/idcard/sim"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 )
 
@@ -64,20 +65,20 @@ func startSim(t testing.TB, o sim.Options) *sim.Sim {
 	return s
 }
 
-func openReader(t testing.TB, s *sim.Sim, baud int, to idcard.Timeouts) *idcard.Reader {
+func openReader(t testing.TB, s *sim.Sim, baud int, to reader.Timeouts) *reader.Reader {
 	t.Helper()
-	p, err := idcard.OpenSerial(s.Path(), baud)
+	p, err := reader.OpenSerial(s.Path(), baud)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := idcard.NewReader(p, baud, to)
+	r := reader.NewReader(p, baud, to)
 	t.Cleanup(func() { r.Close() })
 	return r
 }
 
 func TestCommandsOnPty(t *testing.T) {
 	s := startSim(t, sim.Options{})
-	r := openReader(t, s, 115200, idcard.Timeouts{})
+	r := openReader(t, s, 115200, reader.Timeouts{})
 	ctx := context.Background()
 	if err := r.Status(ctx); err != nil {
 		t.Fatal(err)
@@ -87,11 +88,11 @@ func TestCommandsOnPty(t *testing.T) {
 		t.Fatalf("SAM ID %q %v", id, err)
 	}
 	err = r.Find(ctx)
-	var se *idcard.StatusError
-	if !errors.Is(err, idcard.ErrNoCard) || !errors.As(err, &se) || se.SW3 != 0x80 {
+	var se *reader.StatusError
+	if !errors.Is(err, reader.ErrNoCard) || !errors.As(err, &se) || se.SW3 != 0x80 {
 		t.Fatalf("find without card: %v", err)
 	}
-	if err := r.Select(ctx); !errors.Is(err, idcard.ErrNoCard) {
+	if err := r.Select(ctx); !errors.Is(err, reader.ErrNoCard) {
 		t.Fatalf("select without card: %v", err)
 	}
 	s.Place(0)
@@ -99,7 +100,7 @@ func TestCommandsOnPty(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Reading before select fails as on a real SAM: no authentication.
-	if _, err := r.ReadBase(ctx, false); !errors.Is(err, idcard.ErrCardRead) {
+	if _, err := r.ReadBase(ctx, false); !errors.Is(err, reader.ErrCardRead) {
 		t.Fatalf("read without select: %v", err)
 	}
 	if err := r.Find(ctx); err != nil {
@@ -151,7 +152,7 @@ func TestCommandsOnPty(t *testing.T) {
 func TestSimAnswersReferenceBytes(t *testing.T) {
 	s := startSim(t, sim.Options{})
 	s.Place(0)
-	p, err := idcard.OpenSerial(s.Path(), 115200)
+	p, err := reader.OpenSerial(s.Path(), 115200)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func sameCard(t *testing.T, name string, got, want idcard.Card) {
 // through find, select and read, with 30 01 and 30 10.
 func TestEveryCardKind(t *testing.T) {
 	s := startSim(t, sim.Options{})
-	r := openReader(t, s, 115200, idcard.Timeouts{})
+	r := openReader(t, s, 115200, reader.Timeouts{})
 	kinds := map[idcard.Kind]bool{}
 	for i, want := range s.Deck() {
 		s.Place(i)
@@ -269,26 +270,26 @@ func TestEveryCardKind(t *testing.T) {
 
 // readFault: one fault on one read, what ReadCard then returns.
 func TestReadCardFaults(t *testing.T) {
-	short := idcard.Timeouts{Short: 150 * time.Millisecond, Read: 250 * time.Millisecond}
+	short := reader.Timeouts{Short: 150 * time.Millisecond, Read: 250 * time.Millisecond}
 	cases := []struct {
 		name  string
 		fault sim.Fault
 		want  error // nil: the read succeeds anyway
 	}{
-		{"garbage before answer", sim.Fault{Kind: sim.FaultGarbage, Cmd: idcard.CmdReadBase, Bytes: 40}, nil},
-		{"garbage before find", sim.Fault{Kind: sim.FaultGarbage, Cmd: idcard.CmdFindCard, Bytes: 3}, nil},
-		{"split writes", sim.Fault{Kind: sim.FaultSplit, Cmd: idcard.CmdReadBase, Bytes: 5, Gap: 100 * time.Microsecond}, nil},
-		{"short stall", sim.Fault{Kind: sim.FaultStall, Cmd: idcard.CmdReadBase, Stall: 30 * time.Millisecond}, nil},
-		{"missed find once", sim.Fault{Kind: sim.FaultNoCard, Cmd: idcard.CmdFindCard}, nil},
-		{"missed find twice", sim.Fault{Kind: sim.FaultNoCard, Cmd: idcard.CmdFindCard, Times: 2}, idcard.ErrNoCard},
-		{"bad checksum", sim.Fault{Kind: sim.FaultBadChecksum, Cmd: idcard.CmdReadBase}, idcard.ErrChecksum},
-		{"bad length", sim.Fault{Kind: sim.FaultBadLength, Cmd: idcard.CmdReadBase}, idcard.ErrLength},
-		{"long stall", sim.Fault{Kind: sim.FaultStall, Cmd: idcard.CmdReadBase, Stall: time.Second}, idcard.ErrTimeout},
-		{"silent", sim.Fault{Kind: sim.FaultSilent, Cmd: idcard.CmdSelectCard}, idcard.ErrTimeout},
-		{"noise instead of answer", sim.Fault{Kind: sim.FaultNoise, Cmd: idcard.CmdFindCard}, idcard.ErrTimeout},
-		{"read failed 41", sim.Fault{Kind: sim.FaultStatus, Cmd: idcard.CmdReadBase, Status: idcard.StatusReadFailed}, idcard.ErrCardRead},
-		{"select failed 81", sim.Fault{Kind: sim.FaultStatus, Cmd: idcard.CmdSelectCard, Status: idcard.StatusSelectFailed}, idcard.ErrNoCard},
-		{"SAM unauthorised 66", sim.Fault{Kind: sim.FaultStatus, Cmd: idcard.CmdReadBase, Status: idcard.StatusUnauthorised}, idcard.ErrSAM},
+		{"garbage before answer", sim.Fault{Kind: sim.FaultGarbage, Cmd: reader.CmdReadBase, Bytes: 40}, nil},
+		{"garbage before find", sim.Fault{Kind: sim.FaultGarbage, Cmd: reader.CmdFindCard, Bytes: 3}, nil},
+		{"split writes", sim.Fault{Kind: sim.FaultSplit, Cmd: reader.CmdReadBase, Bytes: 5, Gap: 100 * time.Microsecond}, nil},
+		{"short stall", sim.Fault{Kind: sim.FaultStall, Cmd: reader.CmdReadBase, Stall: 30 * time.Millisecond}, nil},
+		{"missed find once", sim.Fault{Kind: sim.FaultNoCard, Cmd: reader.CmdFindCard}, nil},
+		{"missed find twice", sim.Fault{Kind: sim.FaultNoCard, Cmd: reader.CmdFindCard, Times: 2}, reader.ErrNoCard},
+		{"bad checksum", sim.Fault{Kind: sim.FaultBadChecksum, Cmd: reader.CmdReadBase}, reader.ErrChecksum},
+		{"bad length", sim.Fault{Kind: sim.FaultBadLength, Cmd: reader.CmdReadBase}, reader.ErrLength},
+		{"long stall", sim.Fault{Kind: sim.FaultStall, Cmd: reader.CmdReadBase, Stall: time.Second}, reader.ErrTimeout},
+		{"silent", sim.Fault{Kind: sim.FaultSilent, Cmd: reader.CmdSelectCard}, reader.ErrTimeout},
+		{"noise instead of answer", sim.Fault{Kind: sim.FaultNoise, Cmd: reader.CmdFindCard}, reader.ErrTimeout},
+		{"read failed 41", sim.Fault{Kind: sim.FaultStatus, Cmd: reader.CmdReadBase, Status: reader.StatusReadFailed}, reader.ErrCardRead},
+		{"select failed 81", sim.Fault{Kind: sim.FaultStatus, Cmd: reader.CmdSelectCard, Status: reader.StatusSelectFailed}, reader.ErrNoCard},
+		{"SAM unauthorised 66", sim.Fault{Kind: sim.FaultStatus, Cmd: reader.CmdReadBase, Status: reader.StatusUnauthorised}, reader.ErrSAM},
 	}
 	s := startSim(t, sim.Options{})
 	r := openReader(t, s, 115200, short)
@@ -328,10 +329,10 @@ func withoutFP(c idcard.Card) idcard.Card { c.Fingerprint = nil; return c }
 // events collects a Poller's events.
 type events struct {
 	t  *testing.T
-	ch chan idcard.Event
+	ch chan reader.Event
 }
 
-func runPoller(t *testing.T, o idcard.Options) (*events, context.CancelFunc, chan error) {
+func runPoller(t *testing.T, o reader.Options) (*events, context.CancelFunc, chan error) {
 	t.Helper()
 	if o.Interval == 0 {
 		o.Interval = 50 * time.Millisecond
@@ -340,11 +341,11 @@ func runPoller(t *testing.T, o idcard.Options) (*events, context.CancelFunc, cha
 		o.BackoffMin, o.BackoffMax = 20*time.Millisecond, 100*time.Millisecond
 	}
 	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	ev := &events{t: t, ch: make(chan idcard.Event, 100)}
+	ev := &events{t: t, ch: make(chan reader.Event, 100)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	p := idcard.NewPoller(o)
-	go func() { done <- p.Run(ctx, func(e idcard.Event) { ev.ch <- e }) }()
+	p := reader.NewPoller(o)
+	go func() { done <- p.Run(ctx, func(e reader.Event) { ev.ch <- e }) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -353,7 +354,7 @@ func runPoller(t *testing.T, o idcard.Options) (*events, context.CancelFunc, cha
 }
 
 // next returns the next event, failing after a generous wait.
-func (e *events) next() idcard.Event {
+func (e *events) next() reader.Event {
 	e.t.Helper()
 	select {
 	case ev := <-e.ch:
@@ -361,13 +362,13 @@ func (e *events) next() idcard.Event {
 	case <-time.After(10 * time.Second):
 		e.t.Fatal("no event within 10s")
 	}
-	return idcard.Event{}
+	return reader.Event{}
 }
 
 // expect takes the next events and checks their kinds.
-func (e *events) expect(kinds ...idcard.EventKind) []idcard.Event {
+func (e *events) expect(kinds ...idcard.EventKind) []reader.Event {
 	e.t.Helper()
-	var out []idcard.Event
+	var out []reader.Event
 	for _, k := range kinds {
 		ev := e.next()
 		if ev.Kind != k {
@@ -390,17 +391,17 @@ func (e *events) none(d time.Duration) {
 
 func TestPollerPlaceReadRemove(t *testing.T) {
 	s := startSim(t, sim.Options{})
-	ev, _, _ := runPoller(t, idcard.Options{Port: s.Path()})
+	ev, _, _ := runPoller(t, reader.Options{Port: s.Path()})
 	back := ev.expect(idcard.ReaderBack)[0]
 	if back.SAMID != "05.01-01000000-0123456789-0987654321" || back.Baud != 115200 {
 		t.Fatalf("reader back: %q %d", back.SAMID, back.Baud)
 	}
 	for _, i := range []int{0, 3, 4} {
-		finds := s.Stats().Requests[idcard.CmdFindCard]
+		finds := s.Stats().Requests[reader.CmdFindCard]
 		s.Place(i)
 		got := ev.expect(idcard.CardPlaced, idcard.CardRead)
 		// Read in the poll that found it: exactly one find since placing.
-		if n := s.Stats().Requests[idcard.CmdFindCard] - finds; n > 2 {
+		if n := s.Stats().Requests[reader.CmdFindCard] - finds; n > 2 {
 			t.Errorf("card %d: %d finds between placing and reading", i, n)
 		}
 		sameCard(t, fmt.Sprint(i), got[1].Card, withoutFP(s.Deck()[i]))
@@ -408,9 +409,9 @@ func TestPollerPlaceReadRemove(t *testing.T) {
 			t.Errorf("card %d: photo %v, timing %+v", i, got[1].Photo, got[1].Timing)
 		}
 		// A resting card is found on every poll but reported once.
-		reads := s.Stats().Requests[idcard.CmdReadBase]
+		reads := s.Stats().Requests[reader.CmdReadBase]
 		ev.none(200 * time.Millisecond)
-		if s.Stats().Requests[idcard.CmdReadBase] != reads {
+		if s.Stats().Requests[reader.CmdReadBase] != reads {
 			t.Error("a resting card was read again")
 		}
 		s.Remove()
@@ -420,17 +421,17 @@ func TestPollerPlaceReadRemove(t *testing.T) {
 
 func TestPollerRecoversFromFaults(t *testing.T) {
 	s := startSim(t, sim.Options{})
-	ev, _, _ := runPoller(t, idcard.Options{Port: s.Path(), Fingerprint: true,
-		Timeouts: idcard.Timeouts{Short: 150 * time.Millisecond, ReadFP: 250 * time.Millisecond}})
+	ev, _, _ := runPoller(t, reader.Options{Port: s.Path(), Fingerprint: true,
+		Timeouts: reader.Timeouts{Short: 150 * time.Millisecond, ReadFP: 250 * time.Millisecond}})
 	ev.expect(idcard.ReaderBack)
 
 	// A transient fault on the read answer: retried within the same poll.
 	for _, f := range []sim.Fault{
-		{Kind: sim.FaultBadChecksum, Cmd: idcard.CmdReadBaseFP},
-		{Kind: sim.FaultGarbage, Cmd: idcard.CmdReadBaseFP},
-		{Kind: sim.FaultSplit, Cmd: idcard.CmdReadBaseFP, Bytes: 64},
-		{Kind: sim.FaultSilent, Cmd: idcard.CmdReadBaseFP},
-		{Kind: sim.FaultNoCard, Cmd: idcard.CmdFindCard},
+		{Kind: sim.FaultBadChecksum, Cmd: reader.CmdReadBaseFP},
+		{Kind: sim.FaultGarbage, Cmd: reader.CmdReadBaseFP},
+		{Kind: sim.FaultSplit, Cmd: reader.CmdReadBaseFP, Bytes: 64},
+		{Kind: sim.FaultSilent, Cmd: reader.CmdReadBaseFP},
+		{Kind: sim.FaultNoCard, Cmd: reader.CmdFindCard},
 	} {
 		s.Inject(f)
 		s.Place(1)
@@ -441,11 +442,11 @@ func TestPollerRecoversFromFaults(t *testing.T) {
 	}
 
 	// A card error: the SAM is reset (10 FF) and the read retried.
-	resets := s.Stats().Requests[idcard.CmdResetSAM]
-	s.Inject(sim.Fault{Kind: sim.FaultStatus, Cmd: idcard.CmdReadBaseFP, Status: idcard.StatusReadFailed})
+	resets := s.Stats().Requests[reader.CmdResetSAM]
+	s.Inject(sim.Fault{Kind: sim.FaultStatus, Cmd: reader.CmdReadBaseFP, Status: reader.StatusReadFailed})
 	s.Place(1)
 	ev.expect(idcard.CardPlaced, idcard.CardRead)
-	if s.Stats().Requests[idcard.CmdResetSAM] != resets+1 {
+	if s.Stats().Requests[reader.CmdResetSAM] != resets+1 {
 		t.Error("no SAM reset after a read error")
 	}
 	s.Remove()
@@ -453,10 +454,10 @@ func TestPollerRecoversFromFaults(t *testing.T) {
 
 	// The card leaves during the read (select fails twice): a failed read
 	// and a removal; still there at the next poll, it is read then.
-	s.Inject(sim.Fault{Kind: sim.FaultStatus, Cmd: idcard.CmdSelectCard, Status: idcard.StatusSelectFailed, Times: 2})
+	s.Inject(sim.Fault{Kind: sim.FaultStatus, Cmd: reader.CmdSelectCard, Status: reader.StatusSelectFailed, Times: 2})
 	s.Place(1)
 	got := ev.expect(idcard.CardPlaced, idcard.CardReadFailed, idcard.CardRemoved, idcard.CardPlaced, idcard.CardRead)
-	if !errors.Is(got[1].Err, idcard.ErrNoCard) || got[1].Invalid {
+	if !errors.Is(got[1].Err, reader.ErrNoCard) || got[1].Invalid {
 		t.Fatalf("card gone during the read: %v", got[1].Err)
 	}
 	s.Remove()
@@ -464,10 +465,10 @@ func TestPollerRecoversFromFaults(t *testing.T) {
 
 	// Persistent card errors: one CardReadFailed, not Invalid, and no
 	// further attempts while the card stays.
-	s.Inject(sim.Fault{Kind: sim.FaultStatus, Cmd: idcard.CmdReadBaseFP, Status: idcard.StatusCardAuth, Times: 2})
+	s.Inject(sim.Fault{Kind: sim.FaultStatus, Cmd: reader.CmdReadBaseFP, Status: reader.StatusCardAuth, Times: 2})
 	s.Place(1)
 	got = ev.expect(idcard.CardPlaced, idcard.CardReadFailed)
-	if got[1].Invalid || !errors.Is(got[1].Err, idcard.ErrCardRead) {
+	if got[1].Invalid || !errors.Is(got[1].Err, reader.ErrCardRead) {
 		t.Fatalf("failed read: %v invalid=%v", got[1].Err, got[1].Invalid)
 	}
 	ev.none(150 * time.Millisecond)
@@ -493,14 +494,14 @@ valid_to = "20400101"
 		t.Fatal(err)
 	}
 	s := startSim(t, sim.Options{Deck: deck})
-	ev, _, _ := runPoller(t, idcard.Options{Port: s.Path()})
+	ev, _, _ := runPoller(t, reader.Options{Port: s.Path()})
 	ev.expect(idcard.ReaderBack)
 	s.Place(0)
 	got := ev.expect(idcard.CardPlaced, idcard.CardReadFailed)[1]
 	if !got.Invalid || !errors.Is(got.Err, idcard.ErrInvalid) || got.Card.Text != nil {
 		t.Fatalf("invalid card: %v invalid=%v", got.Err, got.Invalid)
 	}
-	if s.Stats().Requests[idcard.CmdReadBase] != 1 {
+	if s.Stats().Requests[reader.CmdReadBase] != 1 {
 		t.Error("invalid data was read again; it cannot change")
 	}
 }
@@ -509,12 +510,12 @@ valid_to = "20400101"
 // reader comes back the card on it is read by itself.
 func TestPollerUnplugMidRead(t *testing.T) {
 	s := startSim(t, sim.Options{})
-	ev, _, _ := runPoller(t, idcard.Options{Port: s.Path()})
+	ev, _, _ := runPoller(t, reader.Options{Port: s.Path()})
 	ev.expect(idcard.ReaderBack)
-	s.Inject(sim.Fault{Kind: sim.FaultUnplug, Cmd: idcard.CmdReadBase, Stall: 150 * time.Millisecond})
+	s.Inject(sim.Fault{Kind: sim.FaultUnplug, Cmd: reader.CmdReadBase, Stall: 150 * time.Millisecond})
 	s.Place(4)
 	got := ev.expect(idcard.CardPlaced, idcard.ReaderFault)
-	if !errors.Is(got[1].Err, idcard.ErrDisconnected) {
+	if !errors.Is(got[1].Err, reader.ErrDisconnected) {
 		t.Fatalf("fault: %v", got[1].Err)
 	}
 	got = ev.expect(idcard.ReaderBack, idcard.CardPlaced, idcard.CardRead)
@@ -536,7 +537,7 @@ func TestPollerUnplugMidRead(t *testing.T) {
 
 func TestPollerNewAddress(t *testing.T) {
 	s := startSim(t, sim.Options{})
-	ev, _, _ := runPoller(t, idcard.Options{Port: s.Path(), NewAddress: true})
+	ev, _, _ := runPoller(t, reader.Options{Port: s.Path(), NewAddress: true})
 	ev.expect(idcard.ReaderBack)
 	s.Place(1)
 	c := ev.expect(idcard.CardPlaced, idcard.CardRead)[1].Card
@@ -555,15 +556,15 @@ func TestPollerNewAddress(t *testing.T) {
 // false removal, no second read; a real removal is still reported.
 func TestPollerQuietReader(t *testing.T) {
 	s := startSim(t, sim.Options{Quiet: true})
-	ev, _, _ := runPoller(t, idcard.Options{Port: s.Path()})
+	ev, _, _ := runPoller(t, reader.Options{Port: s.Path()})
 	ev.expect(idcard.ReaderBack)
 	s.Place(0)
 	ev.expect(idcard.CardPlaced, idcard.CardRead)
 	ev.none(300 * time.Millisecond)
-	if n := s.Stats().Requests[idcard.CmdReadBase]; n != 1 {
+	if n := s.Stats().Requests[reader.CmdReadBase]; n != 1 {
 		t.Fatalf("%d reads of one resting card", n)
 	}
-	if s.Stats().Requests[idcard.CmdResetSAM] == 0 {
+	if s.Stats().Requests[reader.CmdResetSAM] == 0 {
 		t.Fatal("removal was not confirmed with a SAM reset")
 	}
 	s.Remove()
@@ -575,8 +576,8 @@ func TestPollerQuietReader(t *testing.T) {
 // The configured rate gets no answer: the driver probes the others.
 func TestPollerProbesBaud(t *testing.T) {
 	s := startSim(t, sim.Options{Baud: 38400})
-	ev, _, _ := runPoller(t, idcard.Options{Port: s.Path(), Baud: 115200,
-		Timeouts: idcard.Timeouts{Short: 100 * time.Millisecond}})
+	ev, _, _ := runPoller(t, reader.Options{Port: s.Path(), Baud: 115200,
+		Timeouts: reader.Timeouts{Short: 100 * time.Millisecond}})
 	back := ev.expect(idcard.ReaderBack)[0]
 	if back.Baud != 38400 {
 		t.Fatalf("found %d", back.Baud)
@@ -590,11 +591,11 @@ func TestPollerProbesBaud(t *testing.T) {
 
 func TestPollerSAMSelfTestFails(t *testing.T) {
 	s := startSim(t, sim.Options{})
-	s.Inject(sim.Fault{Kind: sim.FaultStatus, Cmd: idcard.CmdSAMStatus, Status: idcard.StatusSelfTest, Times: 3})
-	ev, _, _ := runPoller(t, idcard.Options{Port: s.Path()})
+	s.Inject(sim.Fault{Kind: sim.FaultStatus, Cmd: reader.CmdSAMStatus, Status: reader.StatusSelfTest, Times: 3})
+	ev, _, _ := runPoller(t, reader.Options{Port: s.Path()})
 	f := ev.expect(idcard.ReaderFault)[0]
-	var se *idcard.StatusError
-	if !errors.As(f.Err, &se) || se.SW3 != 0x60 || !errors.Is(f.Err, idcard.ErrSAM) {
+	var se *reader.StatusError
+	if !errors.As(f.Err, &se) || se.SW3 != 0x60 || !errors.Is(f.Err, reader.ErrSAM) {
 		t.Fatalf("fault %v", f.Err)
 	}
 	ev.expect(idcard.ReaderBack)
@@ -602,20 +603,20 @@ func TestPollerSAMSelfTestFails(t *testing.T) {
 
 func TestOpenRefusals(t *testing.T) {
 	s := startSim(t, sim.Options{})
-	if _, err := idcard.OpenSerial(s.Path(), 1200); err == nil {
+	if _, err := reader.OpenSerial(s.Path(), 1200); err == nil {
 		t.Fatal("1200 baud accepted")
 	}
-	r := openReader(t, s, 115200, idcard.Timeouts{})
+	r := openReader(t, s, 115200, reader.Timeouts{})
 	// Busy even for root (who passes TIOCEXCL): the device is locked.
-	p, err := idcard.OpenSerial(s.Path(), 115200)
+	p, err := reader.OpenSerial(s.Path(), 115200)
 	if err == nil {
 		p.Close()
 	}
-	if !errors.Is(err, idcard.ErrBusy) {
+	if !errors.Is(err, reader.ErrBusy) {
 		t.Fatalf("second open: %v", err)
 	}
 	r.Close()
-	p, err = idcard.OpenSerial(s.Path(), 115200)
+	p, err = reader.OpenSerial(s.Path(), 115200)
 	if err != nil {
 		t.Fatalf("open after the first closed: %v", err)
 	}
@@ -623,9 +624,9 @@ func TestOpenRefusals(t *testing.T) {
 }
 
 func TestPollerMissingPort(t *testing.T) {
-	ev, _, _ := runPoller(t, idcard.Options{Port: t.TempDir() + "/nope"})
+	ev, _, _ := runPoller(t, reader.Options{Port: t.TempDir() + "/nope"})
 	f := ev.expect(idcard.ReaderFault)[0]
-	if !errors.Is(f.Err, idcard.ErrDisconnected) || !errors.Is(f.Err, os.ErrNotExist) {
+	if !errors.Is(f.Err, reader.ErrDisconnected) || !errors.Is(f.Err, os.ErrNotExist) {
 		t.Fatalf("fault %v", f.Err)
 	}
 	ev.none(200 * time.Millisecond) // reported once, not at every retry
@@ -634,10 +635,10 @@ func TestPollerMissingPort(t *testing.T) {
 // Cancelling the context interrupts even an exchange with a long timeout.
 func TestPollerCancel(t *testing.T) {
 	s := startSim(t, sim.Options{})
-	ev, cancel, done := runPoller(t, idcard.Options{Port: s.Path(),
-		Timeouts: idcard.Timeouts{Read: 30 * time.Second}})
+	ev, cancel, done := runPoller(t, reader.Options{Port: s.Path(),
+		Timeouts: reader.Timeouts{Read: 30 * time.Second}})
 	ev.expect(idcard.ReaderBack)
-	s.Inject(sim.Fault{Kind: sim.FaultSilent, Cmd: idcard.CmdReadBase})
+	s.Inject(sim.Fault{Kind: sim.FaultSilent, Cmd: reader.CmdReadBase})
 	s.Place(0)
 	ev.expect(idcard.CardPlaced)
 	time.Sleep(50 * time.Millisecond) // inside the read now
@@ -663,14 +664,14 @@ func TestPollerPhotoDecoder(t *testing.T) {
 	s := startSim(t, sim.Options{})
 	for _, mode := range []string{"ok", "fail"} {
 		t.Run(mode, func(t *testing.T) {
-			dec := &idcard.ExecDecoder{Path: exe, Env: []string{"IDCARD_FAKE_WLT=" + mode}}
-			ev, _, _ := runPoller(t, idcard.Options{Port: s.Path(), Photo: dec})
+			dec := &reader.ExecDecoder{Path: exe, Env: []string{"IDCARD_FAKE_WLT=" + mode}}
+			ev, _, _ := runPoller(t, reader.Options{Port: s.Path(), Photo: dec})
 			ev.expect(idcard.ReaderBack)
 			s.Place(1)
 			got := ev.expect(idcard.CardPlaced, idcard.CardRead)[1]
 			wlt := s.Deck()[1].Photo
 			if mode == "fail" {
-				if got.Photo != nil || !errors.Is(got.PhotoErr, idcard.ErrPhotoDecoder) || !bytes.Equal(got.Card.Photo, wlt) {
+				if got.Photo != nil || !errors.Is(got.PhotoErr, reader.ErrPhotoDecoder) || !bytes.Equal(got.Card.Photo, wlt) {
 					t.Fatalf("failing decoder: %v", got.PhotoErr)
 				}
 				t.Log(got.PhotoErr)
@@ -687,10 +688,10 @@ func TestPollerPhotoDecoder(t *testing.T) {
 			ev.expect(idcard.CardRemoved)
 		})
 	}
-	if _, err := idcard.NewPhotoDecoder(t.TempDir(), 0); err == nil {
+	if _, err := reader.NewPhotoDecoder(t.TempDir(), 0); err == nil {
 		t.Error("a directory accepted as decoder")
 	}
-	if d, err := idcard.NewPhotoDecoder("", 0); d != nil || err != nil {
+	if d, err := reader.NewPhotoDecoder("", 0); d != nil || err != nil {
 		t.Error("empty path must mean no decoder")
 	}
 }
@@ -700,7 +701,7 @@ func TestPollerPhotoDecoder(t *testing.T) {
 func TestPollerBackoffOnInjectedClock(t *testing.T) {
 	link := t.TempDir() + "/idcard"
 	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	ev, _, _ := runPoller(t, idcard.Options{Port: link, Clock: fake, BackoffMin: time.Second, BackoffMax: 4 * time.Second})
+	ev, _, _ := runPoller(t, reader.Options{Port: link, Clock: fake, BackoffMin: time.Second, BackoffMax: 4 * time.Second})
 	if f := ev.next(); f.Kind != idcard.ReaderFault || !f.At.Equal(fake.Now()) {
 		t.Fatalf("first event %s at %s", f.Kind, f.At)
 	}
@@ -723,7 +724,7 @@ func TestPlainFilePort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := idcard.NewReader(f, 115200, idcard.Timeouts{Read: 20 * time.Second})
+	r := reader.NewReader(f, 115200, reader.Timeouts{Read: 20 * time.Second})
 	defer r.Close()
 	s.Place(5)
 	c, _, err := r.ReadCard(context.Background(), false)
@@ -732,16 +733,16 @@ func TestPlainFilePort(t *testing.T) {
 	}
 	sameCard(t, "plain file", c, withoutFP(s.Deck()[5]))
 
-	s.Inject(sim.Fault{Kind: sim.FaultSilent, Cmd: idcard.CmdReadBase})
+	s.Inject(sim.Fault{Kind: sim.FaultSilent, Cmd: reader.CmdReadBase})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
 	if _, _, err := r.ReadCard(ctx, false); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled read: %v", err)
 	}
 
-	s.Inject(sim.Fault{Kind: sim.FaultUnplug, Cmd: idcard.CmdReadBase})
+	s.Inject(sim.Fault{Kind: sim.FaultUnplug, Cmd: reader.CmdReadBase})
 	c, _, err = r.ReadCard(context.Background(), false)
-	if !errors.Is(err, idcard.ErrDisconnected) || c.Text != nil {
+	if !errors.Is(err, reader.ErrDisconnected) || c.Text != nil {
 		t.Fatalf("unplug mid-read: %v", err)
 	}
 }
@@ -756,13 +757,13 @@ func TestNoPersonalDataInLogsOrErrors(t *testing.T) {
 	s := startSim(t, sim.Options{Deck: []idcard.Card{deck[0], bad, deck[3]}})
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	o := idcard.Options{Port: s.Path(), Interval: 50 * time.Millisecond, BackoffMin: 20 * time.Millisecond,
-		Photo: &idcard.ExecDecoder{Path: "/nonexistent/decoder"},
+	o := reader.Options{Port: s.Path(), Interval: 50 * time.Millisecond, BackoffMin: 20 * time.Millisecond,
+		Photo: &reader.ExecDecoder{Path: "/nonexistent/decoder"},
 		Log:   slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	ch := make(chan idcard.Event, 64)
+	ch := make(chan reader.Event, 64)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- idcard.NewPoller(o).Run(ctx, func(e idcard.Event) { ch <- e }) }()
+	go func() { done <- reader.NewPoller(o).Run(ctx, func(e reader.Event) { ch <- e }) }()
 	var texts []string
 	wait := func(k idcard.EventKind) {
 		for {
@@ -780,7 +781,7 @@ func TestNoPersonalDataInLogsOrErrors(t *testing.T) {
 	wait(idcard.ReaderBack)
 	for i := 0; i < 3; i++ {
 		if i == 2 {
-			s.Inject(sim.Fault{Kind: sim.FaultUnplug, Cmd: idcard.CmdReadBase, Stall: 50 * time.Millisecond})
+			s.Inject(sim.Fault{Kind: sim.FaultUnplug, Cmd: reader.CmdReadBase, Stall: 50 * time.Millisecond})
 		}
 		s.Place(i)
 		if i == 1 {

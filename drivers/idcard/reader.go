@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"eidkiosk/idcard"
 	"eidkiosk/internal/pii"
 )
 
@@ -456,13 +457,13 @@ func (r *Reader) selectCard(ctx context.Context) error {
 // ReadBase reads the base message (30 01), or with fingerprint (30 10), of
 // a selected card and decodes it. All sizes come from the answer's inner
 // big-endian length fields (reference §5).
-func (r *Reader) ReadBase(ctx context.Context, fingerprint bool) (Card, error) {
+func (r *Reader) ReadBase(ctx context.Context, fingerprint bool) (idcard.Card, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.readBase(ctx, fingerprint)
 }
 
-func (r *Reader) readBase(ctx context.Context, fingerprint bool) (Card, error) {
+func (r *Reader) readBase(ctx context.Context, fingerprint bool) (idcard.Card, error) {
 	cmd, timeout, nlen := CmdReadBase, r.timeouts.Read+2*WireTime(1295, r.baud), 2
 	if fingerprint {
 		cmd, timeout, nlen = CmdReadBaseFP, r.timeouts.ReadFP+2*WireTime(2321, r.baud), 3
@@ -470,25 +471,25 @@ func (r *Reader) readBase(ctx context.Context, fingerprint bool) (Card, error) {
 	resp, err := r.command(ctx, cmd, nil, timeout, StatusOK)
 	if err != nil {
 		pii.Zero(resp.Data)
-		return Card{}, err
+		return idcard.Card{}, err
 	}
 	defer pii.Zero(resp.Data)
 	d := resp.Data
 	if len(d) < 2*nlen {
-		return Card{}, fmt.Errorf("idcard: %s: %w: %d data bytes", cmd, ErrMalformed, len(d))
+		return idcard.Card{}, fmt.Errorf("idcard: %s: %w: %d data bytes", cmd, ErrMalformed, len(d))
 	}
 	tl, pl, fl := int(binary.BigEndian.Uint16(d)), int(binary.BigEndian.Uint16(d[2:])), 0
 	if fingerprint {
 		fl = int(binary.BigEndian.Uint16(d[4:]))
 	}
-	if tl != TextLen || pl != PhotoLen || (fl != 0 && fl != 512 && fl != 1024) || len(d) != 2*nlen+tl+pl+fl {
-		return Card{}, fmt.Errorf("idcard: %s: %w: lengths text %d photo %d fingerprint %d in %d data bytes",
+	if tl != idcard.TextLen || pl != idcard.PhotoLen || (fl != 0 && fl != 512 && fl != 1024) || len(d) != 2*nlen+tl+pl+fl {
+		return idcard.Card{}, fmt.Errorf("idcard: %s: %w: lengths text %d photo %d fingerprint %d in %d data bytes",
 			cmd, ErrMalformed, tl, pl, fl, len(d))
 	}
 	d = d[2*nlen:]
-	c, err := DecodeText(d[:tl])
+	c, err := idcard.DecodeText(d[:tl])
 	if err != nil {
-		return Card{}, err
+		return idcard.Card{}, err
 	}
 	c.Photo = append([]byte(nil), d[tl:tl+pl]...)
 	if fl > 0 {
@@ -523,7 +524,7 @@ func (r *Reader) readNewAddresses(ctx context.Context) ([]pii.Text, error) {
 	}
 	var out []pii.Text
 	for i := 0; i < len(resp.Data); i += 70 {
-		if s := (field{i, 70, "address"}).get(resp.Data); s != "" {
+		if s, _ := idcard.DecodeAddress(resp.Data[i : i+70]); s != "" {
 			out = append(out, pii.Text(s))
 		}
 	}
@@ -617,7 +618,7 @@ func (t Timing) Wire() time.Duration { return WireTime(t.BytesOut+t.BytesIn, t.B
 // once when it reports no card, as vendor code does), select, and read the
 // base message (with fingerprint when asked). The whole sequence holds the
 // port.
-func (r *Reader) ReadCard(ctx context.Context, fingerprint bool) (Card, Timing, error) {
+func (r *Reader) ReadCard(ctx context.Context, fingerprint bool) (idcard.Card, Timing, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := Timing{Baud: r.baud}
@@ -633,19 +634,19 @@ func (r *Reader) ReadCard(ctx context.Context, fingerprint bool) (Card, Timing, 
 	t.Find = time.Since(start)
 	if err != nil {
 		done()
-		return Card{}, t, err
+		return idcard.Card{}, t, err
 	}
 	c, err := r.selectAndRead(ctx, fingerprint, &t)
 	done()
 	return c, t, err
 }
 
-func (r *Reader) selectAndRead(ctx context.Context, fingerprint bool, t *Timing) (Card, error) {
+func (r *Reader) selectAndRead(ctx context.Context, fingerprint bool, t *Timing) (idcard.Card, error) {
 	start := time.Now()
 	err := r.selectCard(ctx)
 	t.Select = time.Since(start)
 	if err != nil {
-		return Card{}, err
+		return idcard.Card{}, err
 	}
 	start = time.Now()
 	c, err := r.readBase(ctx, fingerprint)

@@ -8,13 +8,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"eidkiosk/drivers/idcard"
+	reader "eidkiosk/drivers/idcard"
 	"eidkiosk/drivers/idcard/sim"
+	"eidkiosk/idcard"
 )
 
 // checkSequence is what every recording in testdata/recordings holds: SAM
 // status, SAM ID, then find, select and read base message of one card.
-func checkSequence(r *idcard.Reader) (string, idcard.Card, error) {
+func checkSequence(r *reader.Reader) (string, idcard.Card, error) {
 	ctx := context.Background()
 	if err := r.Status(ctx); err != nil {
 		return "", idcard.Card{}, err
@@ -30,23 +31,23 @@ func checkSequence(r *idcard.Reader) (string, idcard.Card, error) {
 func TestRecordAndReplay(t *testing.T) {
 	s := startSim(t, sim.Options{})
 	s.Place(3)
-	p, err := idcard.OpenSerial(s.Path(), 115200)
+	p, err := reader.OpenSerial(s.Path(), 115200)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var tr bytes.Buffer
-	r := idcard.NewReader(idcard.Record(p, &tr), 115200, idcard.Timeouts{})
+	r := reader.NewReader(reader.Record(p, &tr), 115200, reader.Timeouts{})
 	id, c, err := checkSequence(r)
 	r.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	pb, err := idcard.ParseTranscript(bytes.NewReader(tr.Bytes()))
+	pb, err := reader.ParseTranscript(bytes.NewReader(tr.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2 := idcard.NewReader(pb, 115200, idcard.Timeouts{})
+	r2 := reader.NewReader(pb, 115200, reader.Timeouts{})
 	id2, c2, err := checkSequence(r2)
 	if err != nil || id2 != id {
 		t.Fatalf("replay: %v", err)
@@ -57,12 +58,12 @@ func TestRecordAndReplay(t *testing.T) {
 	}
 
 	// A host that deviates from the transcript is caught.
-	pb, _ = idcard.ParseTranscript(bytes.NewReader(tr.Bytes()))
-	r3 := idcard.NewReader(pb, 115200, idcard.Timeouts{})
+	pb, _ = reader.ParseTranscript(bytes.NewReader(tr.Bytes()))
+	r3 := reader.NewReader(pb, 115200, reader.Timeouts{})
 	if err := r3.Find(context.Background()); err == nil {
 		t.Fatal("find accepted where the transcript has SAM status")
 	}
-	if err := r3.Close(); !errors.Is(err, idcard.ErrPlayback) {
+	if err := r3.Close(); !errors.Is(err, reader.ErrPlayback) {
 		t.Fatalf("close after a mismatch: %v", err)
 	}
 }
@@ -75,13 +76,13 @@ func TestReplayRecordings(t *testing.T) {
 		s := startSim(t, sim.Options{})
 		for name, card := range map[string]int{"sim-resident-reference.txt": 0, "sim-foreign-2017.txt": 2} {
 			s.Place(card)
-			p, err := idcard.OpenSerial(s.Path(), 115200)
+			p, err := reader.OpenSerial(s.Path(), 115200)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var tr bytes.Buffer
 			tr.WriteString("# GA 467 exchange recorded from the simulator (synthetic card, fictional person):\n# SAM status, SAM ID, find, select, read base message.\n")
-			r := idcard.NewReader(idcard.Record(p, &tr), 115200, idcard.Timeouts{})
+			r := reader.NewReader(reader.Record(p, &tr), 115200, reader.Timeouts{})
 			_, _, err = checkSequence(r)
 			r.Close()
 			if err != nil {
@@ -101,11 +102,11 @@ func TestReplayRecordings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pb, err := idcard.ParseTranscript(bytes.NewReader(b))
+		pb, err := reader.ParseTranscript(bytes.NewReader(b))
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		r := idcard.NewReader(pb, 115200, idcard.Timeouts{})
+		r := reader.NewReader(pb, 115200, reader.Timeouts{})
 		id, c, err := checkSequence(r)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)

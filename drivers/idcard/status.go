@@ -118,9 +118,6 @@ var (
 	ErrTimeout = errors.New("idcard: the reader did not answer in time")
 	// ErrDisconnected: the serial port failed or went away (USB unplug).
 	ErrDisconnected = errors.New("idcard: the reader's serial port is gone")
-	// ErrInvalid: the card's data was read but fails validation (check
-	// digit, date, layout). A *InvalidError wraps it.
-	ErrInvalid = errors.New("idcard: card data is invalid")
 )
 
 // StatusError is a response whose SW3 is not the success code for the
@@ -156,21 +153,4 @@ func (e *StatusError) Meaning() string {
 		return t
 	}
 	return "unknown status"
-}
-
-// InvalidError is card data that was read but fails validation. Field names
-// the field; Reason never contains the personal value itself.
-type InvalidError struct {
-	Field  string
-	Reason string
-}
-
-func (e *InvalidError) Error() string {
-	return fmt.Sprintf("idcard: invalid card data: %s: %s", e.Field, e.Reason)
-}
-
-func (e *InvalidError) Unwrap() error { return ErrInvalid }
-
-func invalid(field, format string, args ...any) error {
-	return &InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }

@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"eidkiosk/kiosk/session"
 )
 
 func sample(t testing.TB, raster bool) []byte {
 	p := New(nil, Options{RasterQR: raster, Location: time.UTC})
-	b, err := p.Render(session.Receipt{Short: "NS01-7K3Q-9D", QR: "eidbind:v1:01JD2X7K3Q9D:Zk3q",
-		Queued: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)}, "南沙区公安分局")
+	b, err := p.Render(Receipt{Station: "南沙区公安分局", Number: "NS01-7K3Q-9D", QR: "eidbind:v1:01JD2X7K3Q9D:Zk3q",
+		At: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,6 @@ import (
 
 	"go.bug.st/serial"
 	"golang.org/x/text/encoding/simplifiedchinese"
-
-	"eidkiosk/kiosk/config"
-	"eidkiosk/kiosk/session"
 )
 
 // Port is what the printer needs of a serial port; go.bug.st/serial's Port
@@ -36,9 +33,13 @@ type Options struct {
 	QRModule   int            // dots per QR module; default 6
 }
 
-// FromConfig turns the [printer] section into Options.
-func FromConfig(c config.PrinterConfig) Options {
-	return Options{RasterQR: c.QR == "raster", ASCII: c.Charset == "ascii", SkipStatus: !c.StatusCheck}
+// Receipt is what one receipt says. It carries no personal data.
+type Receipt struct {
+	Station string    // the heading: the station's name
+	Number  string    // the enrollment number, printed large; printable ASCII, e.g. "NS01-7K3Q-9D"
+	QR      string    // payload of the QR code the phone scans to bind the eID
+	At      time.Time // when the enrollment was saved
+	Sent    bool      // already acknowledged by the authority (else "saved, it will be sent")
 }
 
 // Sentinel errors for the states the kiosk acts on (a message on screen,
@@ -192,10 +193,10 @@ func (p *Printer) write(ctx context.Context, b []byte) error {
 	return nil
 }
 
-// Print prints r for the station. It checks the paper first unless
-// Options.SkipStatus; nothing is printed when the printer cannot finish.
-func (p *Printer) Print(ctx context.Context, r session.Receipt, station string) error {
-	data, err := p.Render(r, station)
+// Print prints r. It checks the paper first unless Options.SkipStatus;
+// nothing is printed when the printer cannot finish.
+func (p *Printer) Print(ctx context.Context, r Receipt) error {
+	data, err := p.Render(r)
 	if err != nil {
 		return err
 	}
@@ -222,8 +223,9 @@ func (p *Printer) Print(ctx context.Context, r session.Receipt, station string) 
 }
 
 // Render returns the ESC/POS bytes of a receipt.
-func (p *Printer) Render(r session.Receipt, station string) ([]byte, error) {
-	if !printableASCII(r.Short) || r.QR == "" {
+func (p *Printer) Render(r Receipt) ([]byte, error) {
+	station := r.Station
+	if !printableASCII(r.Number) || r.QR == "" {
 		return nil, ErrBadReceipt
 	}
 	var b builder
@@ -260,10 +262,10 @@ func (p *Printer) Render(r session.Receipt, station string) ([]byte, error) {
 	}
 	b.size(2, 2)
 	b.bold(true)
-	b.line([]byte(r.Short))
+	b.line([]byte(r.Number))
 	b.bold(false)
 	b.size(1, 1)
-	b.line([]byte(r.Queued.In(p.opt.Location).Format("2006-01-02 15:04")))
+	b.line([]byte(r.At.In(p.opt.Location).Format("2006-01-02 15:04")))
 	var err error
 	if r.Sent {
 		err = text("已提交", "Sent to the authority")

@@ -13,31 +13,26 @@ import (
 
 	"eidkiosk/drivers/printer"
 	"eidkiosk/drivers/printer/sim"
-	"eidkiosk/kiosk/session"
 )
 
-var receipt = session.Receipt{
-	EnrollmentID: "01JD2X7K3Q9D8M4N6P0R2S4T6V",
-	Short:        "NS01-7K3Q-9D",
-	QR:           "eidbind:v1:01JD2X7K3Q9D8M4N6P0R2S4T6V:Zk3q9dXa",
-	Queued:       time.Date(2026, 11, 23, 8, 5, 0, 0, time.UTC),
-}
-
 const station = "南沙区公安分局 户政大厅"
+
+var receipt = printer.Receipt{
+	Station: station,
+	Number:  "NS01-7K3Q-9D",
+	QR:      "eidbind:v1:01JD2X7K3Q9D8M4N6P0R2S4T6V:Zk3q9dXa",
+	At:      time.Date(2026, 11, 23, 8, 5, 0, 0, time.UTC),
+}
 
 // open serves a simulated printer on a pty and opens it like a serial port.
 func open(t *testing.T, opt printer.Options) (*printer.Printer, *sim.Printer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s, path, err := sim.Pty(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if opt.Location == nil {
 		opt.Location = time.UTC
 	}
-	p, err := printer.Open(path, 9600, opt)
+	p, s, err := sim.Open(ctx, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,12 +44,10 @@ func open(t *testing.T, opt printer.Options) (*printer.Printer, *sim.Printer) {
 // document.
 func printed(t *testing.T, s *sim.Printer, n int) printer.Document {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Len() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("printer received %d of %d bytes", s.Len(), n)
-		}
-		time.Sleep(2 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitLen(ctx, n); err != nil {
+		t.Fatal(err)
 	}
 	doc, err := s.Document()
 	if err != nil {
@@ -75,10 +68,10 @@ func texts(doc printer.Document) []string {
 
 func TestPrintNativeQROverPty(t *testing.T) {
 	p, s := open(t, printer.Options{})
-	if err := p.Print(context.Background(), receipt, station); err != nil {
+	if err := p.Print(context.Background(), receipt); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := p.Render(receipt, station)
+	want, _ := p.Render(receipt)
 	doc := printed(t, s, len(want)+6) // + two status requests
 	if fmt.Sprint(doc.Status) != "[2 4]" {
 		t.Fatalf("status requests %v, want paper and cover checked first", doc.Status)
@@ -98,7 +91,7 @@ func TestPrintNativeQROverPty(t *testing.T) {
 		if it.QR != nil {
 			qr = it
 		}
-		if it.Text == receipt.Short {
+		if it.Text == receipt.Number {
 			short = it
 		}
 	}
@@ -120,10 +113,10 @@ func TestPrintRasterQR(t *testing.T) {
 	p, s := open(t, printer.Options{RasterQR: true, QRModule: 4, SkipStatus: true})
 	r := receipt
 	r.Sent = true
-	if err := p.Print(context.Background(), r, station); err != nil {
+	if err := p.Print(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := p.Render(r, station)
+	want, _ := p.Render(r)
 	doc := printed(t, s, len(want))
 	if len(doc.Status) != 0 {
 		t.Fatal("status asked although SkipStatus")
@@ -178,7 +171,7 @@ func TestPaperAndCoverStopPrinting(t *testing.T) {
 	for _, c := range cases {
 		p, s := open(t, printer.Options{StatusWait: 300 * time.Millisecond})
 		c.set(s)
-		err := p.Print(context.Background(), receipt, station)
+		err := p.Print(context.Background(), receipt)
 		if !errors.Is(err, c.want) {
 			t.Fatalf("err %v, want %v", err, c.want)
 		}
@@ -198,7 +191,9 @@ func TestPaperAndCoverStopPrinting(t *testing.T) {
 
 func TestASCIIPrinter(t *testing.T) {
 	p := printer.New(nopPort{}, printer.Options{ASCII: true, Location: time.UTC})
-	b, err := p.Render(receipt, "演示站 Demo station")
+	r := receipt
+	r.Station = "演示站 Demo station"
+	b, err := p.Render(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,8 +213,8 @@ func TestASCIIPrinter(t *testing.T) {
 func TestBadReceiptWritesNothing(t *testing.T) {
 	var port recPort
 	p := printer.New(&port, printer.Options{})
-	for _, r := range []session.Receipt{{QR: "x"}, {Short: "NS01", QR: ""}, {Short: "张三", QR: "x"}} {
-		if err := p.Print(context.Background(), r, station); !errors.Is(err, printer.ErrBadReceipt) {
+	for _, r := range []printer.Receipt{{QR: "x"}, {Number: "NS01", QR: ""}, {Number: "张三", QR: "x"}} {
+		if err := p.Print(context.Background(), r); !errors.Is(err, printer.ErrBadReceipt) {
 			t.Fatalf("%+v: err %v", r, err)
 		}
 	}
@@ -239,7 +234,7 @@ func TestCancelledContext(t *testing.T) {
 	p, _ := open(t, printer.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := p.Print(ctx, receipt, station); !errors.Is(err, context.Canceled) {
+	if err := p.Print(ctx, receipt); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -270,7 +265,7 @@ func TestUnpluggedPrinter(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Unplug()
-		err = p.Print(context.Background(), receipt, station)
+		err = p.Print(context.Background(), receipt)
 		if !errors.Is(err, printer.ErrGone) {
 			t.Fatalf("status check %v: err = %v, want ErrGone", !skip, err)
 		}

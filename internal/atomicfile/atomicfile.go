@@ -1,20 +1,43 @@
 // Package atomicfile writes files durably: the bytes go to a temporary file
 // in the same directory, which is fsynced, renamed over the target and the
 // directory fsynced, so a power cut leaves either the old file or the new one,
-// never a torn one.
+// never a torn one. It is the one durable writer of the tree: the outbox
+// export and reserve, the authority's keys and receipts, the font cache, the
+// screenshots, the packages and the provisioning files all write through it.
 //
 // It does not lock: concurrent writers of one path race (the last rename
-// wins), and readers see whole files only.
+// wins), and readers see whole files only. It does not create the directory,
+// and it does not replace anything but a regular file.
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
 
-// Write replaces path with data, created with mode perm.
-func Write(path string, data []byte, perm os.FileMode) (err error) {
+// ErrNotRegular is returned when path exists and is not a regular file (a
+// directory, a device, a socket): atomicfile never replaces those.
+var ErrNotRegular = errors.New("atomicfile: not a regular file")
+
+// Write replaces path with data, created with mode perm (exactly perm: the
+// umask does not apply).
+func Write(path string, data []byte, perm os.FileMode) error {
+	return WriteFunc(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFunc replaces path with what write writes, for callers that stream
+// (an encoder, a packager). When write fails nothing is renamed: path keeps
+// its old content and the temporary file is removed.
+func WriteFunc(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: %s (%v)", ErrNotRegular, path, fi.Mode().Type())
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -30,7 +53,7 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 	if err = f.Chmod(perm); err != nil {
 		return fmt.Errorf("atomicfile: %w", err)
 	}
-	if _, err = f.Write(data); err != nil {
+	if err = write(f); err != nil {
 		return fmt.Errorf("atomicfile: write %s: %w", path, err)
 	}
 	if err = f.Sync(); err != nil {

@@ -22,6 +22,7 @@ import (
 type Command struct {
 	Name    string // words separated by spaces: "card read"
 	Summary string // one line
+	Help    string // more for --help, after the summary (e.g. how to use it); may be empty
 	Usage   string // arguments after the flags, e.g. "DIR"
 	// Flags declares the command's flags on fs; may be nil.
 	Flags func(fs *flag.FlagSet)
@@ -95,7 +96,11 @@ func (a *App) Run(ctx context.Context, args []string) error {
 	}
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "usage: %s %s [flags] %s\n\n%s\n\nflags:\n", a.Name, best.Name, best.Usage, best.Summary)
+		fmt.Fprintf(w, "usage: %s %s [flags] %s\n\n%s\n\n", a.Name, best.Name, best.Usage, best.Summary)
+		if best.Help != "" {
+			fmt.Fprintf(w, "%s\n\n", best.Help)
+		}
+		fmt.Fprintf(w, "flags:\n")
 		fs.PrintDefaults()
 	}
 	for _, arg := range args[bestN:] {

@@ -13,7 +13,7 @@ func testApp(ran *[]string) (*App, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer
 	a := &App{Name: "tool", Summary: "a tool", Stdout: &out, Stderr: &errb}
 	var n int
-	a.Register(&Command{Name: "card read", Summary: "read one card",
+	a.Register(&Command{Name: "card read", Summary: "read one card", Help: "Place the card on the antenna.",
 		Flags: func(fs *flag.FlagSet) { fs.IntVar(&n, "baud", 115200, "line rate") },
 		Run: func(ctx context.Context, args []string) error {
 			*ran = append(*ran, "card read", strings.Join(args, ","))
@@ -48,6 +48,9 @@ func TestHelpOnceOnStdout(t *testing.T) {
 	}
 	if c := strings.Count(out.String(), "usage: tool card read"); c != 1 || errb.Len() != 0 {
 		t.Fatalf("help printed %d times on stdout; stderr %q", c, errb.String())
+	}
+	if !strings.Contains(out.String(), "read one card\n\nPlace the card on the antenna.\n\nflags:") {
+		t.Fatalf("help does not show the summary, then the help text: %q", out.String())
 	}
 	if !strings.Contains(out.String(), "-baud") || !strings.Contains(out.String(), "line rate") {
 		t.Fatalf("help does not describe the flag: %q", out.String())

@@ -26,8 +26,16 @@ type Timer interface {
 	Stop() bool
 }
 
-// Sleep waits d on c, or until ctx ends (then it returns ctx's error).
+// Sleep waits d on c, or until ctx ends (then it returns ctx's error). A d
+// of zero or less does not wait (and arms no timer, so a Fake clock need not
+// be stepped): it returns ctx's error, nil while ctx is live.
+//
+// It is the one sleep of the tree: drivers, the provisioning loops and the
+// GPIO exercise all wait through it.
 func Sleep(ctx context.Context, c Clock, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	done := make(chan struct{})
 	t := c.AfterFunc(d, func() { close(done) })
 	select {

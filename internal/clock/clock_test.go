@@ -67,3 +67,20 @@ func TestSleep(t *testing.T) {
 		t.Fatalf("%d timers left pending after cancel", n)
 	}
 }
+
+func TestSleepNonPositiveDoesNotWait(t *testing.T) {
+	c := NewFake(time.Unix(0, 0))
+	for _, d := range []time.Duration{0, -time.Second} {
+		if err := Sleep(context.Background(), c, d); err != nil {
+			t.Fatalf("Sleep(%v) = %v", d, err)
+		}
+	}
+	if n := c.Pending(); n != 0 {
+		t.Fatalf("a non-positive sleep armed %d timers", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Sleep(ctx, c, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sleep(0) on a cancelled context = %v", err)
+	}
+}

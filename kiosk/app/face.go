@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"eidkiosk/drivers/camera"
 	"eidkiosk/drivers/gpio"
+	"eidkiosk/facemodel"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/face"
 	"eidkiosk/kiosk/session"
@@ -38,6 +40,14 @@ func (s *System) buildFace(cfg config.Config) (session.FaceCapturer, error) {
 		},
 		Clock: s.clk,
 	})
+	if errors.Is(err, facemodel.ErrUnavailable) {
+		// A missing or altered model: the kiosk starts and says
+		// "unavailable" (every capture is a camera fault naming the file);
+		// it never crashes and never falls back to another detector.
+		s.log.Error("face pipeline unavailable", "err", err)
+		s.setHealth("camera", err)
+		return face.Unavailable{Err: err}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("app: camera: %w", err)
 	}
@@ -64,17 +74,17 @@ func (s *System) cameraCheck() selftest.Check {
 		return nil
 	}
 	return selftest.New("camera", func(ctx context.Context) selftest.Result {
-		return cameraLive(ctx, s.camera, s.Config.Camera.Source, s.Config.Face.CascadeDir)
+		return cameraLive(ctx, s.camera, s.Config.Camera.Source, s.Config.Face.ModelsDir)
 	})
 }
 
 // cameraLive takes frames for up to 4 s: they must arrive, and a face must
 // be found at a usable exposure (a technician stands in front of the kiosk
 // while the self-test runs).
-func cameraLive(ctx context.Context, cam *camera.Camera, src, cascades string) selftest.Result {
-	a, err := face.NewAnalyzer(cascades, face.AnalyzerOptions{})
+func cameraLive(ctx context.Context, cam *camera.Camera, src, modelsDir string) selftest.Result {
+	a, err := face.NewAnalyzer(face.AnalyzerOptions{ModelsDir: modelsDir})
 	if err != nil {
-		return selftest.Failed(err.Error(), "install opencv-data, or fix face.cascade_dir")
+		return selftest.Failed(err.Error(), "reinstall the eidkiosk-kiosk package (or `make models` in a source tree), or fix face.models_dir")
 	}
 	defer a.Close()
 	m := gocv.NewMat()
@@ -127,6 +137,6 @@ func standaloneCamera(cfg config.Config) selftest.Check {
 			return selftest.Failed(err.Error(), "fix camera.source in the configuration")
 		}
 		defer cam.Close()
-		return cameraLive(ctx, cam, cfg.Camera.Source, cfg.Face.CascadeDir)
+		return cameraLive(ctx, cam, cfg.Camera.Source, cfg.Face.ModelsDir)
 	})
 }

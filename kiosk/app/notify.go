@@ -24,14 +24,12 @@ func (s *System) superviseSystemd(ctx context.Context, n *sdnotify.Notifier) err
 // the outbox and the parts in fault. Nothing personal: states and counts.
 func (s *System) statusLine() string {
 	line := fmt.Sprintf("kiosk running, version %s; %s; outbox %d queued", Version, s.Engine.View().State, s.Outbox.Stats().Pending)
-	s.mu.Lock()
 	var faults []string
-	for part, err := range s.health {
-		if err != nil {
-			faults = append(faults, part)
+	for _, c := range s.health.List() {
+		if !c.OK {
+			faults = append(faults, c.Name)
 		}
 	}
-	s.mu.Unlock()
 	if len(faults) > 0 {
 		sort.Strings(faults)
 		line += "; fault: " + strings.Join(faults, ", ")

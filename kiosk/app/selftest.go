@@ -5,17 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"eidkiosk/drivers/gpio"
 	"eidkiosk/drivers/idcard"
 	"eidkiosk/kiosk/config"
+	"eidkiosk/kiosk/peripherals"
 	"eidkiosk/provisioning/selftest"
 )
-
-func init() {
-	// `kioskctl selftest` runs without a kiosk process: the hardware checks
-	// open the devices themselves (stop the kiosk service first).
-	selftest.RegisterHardware(standaloneChecks)
-}
 
 // SelfTest runs the checklist on the running kiosk: the built-in checks
 // (disk, clock, authority) and the hardware through the live drivers, and
@@ -71,15 +65,16 @@ func (s *System) gpioCheck() selftest.Check {
 	})
 }
 
-// standaloneChecks open the reader and the GPIO pins named in the config.
-func standaloneChecks(env selftest.Env) []selftest.Check {
-	cfg := env.Config
+// HardwareChecks are the hardware checks of `kioskctl selftest`, which runs
+// without a kiosk process: they open the reader, the GPIO pins and the
+// camera named in cfg themselves (stop the kiosk service first).
+func HardwareChecks(cfg config.Config) []selftest.Check {
 	checks := []selftest.Check{
 		selftest.New("reader", func(ctx context.Context) selftest.Result {
 			return readerOnce(ctx, cfg.Reader)
 		}),
 		selftest.New("gpio", func(ctx context.Context) selftest.Result {
-			pins, err := gpio.Open(cfg.GPIO, nil)
+			pins, err := peripherals.OpenGPIO(cfg.GPIO, nil)
 			if err != nil {
 				return selftest.Failed(err.Error(), "fix the pin names under [gpio] in the configuration (`kioskctl gpio test` lists them)")
 			}

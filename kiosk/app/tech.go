@@ -2,72 +2,47 @@ package app
 
 import (
 	"fmt"
-	"time"
 
-	"eidkiosk/kiosk/session"
+	"eidkiosk/ui/techstatus"
 )
 
-// TechState is what technician mode shows: states and counts, nothing personal.
-type TechState struct {
-	Version         string
-	Checks          []TechCheck
-	OutboxDepth     int
-	OutboxOldest    time.Duration
-	Uplink          string
-	LastAck         time.Time
-	UpdateState     string
-	UpdateAvailable string
-	Lease           string
-	Reader          string
-	Camera          string
-	GPIO            string
-	Quality         []session.Measure
-	LogTail         []string
-}
-
-// TechCheck is one health line.
-type TechCheck struct {
-	Name   string
-	OK     bool
-	Detail string
-}
-
-// Tech returns the technician-mode snapshot.
-func (s *System) Tech() TechState {
+// Tech returns the technician-mode snapshot (the type the UI declares):
+// states and counts, nothing personal.
+func (s *System) Tech() techstatus.Status {
 	now := s.clk.Now()
-	st := TechState{Version: Version}
+	st := techstatus.Status{Version: Version, Checks: s.health.List()}
 	ob := s.Outbox.Stats()
-	st.OutboxDepth = ob.Pending
+	st.Outbox.Depth = ob.Pending
 	if !ob.Oldest.IsZero() {
-		st.OutboxOldest = now.Sub(ob.Oldest)
+		st.Outbox.Oldest = now.Sub(ob.Oldest)
 	}
-	st.LastAck = ob.LastAck
+	st.Outbox.LastAck = ob.LastAck
 	switch {
 	case s.Uplink == nil:
-		st.Uplink = "not provisioned"
+		st.Outbox.Uplink = "not provisioned"
 	default:
 		u := s.Uplink.Status()
 		switch {
 		case u.Disabled != "":
-			st.Uplink = "refused by the authority: " + u.Disabled
+			st.Outbox.Uplink = "refused by the authority: " + u.Disabled
 		case u.Online:
-			st.Uplink = fmt.Sprintf("online, %d sent", u.Sent)
+			st.Outbox.Uplink = fmt.Sprintf("online, %d sent", u.Sent)
 		case u.LastError != "":
-			st.Uplink = "offline: " + u.LastError
+			st.Outbox.Uplink = "offline: " + u.LastError
 		default:
-			st.Uplink = "connecting"
+			st.Outbox.Uplink = "connecting"
 		}
 	}
 	if s.Update != nil {
 		us := s.Update.Status()
-		st.UpdateState = us.Describe()
+		st.Update.State = us.Describe()
 		st.Version = fmt.Sprintf("%s (slot %s)", Version, us.Slot)
 	} else {
-		st.UpdateState = "updates off"
+		st.Update.State = "updates off"
 	}
 	ls := s.Lease.Snapshot()
 	if ls.Holder != "" {
-		st.Lease = fmt.Sprintf("%s until %s", ls.Holder, ls.Expiry.Format("15:04:05"))
+		st.Update.Lease = fmt.Sprintf("%s until %s", ls.Holder, ls.Expiry.Format("15:04:05"))
 	}
 	v := s.Engine.View()
 	if v.ReaderOK {
@@ -82,15 +57,6 @@ func (s *System) Tech() TechState {
 	} else {
 		st.GPIO = "no GPIO peripherals"
 	}
-	s.mu.Lock()
-	for name, err := range s.health {
-		c := TechCheck{Name: name, OK: err == nil}
-		if err != nil {
-			c.Detail = err.Error()
-		}
-		st.Checks = append(st.Checks, c)
-	}
-	s.mu.Unlock()
 	if s.Tail != nil {
 		st.LogTail = s.Tail.Lines(8)
 	}

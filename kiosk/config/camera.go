@@ -41,8 +41,14 @@ func (c *CameraConfig) validate() error {
 
 // FaceConfig is the face pipeline: quality gate and liveness (kiosk/face).
 type FaceConfig struct {
-	CascadeDir string `toml:"cascade_dir"` // OpenCV Haar/LBP cascades
-	Challenges int    `toml:"challenges"`  // liveness challenges per visit
+	// ModelsDir holds the face models (docs/models.md); empty: the packaged
+	// /usr/share/eidkiosk/models (or $EIDKIOSK_MODELS). Each file is checked
+	// against its pinned SHA-256 at start.
+	ModelsDir string `toml:"models_dir,omitempty"`
+	// CascadeDir is no longer read (the pipeline runs on DNN models since
+	// 0.2); accepted so that older configuration files still load.
+	CascadeDir string `toml:"cascade_dir,omitempty"`
+	Challenges int    `toml:"challenges"` // liveness challenges per visit
 	// Preset is the set of thresholds: "kiosk" (a 1280x720 camera at arm's
 	// length) or "demo" (the shared 400x300 webcam video; see docs/face.md).
 	Preset string `toml:"preset"`
@@ -59,7 +65,7 @@ type FaceConfig struct {
 }
 
 func defaultFace() FaceConfig {
-	return FaceConfig{CascadeDir: "/usr/share/opencv4", Challenges: 2, Preset: "kiosk", Threads: 1,
+	return FaceConfig{Challenges: 2, Preset: "kiosk", Threads: 1,
 		CaptureTimeout: D(45 * time.Second)}
 }
 

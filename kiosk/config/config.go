@@ -41,8 +41,6 @@ type Config struct {
 	GPIO      GPIOConfig      `toml:"gpio"`
 	Printer   PrinterConfig   `toml:"printer"`
 	Metrics   MetricsConfig   `toml:"metrics"`
-	// Sim runs the kiosk with simulated hardware (demo, development).
-	Sim bool `toml:"sim"`
 }
 
 // Duration is a time.Duration written as a string ("300ms", "7d" is not
@@ -65,8 +63,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.Strin
 // D is shorthand for a Duration.
 func D(v time.Duration) Duration { return Duration{v} }
 
-// Default returns the configuration used when a key is absent. With no file
-// at all (the --sim default), it runs the whole kiosk on simulated hardware.
+// Default returns the configuration used when a key is absent.
 func Default() Config {
 	return Config{
 		Station:   defaultStation(),
@@ -126,7 +123,11 @@ func Parse(text string) (Config, error) {
 		}
 		return Config{}, fmt.Errorf("config: %s", firstLine(err.Error()))
 	}
-	if und := md.Undecoded(); len(und) > 0 {
+	und, err := withoutLegacySim(text, md.Undecoded())
+	if err != nil {
+		return Config{}, err
+	}
+	if len(und) > 0 {
 		k := und[0].String()
 		known := knownKeys()
 		reason := "unknown key"
@@ -142,6 +143,43 @@ func Parse(text string) (Config, error) {
 	}
 	return c, nil
 }
+
+// ErrSimRemoved is wrapped by the error for a configuration that still asks
+// for simulated hardware (`sim = true`): the kiosk binary has no way into
+// simulation, so that a deployed terminal (or a signed remote configuration)
+// cannot switch itself to a private authority and reader.
+var ErrSimRemoved = errors.New("simulation is not part of the kiosk")
+
+// withoutLegacySim refuses the removed top-level key sim unless it is false
+// (as older `kioskctl config example` output wrote it, which keeps meaning
+// "real hardware") and returns the other undecoded keys.
+func withoutLegacySim(text string, und []toml.Key) ([]toml.Key, error) {
+	var rest []toml.Key
+	found := false
+	for _, k := range und {
+		if len(k) == 1 && k[0] == "sim" {
+			found = true
+			continue
+		}
+		rest = append(rest, k)
+	}
+	if !found {
+		return und, nil
+	}
+	var legacy struct {
+		Sim any `toml:"sim"`
+	}
+	if _, err := toml.Decode(text, &legacy); err == nil && legacy.Sim == false {
+		return rest, nil
+	}
+	return nil, &simRemovedError{FieldError{Key: "sim", Reason: "the kiosk no longer runs on simulated hardware; " +
+		"remove the key and use `kioskctl sim kiosk` (the kiosk on simulated hardware) or `kioskctl demo` (one scripted visit)"}}
+}
+
+type simRemovedError struct{ FieldError }
+
+func (e *simRemovedError) Unwrap() error { return ErrSimRemoved }
+func (e *simRemovedError) Error() string { return e.FieldError.Error() }
 
 type unknownKeyError struct{ FieldError }
 

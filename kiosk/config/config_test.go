@@ -82,3 +82,42 @@ func TestExampleRoundTrips(t *testing.T) {
 		t.Fatalf("knownKeys = %v", knownKeys())
 	}
 }
+
+// TestSimKeyRefused: a configuration that still asks for simulated hardware
+// is refused on one line that names the key and what to use instead; the
+// `sim = false` that older examples wrote is accepted.
+func TestSimKeyRefused(t *testing.T) {
+	for _, text := range []string{"sim = true\n", "sim = \"yes\"\n", "sim = true\n[reader]\nport = \"/dev/ttyUSB0\"\n"} {
+		_, err := Parse(text)
+		if !errors.Is(err, ErrSimRemoved) {
+			t.Fatalf("%q: err = %v, want ErrSimRemoved", text, err)
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "config: sim: ") || !strings.Contains(msg, "kioskctl sim kiosk") || !strings.Contains(msg, "kioskctl demo") || strings.Contains(msg, "\n") {
+			t.Fatalf("%q: message %q should say what to use instead, on one line", text, msg)
+		}
+	}
+	c, err := Parse("sim = false\n[reader]\nbaud = 57600\n")
+	if err != nil || c.Reader.Baud != 57600 {
+		t.Fatalf("sim = false: %v (baud %d)", err, c.Reader.Baud)
+	}
+	// In a section it is just an unknown key.
+	if _, err := Parse("[reader]\nsim = true\n"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("[reader] sim: err = %v, want ErrUnknownKey", err)
+	}
+}
+
+// TestExampleHasNoSim: the example `kioskctl config example` prints has no
+// key that could switch a terminal into simulation.
+func TestExampleHasNoSim(t *testing.T) {
+	for _, line := range strings.Split(Example(), "\n") {
+		if k, _, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == "sim" {
+			t.Fatalf("example has %q", line)
+		}
+	}
+	for _, k := range knownKeys() {
+		if k == "sim" {
+			t.Fatal("knownKeys has sim")
+		}
+	}
+}

@@ -11,7 +11,7 @@ type UpdateConfig struct {
 	Enabled      bool     `toml:"enabled"`       // the update agent polls the TUF repository and installs releases
 	RepoURL      string   `toml:"repo_url"`      // TUF repository; empty: <authority.url>/tuf/
 	Channel      string   `toml:"channel"`       // "stable" or "pilot"
-	PollInterval Duration `toml:"poll_interval"` // how often the repository is asked for a new release
+	PollInterval Duration `toml:"poll_interval"` // how often the repository is asked for a new release: at least 1m, default 1h; `kioskctl update now` or `fleet poke` check at once
 	HealthWindow Duration `toml:"health_window"` // a new slot must pass its health check within this
 	OfflineGrace Duration `toml:"offline_grace"` // visits go on without fresh metadata this long
 	MaxSize      int64    `toml:"max_size"`      // largest release accepted, bytes
@@ -27,7 +27,7 @@ func (c *UpdateConfig) validate() error {
 		return err
 	}
 	if c.PollInterval.Duration < time.Minute {
-		return bad("update.poll_interval", "%s is shorter than a minute", c.PollInterval.Duration)
+		return bad("update.poll_interval", "%s is shorter than the minimum of 1m, e.g. \"1h\" (for a check at once: kioskctl update now)", c.PollInterval.Duration)
 	}
 	if err := positive("update.health_window", c.HealthWindow); err != nil {
 		return err

@@ -49,6 +49,11 @@ type Settings struct {
 	// video's answers come at known times).
 	Rewind bool
 
+	// Samples: how many quality-passing frames (the best of each 400 ms)
+	// a live capture hands to Options.OnSamples (default 5; the matcher's
+	// template is their median).
+	Samples int
+
 	PortraitMaxBytes int // ≤ 60 KB
 	PortraitWidth    int // output width unless that would bring the eye distance under Quality.MinEyeDist
 	EvidenceFrames   int // down-scaled frames kept for the authority
@@ -57,10 +62,14 @@ type Settings struct {
 
 // Options configures NewCapturer.
 type Options struct {
-	Camera     Frames
-	CascadeDir string // default DefaultCascadeDir
-	Settings   Settings
-	Clock      clock.Clock // for fault waits; default clock.Real{}
+	Camera   Frames
+	Settings Settings
+	Clock    clock.Clock // for fault waits; default clock.Real{}
+	// OnSamples, when set, receives Settings.Samples quality-passing
+	// frames with their landmarks at the end of each live capture (fewer
+	// when the capture had fewer), before they are wiped: 1:1 matching
+	// against the card photo runs there. Its error ends the capture.
+	OnSamples SamplesFunc
 }
 
 // Capturer is the kiosk's session.FaceCapturer, and the UI's live preview.
@@ -76,13 +85,11 @@ type Capturer struct {
 
 var _ session.FaceCapturer = (*Capturer)(nil)
 
-// NewCapturer loads the cascades and returns a capturer. Close it.
+// NewCapturer loads the face models and returns a capturer. Close it. A
+// missing or altered model is an error wrapping facemodel.ErrUnavailable.
 func NewCapturer(o Options) (*Capturer, error) {
 	if o.Camera == nil {
 		return nil, errors.New("face: Options.Camera is required")
-	}
-	if o.CascadeDir == "" {
-		o.CascadeDir = DefaultCascadeDir
 	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
@@ -90,7 +97,7 @@ func NewCapturer(o Options) (*Capturer, error) {
 	if err := o.Settings.Liveness.Validate(); err != nil {
 		return nil, fmt.Errorf("face: %w", err)
 	}
-	a, err := NewAnalyzer(o.CascadeDir, o.Settings.Analyzer)
+	a, err := NewAnalyzer(o.Settings.Analyzer)
 	if err != nil {
 		return nil, err
 	}
@@ -130,9 +137,22 @@ func (c *Capturer) Capture(ctx context.Context, nonce []byte, report func(sessio
 	if err != nil {
 		return session.FaceResult{}, fmt.Errorf("face: %w", err)
 	}
-	run := &capture{c: c, plan: plan, judge: liveness.NewJudge(c.s.Liveness, plan), report: report}
+	n := c.s.Samples
+	if n <= 0 {
+		n = 5
+	}
+	if c.o.OnSamples == nil {
+		n = 0
+	}
+	run := &capture{c: c, plan: plan, judge: liveness.NewJudge(c.s.Liveness, plan), report: report, samples: samples{max: n}}
 	defer run.close()
-	return run.loop(ctx)
+	res, err := run.loop(ctx)
+	if err == nil && c.o.OnSamples != nil {
+		if serr := c.o.OnSamples(ctx, run.samples.sorted()); serr != nil {
+			return res, fmt.Errorf("face: samples: %w", serr)
+		}
+	}
+	return res, err
 }
 
 type capture struct {
@@ -141,6 +161,7 @@ type capture struct {
 	judge  *liveness.Judge
 	report func(session.FaceProgress)
 
+	samples   samples
 	frame     gocv.Mat
 	best      gocv.Mat // portrait crop of the best passing frame
 	bestScore float64
@@ -162,6 +183,7 @@ func (r *capture) close() {
 		}
 		m.Close()
 	}
+	r.samples.wipe()
 	r.c.a.Wipe()
 }
 
@@ -211,6 +233,9 @@ func (r *capture) loop(ctx context.Context) (session.FaceResult, error) {
 		st := r.judge.Observe(&f)
 		if q.Pass && (!r.hasBest || q.Score > r.bestScore) {
 			r.keepBest(&f, q)
+		}
+		if q.Pass {
+			r.samples.offer(r.frame, &f, q.Score)
 		}
 		r.evidenceAt(&f, st)
 		r.progress(&f, q, st)

@@ -8,10 +8,12 @@ import (
 	"image"
 	"image/jpeg"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"eidkiosk/drivers/camera"
+	"eidkiosk/facemodel"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/face/liveness"
 	"eidkiosk/kiosk/session"
@@ -178,5 +180,75 @@ func TestSettingsFromConfig(t *testing.T) {
 	}
 	if _, err := OpenCamera(config.CameraConfig{Source: "rtsp://x"}, CameraHooks{}); err == nil {
 		t.Fatal("rtsp source accepted")
+	}
+}
+
+// TestLiveCaptureHandsSamplesToTheMatcher: a live capture of the real video
+// gives OnSamples five quality-passing frames from distinct spans of the
+// capture, with landmarks on the face (the matprofile test checks they are
+// freed); a missing-models setup fails with
+// facemodel.ErrUnavailable; an OnSamples error ends the capture.
+func TestLiveCaptureHandsSamplesToTheMatcher(t *testing.T) {
+	cam := demoCamera(t)
+	var got []Sample
+	c, err := NewCapturer(Options{Camera: cam, Settings: DemoSettings(), OnSamples: func(ctx context.Context, s []Sample) error {
+		got = append([]Sample(nil), s...)
+		for _, x := range s {
+			if x.Frame.Empty() || x.Frame.Cols() != 400 {
+				t.Errorf("sample frame %dx%d", x.Frame.Cols(), x.Frame.Rows())
+			}
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Capture(context.Background(), []byte("visit-0000"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 {
+		t.Fatalf("%d samples, want 5", len(got))
+	}
+	for i, s := range got {
+		if i > 0 && s.T.Truncate(sampleSpan).Equal(got[i-1].T.Truncate(sampleSpan)) {
+			t.Errorf("samples %d and %d in the same %v", i-1, i, sampleSpan)
+		}
+		five := s.Landmarks.Five()
+		for _, p := range five {
+			if !image.Pt(int(p.X), int(p.Y)).In(s.Box) {
+				t.Errorf("sample %d: point %v outside the face %v", i, p, s.Box)
+			}
+		}
+		if d := five[1].X - five[0].X; d < 30 {
+			t.Errorf("sample %d: eyes %.0f px apart", i, d)
+		}
+	}
+
+	boom := errors.New("matcher down")
+	c2, err := NewCapturer(Options{Camera: cam, Settings: DemoSettings(), OnSamples: func(context.Context, []Sample) error { return boom }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := c2.Capture(context.Background(), []byte("visit-0000"), nil); !errors.Is(err, boom) {
+		t.Fatalf("err %v, want the matcher's", err)
+	}
+
+	t.Setenv(facemodel.EnvDir, t.TempDir())
+	if _, err := NewCapturer(Options{Camera: cam, Settings: DemoSettings()}); !errors.Is(err, facemodel.ErrUnavailable) {
+		t.Fatalf("no models: err %v, want facemodel.ErrUnavailable", err)
+	}
+}
+
+func TestUnavailableFailsEveryCaptureAsACameraFault(t *testing.T) {
+	t.Setenv(facemodel.EnvDir, t.TempDir())
+	_, err := NewAnalyzer(AnalyzerOptions{})
+	if !errors.Is(err, facemodel.ErrUnavailable) {
+		t.Fatalf("no models: %v", err)
+	}
+	_, cerr := Unavailable{Err: err}.Capture(context.Background(), []byte("visit-x"), nil)
+	if !errors.Is(cerr, session.ErrCameraFault) || !strings.Contains(cerr.Error(), "fr_detect.onnx") || !strings.Contains(cerr.Error(), "make models") {
+		t.Fatalf("capture error %v", cerr)
 	}
 }

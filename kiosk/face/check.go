@@ -15,10 +15,9 @@ import (
 
 // CheckOptions configures Check.
 type CheckOptions struct {
-	CascadeDir string
-	Settings   Settings
-	Frames     int // stop after this many frames (0: until ctx ends or the recording ends)
-	Every      int // print every Nth frame (default 1)
+	Settings Settings
+	Frames   int // stop after this many frames (0: until ctx ends or the recording ends)
+	Every    int // print every Nth frame (default 1)
 }
 
 // Check measures live frames for a technician aligning a camera: one line
@@ -26,13 +25,10 @@ type CheckOptions struct {
 // the liveness inputs and the time spent. It returns at the end of a
 // recording, after o.Frames frames, or when ctx ends (nil then).
 func Check(ctx context.Context, cam Frames, w io.Writer, o CheckOptions) error {
-	if o.CascadeDir == "" {
-		o.CascadeDir = DefaultCascadeDir
-	}
 	if o.Every <= 0 {
 		o.Every = 1
 	}
-	a, err := NewAnalyzer(o.CascadeDir, o.Settings.Analyzer)
+	a, err := NewAnalyzer(o.Settings.Analyzer)
 	if err != nil {
 		return err
 	}
@@ -71,7 +67,7 @@ func WriteCheckLine(w io.Writer, in camera.Info, f *measure.Frame, q measure.Res
 	if !f.HasFace() {
 		b.WriteString("no face")
 	} else {
-		fmt.Fprintf(&b, "faces=%d box=%d,%d,%d,%d eyes=%d", f.Faces, f.Box.Min.X, f.Box.Min.Y, f.Box.Dx(), f.Box.Dy(), f.Eyes)
+		fmt.Fprintf(&b, "faces=%d box=%d,%d,%d,%d p_closed=%.3f/%.3f", f.Faces, f.Box.Min.X, f.Box.Min.Y, f.Box.Dx(), f.Box.Dy(), f.EyeClosedL, f.EyeClosedR)
 		for _, m := range q.Measures {
 			if m.Name == measure.MFaces {
 				continue
@@ -82,7 +78,7 @@ func WriteCheckLine(w io.Writer, in camera.Info, f *measure.Frame, q measure.Res
 			}
 			fmt.Fprintf(&b, " %s=%g%s", m.Name, m.Value, mark)
 		}
-		fmt.Fprintf(&b, " mouth=%.3f nonrigid=%.2f shift=%.2f moire=%.1f", f.Mouth, f.NonRigid, f.Shift, f.Moire)
+		fmt.Fprintf(&b, " ear=%.3f mouth=%.3f nonrigid=%.2f shift=%.2f moire=%.1f", f.EAR, f.Mouth, f.NonRigid, f.Shift, f.Moire)
 		if f.Identical {
 			b.WriteString(" IDENTICAL")
 		}

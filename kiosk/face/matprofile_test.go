@@ -16,8 +16,8 @@ import (
 )
 
 // TestMatProfileNoLeaks runs hundreds of frames through every path that
-// makes Mats (camera, preview, analyzer, capture with portrait and
-// evidence, check, the evaluation set builder and runner) and asserts
+// makes Mats (camera, preview, analyzer and its models, capture with
+// portrait, evidence and matcher samples, check, the evaluation set builder and runner) and asserts
 // that every Mat was closed. Run: go test -tags matprofile -run MatProfile ./kiosk/face/
 func TestMatProfileNoLeaks(t *testing.T) {
 	if n := gocv.MatProfile.Count(); n != 0 {
@@ -26,7 +26,11 @@ func TestMatProfileNoLeaks(t *testing.T) {
 	func() {
 		cam := demoCamera(t)
 		defer cam.Close()
-		c, err := NewCapturer(Options{Camera: cam, Settings: DemoSettings()})
+		samples := 0
+		c, err := NewCapturer(Options{Camera: cam, Settings: DemoSettings(), OnSamples: func(_ context.Context, s []Sample) error {
+			samples += len(s)
+			return nil
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,8 +75,8 @@ func TestMatProfileNoLeaks(t *testing.T) {
 		if err := Check(context.Background(), cam, io.Discard, CheckOptions{Settings: DemoSettings(), Frames: 100}); err != nil {
 			t.Fatal(err)
 		}
-		if frames < 200 {
-			t.Fatalf("only %d frames", frames)
+		if frames < 100 || samples < 10 {
+			t.Fatalf("only %d frames, %d samples", frames, samples)
 		}
 	}()
 	dir := t.TempDir()

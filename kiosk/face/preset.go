@@ -43,7 +43,6 @@ func DemoSettings() Settings {
 	s.Rewind = true
 	s.Quality.MinEyeDist = 38
 	s.Quality.MinSharpness = 25
-	s.Quality.MaxYaw = 0.2
 	s.Quality.MaxCentre = 0.2
 	s.Liveness.Challenges = []string{liveness.Blink, liveness.OpenMouth}
 	s.Liveness.Count = 2
@@ -65,6 +64,7 @@ func SettingsFor(fc config.FaceConfig) (Settings, error) {
 	default:
 		return Settings{}, fmt.Errorf("face: unknown preset %q", fc.Preset)
 	}
+	s.Analyzer.ModelsDir = fc.ModelsDir
 	if len(fc.ChallengeSet) > 0 {
 		s.Liveness.Challenges = fc.ChallengeSet
 	}
@@ -125,7 +125,7 @@ func Open(cc config.CameraConfig, fc config.FaceConfig, h CameraHooks) (*Capture
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := NewCapturer(Options{Camera: cam, CascadeDir: fc.CascadeDir, Settings: s, Clock: h.Clock})
+	c, err := NewCapturer(Options{Camera: cam, Settings: s, Clock: h.Clock})
 	if err != nil {
 		cam.Close()
 		return nil, nil, err

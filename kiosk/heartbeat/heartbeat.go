@@ -1,11 +1,13 @@
 // Package heartbeat sends the kiosk's periodic heartbeat to the authority's
 // fleet module (authority/fleet): version, slot, health, outbox depth, last
 // errors, update state and the visit lease, as JSON over the kiosk's mTLS
-// client. The authority identifies the terminal by its client certificate,
-// so the report carries no identity of its own.
+// client. The messages are fleetproto's (the wire format the authority
+// imports too); this package only sends them.
 //
-// It carries no personal data: the kiosk must put only error codes and
-// messages without names, ID numbers or images in LastErrors.
+// Its health checks are the kiosk's one health model (internal/health); the
+// report carries them as they are. It carries no personal data: the kiosk
+// must put only error codes and messages without names, ID numbers or
+// images in LastErrors and in the checks' details.
 // It does not retry a failed heartbeat: the next one supersedes it.
 package heartbeat
 
@@ -18,73 +20,64 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
 )
 
-// Path is where the authority receives heartbeats.
-const Path = "/fleet/v1/heartbeat"
-
-// Report is one heartbeat.
-type Report struct {
-	SentAt      time.Time `json:"sent_at"`
-	Version     string    `json:"version"`
-	Slot        string    `json:"slot"`
-	Channel     string    `json:"channel"`
-	Healthy     bool      `json:"healthy"`
-	Checks      []Check   `json:"checks,omitempty"`
-	OutboxDepth int       `json:"outbox_depth"`
-	LastErrors  []string  `json:"last_errors,omitempty"`
-	Update      Update    `json:"update"`
-	Lease       Lease     `json:"lease"`
-	UptimeSec   int64     `json:"uptime_sec"`
+// RefusedError is an answer other than 200 or 204. A 403 means the
+// authority no longer accepts this terminal; Message says why (replaced,
+// revoked, deprovisioned), for its log and technician screen.
+type RefusedError struct {
+	Status  int
+	Message string
 }
 
-// Check is one health check's last result.
-type Check struct {
-	Name  string `json:"name"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-}
-
-// Update is the update agent's state.
-type Update struct {
-	Phase       string    `json:"phase"`
-	Floor       string    `json:"floor"`
-	Available   string    `json:"available,omitempty"`
-	Trial       string    `json:"trial,omitempty"`        // version on trial
-	LastTrial   string    `json:"last_trial,omitempty"`   // "3.0.0 unhealthy"
-	LastRefusal string    `json:"last_refusal,omitempty"` // reason code
-	LastError   string    `json:"last_error,omitempty"`
-	LastFresh   time.Time `json:"last_fresh"`
-	Stale       bool      `json:"stale"`
-	Config      int64     `json:"config_version"`
-}
-
-// Lease is the visit lease.
-type Lease struct {
-	Holder string    `json:"holder,omitempty"`
-	Expiry time.Time `json:"expiry,omitempty"`
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("heartbeat: authority answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
 }
 
 // Sender posts heartbeats every Interval.
 type Sender struct {
 	Authority string       // https://host:port of the authority
 	Client    *http.Client // the kiosk's mTLS client
-	Collect   func() Report
+	Collect   func() fleetproto.Report
 	Interval  time.Duration // default 1 minute
 	Clock     clock.Clock   // default clock.Real
 	Log       *slog.Logger
+	// OnAnswer, if not nil, is called with each answer that asks something.
+	OnAnswer func(fleetproto.Answer)
+	// OnError, if not nil, is called with each heartbeat not delivered.
+	OnError func(error)
+
+	kickOnce sync.Once
+	kick     chan struct{}
+}
+
+func (s *Sender) kicks() chan struct{} {
+	s.kickOnce.Do(func() { s.kick = make(chan struct{}, 1) })
+	return s.kick
+}
+
+// Kick makes Run send the next heartbeat now instead of at the end of its
+// interval (an update committed or rolled back: the fleet view must not
+// lag a heartbeat behind). It never blocks.
+func (s *Sender) Kick() {
+	select {
+	case s.kicks() <- struct{}{}:
+	default:
+	}
 }
 
 // Send posts one report.
-func (s *Sender) Send(ctx context.Context, r Report) error {
+func (s *Sender) Send(ctx context.Context, r fleetproto.Report) error {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(s.Authority, "/")+Path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(s.Authority, "/")+fleetproto.Path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
@@ -99,8 +92,17 @@ func (s *Sender) Send(ctx context.Context, r Report) error {
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusNoContent && res.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(res.Body, 200))
-		return fmt.Errorf("heartbeat: authority answered %s: %s", res.Status, strings.TrimSpace(string(msg)))
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 500))
+		return &RefusedError{Status: res.StatusCode, Message: strings.TrimSpace(string(msg))}
+	}
+	if res.StatusCode == http.StatusOK {
+		var a fleetproto.Answer
+		if err := json.NewDecoder(io.LimitReader(res.Body, 4096)).Decode(&a); err != nil {
+			return fmt.Errorf("heartbeat: the authority's answer: %w", err)
+		}
+		if s.OnAnswer != nil && a != (fleetproto.Answer{}) {
+			s.OnAnswer(a)
+		}
 	}
 	return nil
 }
@@ -127,6 +129,9 @@ func (s *Sender) Run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := s.Send(sctx, r); err != nil && ctx.Err() == nil {
 			log.Warn("heartbeat not delivered", "err", err)
+			if s.OnError != nil {
+				s.OnError(err)
+			}
 		}
 		cancel()
 		done := make(chan struct{})
@@ -136,6 +141,8 @@ func (s *Sender) Run(ctx context.Context) error {
 			t.Stop()
 			return ctx.Err()
 		case <-done:
+		case <-s.kicks():
+			t.Stop()
 		}
 	}
 }

@@ -98,6 +98,7 @@ var (
 	dStale     = prometheus.NewDesc("eidkiosk_update_stale", "1 when no fresh metadata for longer than the offline grace.", nil, nil)
 	dTrial     = prometheus.NewDesc("eidkiosk_update_trial", "1 while a release is on trial.", nil, nil)
 	dHealthy   = prometheus.NewDesc("eidkiosk_update_healthy", "0 while a health check keeps a trial from committing.", nil, nil)
+	dLoop      = prometheus.NewDesc("eidkiosk_update_loop", "1 while the agent refuses to install the release it switched to last a second time (an update loop it stopped).", []string{"version"}, nil)
 	dLeaseHeld = prometheus.NewDesc("eidkiosk_lease_held", "1 while the visit lease is held.", []string{"holder"}, nil)
 	dLeaseExp  = prometheus.NewDesc("eidkiosk_lease_expiry_timestamp_seconds", "When the held lease runs out.", nil, nil)
 	dLeaseOut  = prometheus.NewDesc("eidkiosk_lease_expired_total", "Leases that ran out instead of being released.", nil, nil)
@@ -109,7 +110,7 @@ type collector struct{ src Sources }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dBuild, dPhase, dDone, dTotal, dBytes, dRefusals, dCheck, dFresh, dExpires,
-		dStale, dTrial, dHealthy, dLeaseHeld, dLeaseExp, dLeaseOut, dOutItems, dOutBytes} {
+		dStale, dTrial, dHealthy, dLoop, dLeaseHeld, dLeaseExp, dLeaseOut, dOutItems, dOutBytes} {
 		ch <- d
 	}
 }
@@ -132,10 +133,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	slot := ""
+	slot, version := "", c.src.Version
 	if c.src.Update != nil {
 		s := c.src.Update()
 		slot = s.Slot
+		if s.Version != "" {
+			version = s.Version // the slot's manifest: the release, whatever the build stamp says
+		}
 		for _, p := range []update.Phase{update.PhaseIdle, update.PhaseChecking, update.PhaseDownloading, update.PhaseInstalling,
 			update.PhaseWaitIdle, update.PhaseSwitching, update.PhaseTrial, update.PhaseRollingBack} {
 			g(dPhase, b(s.Phase == p), string(p))
@@ -150,8 +154,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		g(dStale, b(s.Stale))
 		g(dTrial, b(s.Trial != nil))
 		g(dHealthy, b(s.Healthy))
+		if s.Loop != nil {
+			g(dLoop, 1, s.Loop.Version)
+		} else {
+			g(dLoop, 0, "")
+		}
 	}
-	g(dBuild, 1, c.src.Version, slot)
+	g(dBuild, 1, version, slot)
 	if c.src.Lease != nil {
 		l := c.src.Lease()
 		g(dLeaseHeld, b(l.Holder != ""), l.Holder)

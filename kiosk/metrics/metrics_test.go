@@ -20,7 +20,8 @@ func TestServeOnLoopback(t *testing.T) {
 	ls := lease.New(clk, time.Minute)
 	ls.Acquire()
 	st := update.Status{Version: "2.0.0", Slot: "b", Phase: update.PhaseDownloading, Progress: update.Progress{Done: 300, Total: 1000},
-		Refusals: 2, LastRefusal: update.ReasonExpired, Bytes: 4242, Healthy: true}
+		Refusals: 2, LastRefusal: update.ReasonExpired, Bytes: 4242, Healthy: true,
+		Loop: &update.Loop{Version: "2.0.0", Target: "kiosk/2.0.0/kiosk.tar.gz"}}
 	m := New(Sources{Version: "2.0.0", Update: func() update.Status { return st }, Lease: ls.Snapshot,
 		Outbox: func() (int, int64) { return 3, 123456 }})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -47,6 +48,7 @@ func TestServeOnLoopback(t *testing.T) {
 		`eidkiosk_update_download_done_bytes 300`,
 		`eidkiosk_update_refusals_total{last_reason="expired"} 2`,
 		`eidkiosk_update_received_bytes_total 4242`,
+		`eidkiosk_update_loop{version="2.0.0"} 1`,
 		`eidkiosk_lease_held{holder="visit"} 1`,
 		`eidkiosk_lease_expiry_timestamp_seconds 1.80000006e+09`,
 		`eidkiosk_outbox_items 3`,

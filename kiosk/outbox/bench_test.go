@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"eidkiosk/internal/atomicfile"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/outbox"
 )
@@ -36,7 +37,7 @@ func BenchmarkEnqueue(b *testing.B) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		if err := outbox.WriteFileDurable(filepath.Join(files, id), pkg); err != nil {
+		if err := atomicfile.Write(filepath.Join(files, id), pkg, 0o600); err != nil {
 			b.Fatal(err)
 		}
 		tf += time.Since(t1)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"eidkiosk/internal/atomicfile"
 )
 
 // PackageExt is the file extension of an exported package.
@@ -59,7 +61,7 @@ func (o *Outbox) Export(ctx context.Context, dir string, progress func(done, tot
 		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, pkg) {
 			n++
 		} else {
-			if err := WriteFileDurable(path, pkg); err != nil {
+			if err := atomicfile.Write(path, pkg, 0o600); err != nil {
 				return n, fmt.Errorf("outbox: export: %w", err)
 			}
 			n++
@@ -69,43 +71,6 @@ func (o *Outbox) Export(ctx context.Context, dir string, progress func(done, tot
 		}
 	}
 	return n, nil
-}
-
-// WriteFileDurable writes b to path atomically and durably: a temporary file
-// in the same directory, fsync, rename, fsync of the directory.
-func WriteFileDurable(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(b); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // ReceiptExt is the extension of a receipt written by `authority import`

@@ -247,3 +247,36 @@ func TestOpenUnwritable(t *testing.T) {
 		t.Fatal("opened an outbox in a read-only directory")
 	}
 }
+
+// TestGateLogsOnKindChange: the gate's alert follows the kind of its
+// answer, not its wording: a full queue that grows logs once; the same
+// closed gate turning into a revoked terminal logs again.
+func TestGateLogsOnKindChange(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Default().Outbox
+	cfg.MaxItems = 2
+	o := open(t, t.TempDir(), cfg, nil)
+	var logs bytes.Buffer
+	o.SetLogger(slog.New(slog.NewTextHandler(&logs, nil)))
+	for _, id := range []string{"a", "b", "c"} {
+		if err := o.Enqueue(ctx, id, []byte("p")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.Admit(); !errors.Is(err, session.ErrOutboxFull) || !strings.Contains(err.Error(), "3 of 2 items") {
+		t.Fatalf("full: %v", err)
+	}
+	if n := strings.Count(logs.String(), "refusing new visits"); n != 1 {
+		t.Fatalf("a growing full queue alerted %d times:\n%s", n, logs.String())
+	}
+	if err := o.SetDisabled(ctx, "device_revoked"); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Admit(); !errors.Is(err, session.ErrDisabled) {
+		t.Fatalf("disabled: %v", err)
+	}
+	l := logs.String()
+	if strings.Count(l, "refusing new visits") != 2 || !strings.Contains(l, "device_revoked") || strings.Contains(l, "accepting visits again") {
+		t.Fatalf("full → disabled alerts:\n%s", l)
+	}
+}

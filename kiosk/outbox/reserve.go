@@ -10,6 +10,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"eidkiosk/internal/atomicfile"
 )
 
 // ReserveFile is a file of ReserveBytes kept beside the database. When the
@@ -68,25 +70,7 @@ func (o *Outbox) keepReserve() {
 }
 
 func writeReserve(path string) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(make([]byte, ReserveBytes))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return atomicfile.Write(path, make([]byte, ReserveBytes), 0o600)
 }
 
 // freeBytes is the space available to this process on dir's filesystem, or

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/config"
@@ -86,6 +86,23 @@ type fakeGate struct {
 func (g *fakeGate) Admit() error  { g.mu.Lock(); defer g.mu.Unlock(); return g.err }
 func (g *fakeGate) set(err error) { g.mu.Lock(); g.err = err; g.mu.Unlock() }
 
+type recPrinter struct {
+	mu  sync.Mutex
+	got []Receipt
+}
+
+func (r *recPrinter) PrintReceipt(rc Receipt) {
+	r.mu.Lock()
+	r.got = append(r.got, rc)
+	r.mu.Unlock()
+}
+
+func (r *recPrinter) printed() []Receipt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Receipt(nil), r.got...)
+}
+
 type recSignals struct {
 	mu   sync.Mutex
 	seen []State
@@ -107,6 +124,7 @@ type harness struct {
 	sub    *fakeSubmit
 	gate   *fakeGate
 	sig    *recSignals
+	print  *recPrinter
 	views  chan View
 	cancel context.CancelFunc
 	done   chan error
@@ -125,7 +143,7 @@ func (s syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, with ...func(*Options)) *harness {
 	t.Helper()
 	h := &harness{
 		t:     t,
@@ -134,24 +152,30 @@ func newHarness(t *testing.T) *harness {
 		sub:   &fakeSubmit{},
 		gate:  &fakeGate{},
 		sig:   &recSignals{},
+		print: &recPrinter{},
 		views: make(chan View, 1024),
 		done:  make(chan error, 1),
 		logs:  &bytes.Buffer{},
 		logMu: &sync.Mutex{},
 	}
 	n := byte(0)
-	h.e = New(Options{
+	o := Options{
 		Timeouts:      config.Default().Timeouts,
 		Face:          h.face,
 		Submit:        h.sub,
 		Gate:          h.gate,
 		Signals:       h.sig,
+		Print:         h.print,
 		Clock:         h.clk,
 		Logger:        slog.New(slog.NewTextHandler(syncWriter{h.logMu, h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		TechnicianPIN: "2468",
 		OnView:        func(v View) { h.views <- v },
 		Nonce:         func() []byte { n++; return []byte{n} },
-	})
+	}
+	for _, f := range with {
+		f(&o)
+	}
+	h.e = New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- h.e.Run(ctx) }()
@@ -312,6 +336,14 @@ func TestWholeVisit(t *testing.T) {
 	}
 	if v.Visits != 1 {
 		t.Fatalf("visits = %d", v.Visits)
+	}
+	// The receipt is printed once, although the receipt screen publishes
+	// further views (a language switch here).
+	h.e.Send(Tap{Action: ActLanguage, Lang: "zh-CN"})
+	h.e.Send(Tap{Action: ActLanguage, Lang: "en"})
+	h.settle()
+	if p := h.print.printed(); len(p) != 1 || p[0].Short != "DEMO-0001" || p[0].EnrollmentID != "0193-test" {
+		t.Fatalf("printed %+v, want the one receipt once", p)
 	}
 	h.sub.mu.Lock()
 	got := h.sub.got
@@ -683,6 +715,9 @@ func TestSealFailure(t *testing.T) {
 	h.tap(ActKeep)
 	if v := h.wait(Failed); v.Fault != FaultSeal {
 		t.Fatal(v.Fault)
+	}
+	if p := h.print.printed(); len(p) != 0 {
+		t.Fatalf("a receipt was printed for an enrollment that was not saved: %+v", p)
 	}
 }
 

@@ -4,7 +4,7 @@ import (
 	"image"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 )
 
 // Event is an input to the engine: a tap from the UI, a reader or sensor
@@ -62,6 +62,32 @@ type ReaderFault struct{ Err error }
 // ReaderBack: the reader answers again.
 type ReaderBack struct{}
 
+// ReaderEvent is what the card reader reported, the card model's event as
+// it is (convert with ReaderEvent(ev)): the kiosk hands the driver's
+// events over without re-typing them. The engine treats each kind as the
+// event of the same name above.
+type ReaderEvent idcard.Event
+
+// asEngineEvent is the reader event in the engine's vocabulary (nil for an
+// unknown kind).
+func (r ReaderEvent) asEngineEvent() Event {
+	switch r.Kind {
+	case idcard.CardPlaced:
+		return CardPlaced{}
+	case idcard.CardRead:
+		return CardRead{Card: r.Card, Photo: r.Photo}
+	case idcard.CardReadFailed:
+		return CardReadFailed{Err: r.Err, Invalid: r.Invalid}
+	case idcard.CardRemoved:
+		return CardRemoved{}
+	case idcard.ReaderFault:
+		return ReaderFault{Err: r.Err}
+	case idcard.ReaderBack:
+		return ReaderBack{}
+	}
+	return nil
+}
+
 // CameraFault / CameraBack: camera health outside of a capture.
 type CameraFault struct{ Err error }
 type CameraBack struct{}
@@ -83,6 +109,7 @@ func (CardReadFailed) event() {}
 func (CardRemoved) event()    {}
 func (ReaderFault) event()    {}
 func (ReaderBack) event()     {}
+func (ReaderEvent) event()    {}
 func (CameraFault) event()    {}
 func (CameraBack) event()     {}
 func (Presence) event()       {}

@@ -6,7 +6,7 @@ import (
 	"image"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/clock"
 )
 
@@ -65,6 +65,7 @@ const (
 	FaultTamper                     // Unavailable: enclosure opened
 	FaultCardRemovedEarly           // the card was taken away while being read
 	FaultUpdating                   // Unavailable: a software update is being switched in (minutes)
+	FaultFaceMismatch               // the face does not match the card photo, after one retry
 )
 
 var faultNames = [...]string{
@@ -75,6 +76,7 @@ var faultNames = [...]string{
 	FaultTimeout: "timeout", FaultCanceled: "canceled", FaultOutboxFull: "outbox-full",
 	FaultOutboxStale: "outbox-stale", FaultDisabled: "disabled", FaultTamper: "tamper",
 	FaultCardRemovedEarly: "card-removed-early", FaultUpdating: "updating",
+	FaultFaceMismatch: "face-mismatch",
 }
 
 func (k FaultKind) String() string {
@@ -101,7 +103,7 @@ var (
 
 // ---- What the engine needs from the rest of the kiosk. ----
 // Each interface is implemented elsewhere (kiosk/face, enroll and
-// kiosk/outbox, drivers/gpio) and wired in kiosk/app.
+// kiosk/outbox, kiosk/peripherals) and wired in kiosk/app.
 
 // FaceCapturer captures a portrait and runs liveness for one visit.
 // Capture blocks until done, ctx is cancelled, or it fails. It reports
@@ -148,6 +150,10 @@ type FaceResult struct {
 	Portrait []byte    // 3:4 JPEG, ≤ 60 KB
 	Quality  []Measure // values of the chosen frame
 	Liveness Liveness
+	Match    *FaceMatch // the comparison with the card photo; nil when none was made
+	// MatchFrames are frames sampled during the capture (JPEG) for the 1:1
+	// comparison's live template, with the portrait and the evidence.
+	MatchFrames [][]byte
 }
 
 // Enrollment is everything one visit produces. The engine owns it until it
@@ -193,6 +199,15 @@ type Gate interface {
 // and voice. Calls must not block. A nil Signals is allowed.
 type Signals interface {
 	StateChanged(from, to State)
+}
+
+// ReceiptPrinter is the engine's "print the receipt" effect: PrintReceipt
+// is called once per saved enrollment, on the engine's goroutine, as the
+// receipt screen is entered. It must not block (print in the background)
+// and reports its own failures (the screen shows the receipt anyway). A nil
+// ReceiptPrinter prints nothing.
+type ReceiptPrinter interface {
+	PrintReceipt(r Receipt)
 }
 
 // Clock is the engine's time source; tests use clock.Fake.

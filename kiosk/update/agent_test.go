@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	repo "eidkiosk/authority/release"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/update"
-	"eidkiosk/kiosk/update/repo"
 )
 
 // onTrial publishes v2 and runs one cycle, leaving v2 on trial in slot b.
@@ -42,6 +43,15 @@ func TestNeverStartedIsRetriedThenAbandoned(t *testing.T) {
 	c, err := update.Launch(g.state, g.clk.Now())
 	if err != nil || c.Trial || c.Version != "1.0.0" || c.Abandoned == nil || c.Abandoned.Outcome != update.OutcomeNeverStarted {
 		t.Fatalf("after %d unstarted launches: %+v %v", update.MaxUnstarted, c, err)
+	}
+	// The launcher says so in the journal, with why.
+	var buf strings.Builder
+	c.Log(slog.New(slog.NewTextHandler(&buf, nil)))
+	for _, want := range []string{"level=WARN", "giving up", "version=2.0.0", "outcome=never-started", "never reached its agent",
+		"starting the committed release", "slot=a", "version=1.0.0"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("launcher log lacks %q:\n%s", want, buf.String())
+		}
 	}
 }
 
@@ -289,5 +299,86 @@ func TestHangingCheckCannotHoldTheTrial(t *testing.T) {
 	if restarted != 1 || st.Trial != nil || st.LastTrial == nil || st.LastTrial.Outcome != update.OutcomeUnhealthy ||
 		!strings.Contains(st.LastTrial.Detail, "health check ui") {
 		t.Fatalf("restarted=%d %+v", restarted, st.LastTrial)
+	}
+}
+
+// A release whose signed metadata exempts the reader check is committed on
+// a terminal whose reader is dead; the next one, without the exemption,
+// is judged on it again.
+func TestExemptCheckForItsOwnTrial(t *testing.T) {
+	g := newRig(t, "1.0.0", repo.InitOptions{})
+	deadReader := []update.Check{
+		{Name: "reader", Run: func(context.Context) error { return errors.New("no reader on /dev/ttyUSB0") }},
+		{Name: "engine", Run: func(context.Context) error { return nil }},
+	}
+	trial := func(version string, exempt []string) *update.State {
+		t.Helper()
+		g.r.releaseMeta(t, g.releaseFile(version, 0), update.TargetMeta{Kind: update.KindRelease, Version: version,
+			Channels: map[string]int{"stable": 100}, Exempt: exempt})
+		if res, err := g.agent("x").Cycle(context.Background()); err != nil || res.Installed != version {
+			t.Fatalf("cycle to %s: %+v %v", version, res, err)
+		}
+		c, err := update.Launch(g.state, g.clk.Now())
+		if err != nil || !c.Trial {
+			t.Fatalf("launch %s: %+v %v", version, c, err)
+		}
+		t.Setenv(update.EnvSlot, c.Slot)
+		a, _ := update.New(update.Options{StateDir: g.state, TrustedRoot: g.r.root(t), RepoURL: g.srv.URL + "/tuf/",
+			Client: g.srv.Client(), Clock: g.clk, HealthWindow: time.Second, CheckEvery: time.Second,
+			Restart: func() error { return nil }, Checks: deadReader})
+		done := make(chan error, 1)
+		go func() { done <- a.Confirm(context.Background()) }()
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, _ := update.ReadState(g.state)
+				return &st
+			case <-time.After(5 * time.Millisecond):
+				g.clk.Advance(time.Second)
+			}
+		}
+	}
+	st := trial("2.0.0", []string{"reader"})
+	if st.LastTrial == nil || st.LastTrial.Outcome != update.OutcomeCommitted || st.Floor != "2.0.0" {
+		t.Fatalf("the reader fix was not committed: %+v", st.LastTrial)
+	}
+	st = trial("3.0.0", nil)
+	if st.LastTrial == nil || st.LastTrial.Outcome != update.OutcomeUnhealthy || !strings.Contains(st.LastTrial.Detail, "reader") {
+		t.Fatalf("a release without the exemption: %+v", st.LastTrial)
+	}
+}
+
+// `kioskctl update now` (RequestCheck from another process) makes the
+// running agent check at once, long before its poll interval.
+func TestRequestCheck(t *testing.T) {
+	g := newRig(t, "1.0.0", repo.InitOptions{})
+	restarted := make(chan struct{}, 1)
+	a, err := update.New(update.Options{StateDir: g.state, TrustedRoot: g.r.root(t), RepoURL: g.srv.URL + "/tuf/",
+		Client: g.srv.Client(), PollInterval: time.Hour, CheckEvery: 20 * time.Millisecond,
+		Restart: func() error { restarted <- struct{}{}; return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for a.Status().LastCheck.IsZero() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	g.r.release(t, g.releaseFile("2.0.0", 0), "2.0.0", 100)
+	if err := update.RequestCheck(g.state); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-restarted:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no check after the request: %+v", a.Status())
+	}
+	if st, _ := update.ReadState(g.state); st.Trial == nil || st.Trial.Version != "2.0.0" {
+		t.Fatalf("after the requested check: %+v", st)
 	}
 }

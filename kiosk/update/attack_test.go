@@ -20,9 +20,9 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
+	repo "eidkiosk/authority/release"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/update"
-	"eidkiosk/kiosk/update/repo"
 )
 
 // rig is one kiosk state and one repository behind a loopback server

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	repo "eidkiosk/authority/release"
 	"eidkiosk/kiosk/update"
-	"eidkiosk/kiosk/update/repo"
 )
 
 // BenchmarkUpdate measures the time from "update available" (a release

@@ -24,6 +24,25 @@
 // the version floor; a rollback only clears Trial, so the committed slot is
 // never touched while another is on probation.
 //
+// # One version truth
+//
+// What the terminal runs is what its slots' manifests say (written at
+// install from signed metadata), and what it will not go below is the
+// version floor; the version compiled into the binary is only reported
+// (Status.Binary). One rule (decide) says whether an offer is installed,
+// for Cycle and for Inspect (`kioskctl update check`): above the floor and
+// the committed release, not failed here, and not the target switched to
+// last — that would be an update loop, which the agent stops before any
+// download, keeping both slots, and reports in State.Loop, the status, the
+// heartbeat and the metrics.
+//
+// # Stopping
+//
+// A cancelled context (SIGTERM) ends every phase promptly: a download keeps
+// its partial file, an install removes its half-written slot, and after a
+// switch the agent does not restart: the launcher starts the trial at the
+// next start.
+//
 // # Trial start
 //
 // The launcher (Launch, used by `kioskctl update launch` as the systemd
@@ -33,11 +52,13 @@
 // first boot, a binary that does not start): retried up to MaxUnstarted.
 // Starts without a commit are crashes: after MaxStarts the trial is
 // abandoned ("crash-loop"). A trial whose checks fail, or do not pass within
-// the health window, is abandoned at once ("unhealthy").
+// the health window, is abandoned at once ("unhealthy"). A release's signed
+// metadata may exempt some checks for its own trial (TargetMeta.Exempt). The
+// launcher logs each decision to stderr (the journal).
 //
 // # What it does not do
 //
 // It does not decide what "healthy" means (the kiosk gives it Checks), does
-// not hold keys (kiosk/update/repo and `kioskctl release` do, on city IT's
+// not hold keys (authority/release and `eidkiosk-authority release` do, on city IT's
 // machines), and does not apply remote configuration itself (OnConfig does).
 package update

@@ -18,8 +18,8 @@ import (
 
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
+	repo "eidkiosk/authority/release"
 	"eidkiosk/kiosk/update"
-	"eidkiosk/kiosk/update/repo"
 )
 
 // certDevices stands in for the device registry: the certificate's CN is

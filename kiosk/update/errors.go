@@ -22,6 +22,9 @@ var (
 	ErrStale = errors.New("update: no fresh update metadata for longer than the offline grace")
 	// ErrNoSlot: no slot holds a complete, verified release.
 	ErrNoSlot = errors.New("update: no installed slot can be started")
+	// ErrUpdateLoop: the release offered is the one switched to last; the
+	// agent stops instead of installing it again over the rollback slot.
+	ErrUpdateLoop = errors.New("update: update loop stopped")
 	// ErrTooLarge: a target is larger than its signed length or the size limit.
 	ErrTooLarge = errors.New("update: target larger than allowed")
 )

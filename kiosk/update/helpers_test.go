@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
+	repo "eidkiosk/authority/release"
 	"eidkiosk/kiosk/update"
-	"eidkiosk/kiosk/update/repo"
 )
 
 var (

@@ -12,7 +12,7 @@ type Offer struct {
 	Release   string // highest release offered to this terminal ("" if none)
 	Target    string
 	Bytes     int64
-	Install   bool   // newer than the running version and above the floor
+	Install   bool   // the agent would install it (the agent's own rule)
 	Reason    string // why not, when Install is false
 	Config    int64  // newest configuration offered above the applied one (0 if none)
 	Cohort    int
@@ -59,20 +59,15 @@ func Inspect(ctx context.Context, o Options) (Offer, error) {
 	if c, ok := chooseConfig(tr.targets, a.o.Channel, a.o.Station, a.cohort, st.ConfigVersion); ok {
 		off.Config = c.Meta.ConfigVersion
 	}
-	c, ok := chooseRelease(tr.targets, a.o.Channel, a.cohort, a.o.Version)
+	c, ok := chooseRelease(tr.targets, a.o.Channel, a.cohort, a.l.committedVersion(st))
 	if !ok {
 		off.Reason = "no release on channel " + a.o.Channel + " for this cohort"
 		return off, nil
 	}
 	off.Release, off.Target, off.Bytes = c.Meta.Version, c.Path, c.File.Length
-	switch {
-	case st.Floor != "" && compareVersions(c.Meta.Version, st.Floor) < 0:
-		off.Reason = "below the version floor " + st.Floor
-	case compareVersions(c.Meta.Version, a.o.Version) <= 0:
-		off.Reason = "not newer than the running " + a.o.Version
-	case st.failed(c.Meta.Version):
-		off.Reason = "failed its trial on this terminal"
-	default:
+	if err := a.l.decide(st, c); err != nil {
+		off.Reason = err.Error()
+	} else {
 		off.Install = true
 	}
 	return off, nil

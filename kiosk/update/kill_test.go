@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	repo "eidkiosk/authority/release"
 	"eidkiosk/kiosk/update"
-	"eidkiosk/kiosk/update/repo"
 )
 
 const killChildEnv = "EIDKIOSK_UPDATE_KILL_CHILD"

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,29 @@ type Choice struct {
 	// Abandoned is set when this launch ended a trial (crash loop, never
 	// started, corrupt) and fell back to the committed slot.
 	Abandoned *TrialResult
+	// Attempt counts the launches of a trial slot, this one included.
+	Attempt int
+	// Fallback says why the launcher did not start the slot it should
+	// have (the committed slot is damaged, state.json is unusable).
+	Fallback string
+}
+
+// Log writes the launcher's decision to log: which slot and release it
+// starts and why, and every trial it gives up (the journal keeps it).
+func (c Choice) Log(log *slog.Logger) {
+	if c.Abandoned != nil {
+		log.Warn("kiosk-launch: giving up a release on trial, starting the committed slot",
+			"version", c.Abandoned.Version, "outcome", c.Abandoned.Outcome, "why", c.Abandoned.Detail)
+	}
+	if c.Fallback != "" {
+		log.Error("kiosk-launch: falling back", "slot", c.Slot, "version", c.Version, "why", c.Fallback)
+	}
+	if c.Trial {
+		log.Info("kiosk-launch: starting a release on trial", "slot", c.Slot, "version", c.Version,
+			"attempt", c.Attempt, "max_unstarted", MaxUnstarted, "max_starts", MaxStarts)
+		return
+	}
+	log.Info("kiosk-launch: starting the committed release", "slot", c.Slot, "version", c.Version)
 }
 
 // Launch decides which slot to start and counts the attempt. It is the
@@ -60,7 +84,7 @@ func Launch(stateDir string, now time.Time) (Choice, error) {
 			if err := l.save(st); err != nil {
 				return Choice{}, err
 			}
-			return Choice{Slot: tr.Slot, Version: tr.Version, Path: l.EntryPath(tr.Slot), Trial: true}, nil
+			return Choice{Slot: tr.Slot, Version: tr.Version, Path: l.EntryPath(tr.Slot), Trial: true, Attempt: tr.Attempts}, nil
 		}
 		res := abandon(&st, outcome, detail, now)
 		if err := l.save(st); err != nil {
@@ -82,7 +106,8 @@ func (l Layout) committed(st State) (Choice, error) {
 	}
 	other := Other(st.Active)
 	if m2, err2 := l.VerifySlot(other, false); err2 == nil {
-		return Choice{Slot: other, Version: m2.Version, Path: l.EntryPath(other)}, nil
+		return Choice{Slot: other, Version: m2.Version, Path: l.EntryPath(other),
+			Fallback: fmt.Sprintf("the committed slot %s is damaged: %v", st.Active, err)}, nil
 	}
 	return Choice{}, fmt.Errorf("%w: %v", ErrNoSlot, err)
 }
@@ -106,6 +131,7 @@ func (l Layout) rescue(cause error) (Choice, error) {
 	if err := l.save(st); err != nil {
 		return Choice{}, err
 	}
+	best.Fallback = fmt.Sprintf("state.json unusable (%v): rebuilt it around the newest slot that verifies", cause)
 	return best, nil
 }
 
@@ -148,14 +174,20 @@ func UnderSystemd() bool {
 	return os.Getenv("INVOCATION_ID") != "" || os.Getenv("NOTIFY_SOCKET") != ""
 }
 
-// Exec runs Launch and replaces the current process with the chosen slot's
-// binary (syscall.Exec), passing args and the environment with EnvSlot set.
-// It returns only on error.
-func Exec(stateDir string, args []string) error {
+// Exec runs Launch, logs its decision to log (nil: structured text on
+// stderr, which the journal keeps) and replaces the current process with
+// the chosen slot's binary (syscall.Exec), passing args and the environment
+// with EnvSlot set. It returns only on error.
+func Exec(stateDir string, args []string, log *slog.Logger) error {
+	if log == nil {
+		log = StderrLog()
+	}
 	c, err := Launch(stateDir, time.Now())
 	if err != nil {
+		log.Error("kiosk-launch: nothing to start", "err", err)
 		return err
 	}
+	c.Log(log)
 	env := append(withoutEnv(os.Environ(), EnvSlot), EnvSlot+"="+c.Slot)
 	argv := append([]string{c.Path}, args...)
 	if err := syscall.Exec(c.Path, argv, env); err != nil {
@@ -179,7 +211,12 @@ func Restart(stateDir string, before func()) error {
 	if UnderSystemd() {
 		os.Exit(RestartExitCode)
 	}
-	return Exec(stateDir, os.Args[1:])
+	return Exec(stateDir, os.Args[1:], nil)
+}
+
+// StderrLog is the launcher's logger: structured text on stderr.
+func StderrLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
 }
 
 func withoutEnv(env []string, key string) []string {
@@ -227,7 +264,7 @@ func Main(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := Exec(*state, fs.Args()); err != nil {
+	if err := Exec(*state, fs.Args(), slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
 		fmt.Fprintln(stderr, "kiosk-launch:", err)
 		return 1
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -27,7 +28,8 @@ const (
 // before the slot is renamed into place.
 type Manifest struct {
 	Version     string              `json:"version"`
-	Target      string              `json:"target"` // TUF target path, or "seed"
+	Target      string              `json:"target"`           // TUF target path, or "seed"
+	SHA256      string              `json:"sha256,omitempty"` // of the target archive
 	Files       map[string]FileHash `json:"files"`
 	InstalledAt time.Time           `json:"installed_at"`
 }
@@ -96,7 +98,7 @@ func hashFile(p string) (FileHash, error) {
 // slot: into a temporary directory first, every file fsynced, the manifest
 // last, then renamed over the slot. A power cut leaves either the old slot,
 // no slot, or the complete new one.
-func (l Layout) installArchive(slot, archive string, m Manifest) error {
+func (l Layout) installArchive(ctx context.Context, slot, archive string, m Manifest) error {
 	if err := l.ensure(); err != nil {
 		return err
 	}
@@ -111,7 +113,7 @@ func (l Layout) installArchive(slot, archive string, m Manifest) error {
 			os.RemoveAll(tmp)
 		}
 	}()
-	files, err := unpack(archive, tmp)
+	files, err := unpack(ctx, archive, tmp)
 	if err != nil {
 		return err
 	}
@@ -181,7 +183,7 @@ func (l Layout) cleanTemp() {
 	}
 }
 
-func unpack(archive, dir string) (map[string]FileHash, error) {
+func unpack(ctx context.Context, archive, dir string) (map[string]FileHash, error) {
 	f, err := os.Open(archive)
 	if err != nil {
 		return nil, fmt.Errorf("update: %w", err)
@@ -201,6 +203,9 @@ func unpack(archive, dir string) (map[string]FileHash, error) {
 	files := map[string]FileHash{}
 	var total int64
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err // stopping: the half-written slot is removed
+		}
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break

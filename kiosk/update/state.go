@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"eidkiosk/internal/atomicfile"
+	"eidkiosk/updatemeta"
 )
 
 // Limits of the trial start.
@@ -51,6 +54,9 @@ type Trial struct {
 	Attempts int       `json:"attempts"` // launches counted by the launcher
 	Starts   int       `json:"starts"`   // starts counted by the slot itself
 	Since    time.Time `json:"since"`    // when the switch was made
+	// Exempt names health checks the release's signed metadata exempts it
+	// from during this trial (a fix for a dead reader is not judged on it).
+	Exempt []string `json:"exempt,omitempty"`
 }
 
 // TrialResult is how the last trial ended.
@@ -75,6 +81,30 @@ type State struct {
 	LastFresh time.Time `json:"last_fresh"`
 	// TimeFloor is the latest time this kiosk has trusted; a clock behind it is wrong.
 	TimeFloor time.Time `json:"time_floor"`
+	// LastSwitch is the last target switched to (put on trial). Switching
+	// to the same target again is an update loop: a trial ends either
+	// committed (the version floor then covers it) or failed.
+	LastSwitch *Switch `json:"last_switch,omitempty"`
+	// Loop is set when the agent stopped an update loop; it stays until a
+	// different target is offered.
+	Loop *Loop `json:"loop,omitempty"`
+}
+
+// Switch records one switch to a new slot.
+type Switch struct {
+	Version string    `json:"version"`
+	Target  string    `json:"target"`
+	SHA256  string    `json:"sha256"`
+	At      time.Time `json:"at"`
+}
+
+// Loop is a stopped update loop: the same target offered for a second
+// install in a row.
+type Loop struct {
+	Version string    `json:"version"`
+	Target  string    `json:"target"`
+	Since   time.Time `json:"since"`
+	Offers  int       `json:"offers"` // times it was offered again since
 }
 
 func (s *State) failed(version string) bool {
@@ -100,9 +130,10 @@ func (l Layout) SlotsDir() string           { return filepath.Join(l.Root, "slot
 func (l Layout) SlotDir(slot string) string { return filepath.Join(l.Root, "slots", slot) }
 func (l Layout) StatusPath() string         { return filepath.Join(l.Root, "status.json") }
 func (l Layout) ConfigDir() string          { return filepath.Join(l.Root, "config") }
+func (l Layout) RequestPath() string        { return filepath.Join(l.Root, "check-now") }
 
 // Entry is the file name of the kiosk binary inside a slot.
-const Entry = "kiosk"
+const Entry = updatemeta.Entry
 
 // EntryPath is the kiosk binary of slot.
 func (l Layout) EntryPath(slot string) string { return filepath.Join(l.SlotDir(slot), Entry) }
@@ -183,45 +214,17 @@ func (l Layout) change(fn func(*State) error) (State, error) {
 // ReadState returns the durable state, for status displays.
 func ReadState(stateDir string) (State, error) { return NewLayout(stateDir).load() }
 
-// writeFileAtomic writes data to path durably: temp file, fsync, rename,
-// fsync of the directory.
+// writeFileAtomic writes data to path durably (internal/atomicfile).
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(path, data, perm); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("update: write %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("update: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("update: sync %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("update: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("update: sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -1,9 +1,6 @@
 package update
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,66 +11,27 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
+
+	"eidkiosk/updatemeta"
 )
 
-// Product names the kiosk's targets; others in the same repository are ignored.
-const Product = "eidkiosk"
-
-// Target kinds.
+// The release format, shared with the authority's release tool.
 const (
-	KindRelease = "release"
-	KindConfig  = "config"
+	Product     = updatemeta.Product
+	KindRelease = updatemeta.KindRelease
+	KindConfig  = updatemeta.KindConfig
 )
 
-// TargetMeta is the "custom" object of a target, signed with it by the
-// targets role: {"eidkiosk": {...}}.
-type TargetMeta struct {
-	Kind string `json:"kind"` // release or config
-	// Version of a release (semantic version).
-	Version string `json:"version,omitempty"`
-	// ConfigVersion of a configuration (increasing integer).
-	ConfigVersion int64 `json:"config_version,omitempty"`
-	// Channels maps a channel ("pilot", "stable") to the rollout
-	// percentage 0-100: terminals whose cohort is below it take the target.
-	Channels map[string]int `json:"channels"`
-	// MinVersion: terminals running below it take this release whatever
-	// their cohort (a security fix).
-	MinVersion string `json:"min_version,omitempty"`
-	// Stations limits a configuration to these station IDs; empty: all.
-	Stations []string `json:"stations,omitempty"`
-}
-
-// Custom wraps m as a target's custom JSON.
-func (m TargetMeta) Custom() json.RawMessage {
-	b, _ := json.Marshal(map[string]TargetMeta{Product: m})
-	return b
-}
+// TargetMeta is the kiosk's part of a target's signed custom metadata.
+type TargetMeta = updatemeta.TargetMeta
 
 // ParseTargetMeta reads the kiosk's part of a target's custom JSON.
 func ParseTargetMeta(tf *metadata.TargetFiles) (TargetMeta, bool) {
-	if tf == nil || tf.Custom == nil {
-		return TargetMeta{}, false
-	}
-	var w map[string]json.RawMessage
-	if json.Unmarshal(*tf.Custom, &w) != nil {
-		return TargetMeta{}, false
-	}
-	raw, ok := w[Product]
-	if !ok {
-		return TargetMeta{}, false
-	}
-	var m TargetMeta
-	if json.Unmarshal(raw, &m) != nil {
-		return TargetMeta{}, false
-	}
-	return m, true
+	return updatemeta.ParseTargetMeta(tf)
 }
 
 // Cohort is the device's stable rollout cohort, 0-99.
-func Cohort(deviceID string) int {
-	h := sha256.Sum256([]byte("eidkiosk-rollout:" + deviceID))
-	return int(binary.BigEndian.Uint64(h[:8]) % 100)
-}
+func Cohort(deviceID string) int { return updatemeta.Cohort(deviceID) }
 
 // trusted is one verified view of the repository.
 type trusted struct {

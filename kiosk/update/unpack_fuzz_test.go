@@ -3,6 +3,7 @@ package update
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,7 @@ func FuzzUnpack(f *testing.F) {
 		os.WriteFile(arch, data, 0o600)
 		dir := filepath.Join(base, "slot")
 		os.Mkdir(dir, 0o700)
-		files, err := unpack(arch, dir)
+		files, err := unpack(context.Background(), arch, dir)
 		filepath.Walk(base, func(p string, fi os.FileInfo, _ error) error {
 			if p != base && p != arch && p != dir && !strings.HasPrefix(p, dir+string(filepath.Separator)) {
 				t.Fatalf("wrote outside the slot: %s", p)

@@ -25,6 +25,7 @@ import (
 	"eidkiosk/enroll"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/outbox"
+	"eidkiosk/kiosk/submit"
 	"eidkiosk/kiosk/uplink"
 )
 
@@ -245,7 +246,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	go up.Run(ctx)
 	fmt.Println("ready")
-	sub := enroll.NewSubmitter(sealer, box, "crash-child", nil, nil)
+	sub := submit.NewSubmitter(sealer, box, "crash-child", nil, nil)
 	log, err := os.OpenFile(filepath.Join(dir, "saved.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/session"
+	"eidkiosk/kiosk/submit"
 	"eidkiosk/kiosk/uplink"
 	"eidkiosk/provisioning/protocol"
 )
@@ -66,7 +67,7 @@ func TestWithRealRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := enroll.NewSubmitter(sealer, box, "test", nil, nil)
+	sub := submit.NewSubmitter(sealer, box, "test", nil, nil)
 	up, err := uplink.New(uplink.Options{URL: a.URL, Certificate: tls.Certificate{Certificate: b.Chain, PrivateKey: key, Leaf: cert},
 		Roots: roots, ReceiptKey: ed25519.PublicKey(in.ReceiptPublicKey()), Queue: box,
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
@@ -111,7 +112,7 @@ func TestWithRealRegistry(t *testing.T) {
 	}
 	id2 := visit()
 	waitUntil("refused as revoked", func() bool { return errors.Is(box.Admit(), session.ErrDisabled) })
-	if st := up.Status(); st.Disabled != intake.CodeDeviceRevoked {
+	if st := up.Status(); st.Disabled != enroll.CodeDeviceRevoked {
 		t.Errorf("status %+v", st)
 	}
 	if s, _, _ := box.State(ctx, id2); s == outbox.Acked {
@@ -131,13 +132,13 @@ func TestWithRealRegistry(t *testing.T) {
 	}
 	q := &memQueue{}
 	e, _ := intaketest.Enrollment(intaketest.CitizenName, intaketest.CitizenNumber, rnd)
-	rc, err := enroll.NewSubmitter(s3, q, "t", nil, nil).Submit(ctx, e)
+	rc, err := submit.NewSubmitter(s3, q, "t", nil, nil).Submit(ctx, e)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = in.Submit(ctx, q.pkg, rc.EnrollmentID, ghost, intake.FromUplink)
 	var ref *intake.Refusal
-	if !errors.As(err, &ref) || ref.Code != intake.CodeDeviceUnknown {
+	if !errors.As(err, &ref) || ref.Code != enroll.CodeDeviceUnknown {
 		t.Fatalf("unrecorded certificate: %v", err)
 	}
 }

@@ -11,10 +11,10 @@ import (
 
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
-	"eidkiosk/enroll"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/session"
+	"eidkiosk/kiosk/submit"
 	"eidkiosk/kiosk/uplink"
 )
 
@@ -28,7 +28,7 @@ type rig struct {
 	stateDir string
 	kioskLog *intaketest.SyncBuffer
 	box      *outbox.Outbox
-	sub      *enroll.Submitter
+	sub      *submit.Submitter
 	up       *uplink.Uplink
 	rnd      *rand.Rand
 }
@@ -60,7 +60,7 @@ func newRig(t *testing.T, serve bool) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.sub = enroll.NewSubmitter(sealer, r.box, "test-1.0", nil, nil)
+	r.sub = submit.NewSubmitter(sealer, r.box, "test-1.0", nil, nil)
 	r.up, err = uplink.New(uplink.Options{
 		URL: r.auth.URL, Certificate: r.dev.TLS, Roots: r.pki.Roots,
 		ReceiptKey: r.auth.Intake.ReceiptPublicKey(), Queue: r.box,

@@ -52,10 +52,7 @@ type Queue interface {
 }
 
 // Path is where packages are posted (the authority's intake).
-const Path = "/v1/enrollments/"
-
-// Refusal codes that concern the terminal rather than one package.
-var deviceCodes = map[string]bool{"device_unknown": true, "device_revoked": true, "no_client_cert": true}
+const Path = enroll.PathEnrollments
 
 // RefusedError is an error answer of the authority. Typed is true when the
 // body carried the intake's reason code; an untyped answer (a proxy, a wrong
@@ -237,14 +234,14 @@ func (u *Uplink) Run(ctx context.Context) error {
 		}
 		var ref *RefusedError
 		switch {
-		case errors.As(err, &ref) && ref.Typed && !deviceCodes[ref.Code] && ref.Status >= 400 && ref.Status < 500 && ref.Status != http.StatusTooManyRequests:
+		case errors.As(err, &ref) && ref.Typed && !enroll.DeviceCode(ref.Code) && ref.Status >= 400 && ref.Status < 500 && ref.Status != http.StatusTooManyRequests:
 			// This package is refused for good: keep it, go on with the next.
 			u.o.Logger.Warn("uplink: package refused", "enrollment", it.ID, "code", ref.Code)
 			if err := u.o.Queue.Refuse(ctx, it.ID, ref.Code); err != nil {
 				u.fail(err, "")
 			}
 			continue
-		case errors.As(err, &ref) && ref.Typed && deviceCodes[ref.Code]:
+		case errors.As(err, &ref) && ref.Typed && enroll.DeviceCode(ref.Code):
 			u.o.Logger.Error("uplink: authority refused this terminal", "code", ref.Code)
 			if err := u.o.Queue.SetDisabled(ctx, ref.Code); err != nil {
 				u.fail(err, "")
@@ -333,7 +330,7 @@ func (u *Uplink) send(ctx context.Context, it outbox.Item) (time.Duration, error
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/cbor")
+	req.Header.Set("Content-Type", enroll.ContentType)
 	req.Header.Set("Idempotency-Key", it.ID)
 	resp, err := u.client.Do(req)
 	if err != nil {
@@ -353,7 +350,7 @@ func (u *Uplink) send(ctx context.Context, it outbox.Item) (time.Duration, error
 	retry := retryAfter(resp.Header.Get("Retry-After"), u.o.Clock.Now())
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		ref := &RefusedError{Status: resp.StatusCode, Code: fmt.Sprintf("http_%d", resp.StatusCode)}
-		var eb struct{ Code, Message string }
+		var eb enroll.ErrorBody
 		if json.Unmarshal(body, &eb) == nil && eb.Code != "" {
 			ref.Code, ref.Message, ref.Typed = eb.Code, eb.Message, true
 		}
@@ -404,8 +401,8 @@ func (u *Uplink) probe(ctx context.Context) {
 	defer resp.Body.Close()
 	u.setOnline(true)
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var eb struct{ Code string }
-	if json.Unmarshal(body, &eb) == nil && deviceCodes[eb.Code] {
+	var eb enroll.ErrorBody
+	if json.Unmarshal(body, &eb) == nil && enroll.DeviceCode(eb.Code) {
 		return
 	}
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusOK {

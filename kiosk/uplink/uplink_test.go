@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
 	"eidkiosk/enroll"
 	"eidkiosk/internal/clock"
@@ -130,7 +129,7 @@ func TestRevokedDisables(t *testing.T) {
 			t.Fatalf("gate still open: %v %+v", r.box.Admit(), r.up.Status())
 		}
 	}
-	if st := r.up.Status(); st.Disabled != intake.CodeDeviceRevoked || st.LastCode != intake.CodeDeviceRevoked {
+	if st := r.up.Status(); st.Disabled != enroll.CodeDeviceRevoked || st.LastCode != enroll.CodeDeviceRevoked {
 		t.Errorf("status %+v", st)
 	}
 	if state, _, _ := r.box.State(context.Background(), rc.EnrollmentID); state == outbox.Acked || state == "" {
@@ -182,7 +181,7 @@ func TestRefusedPackageKept(t *testing.T) {
 	if s, _, _ := r.box.State(ctx, good.EnrollmentID); s != outbox.Acked {
 		t.Errorf("good package: %s", s)
 	}
-	if st := r.box.Stats(); st.Refused != 1 || st.LastRefusal != intake.CodeCheckDigit {
+	if st := r.box.Stats(); st.Refused != 1 || st.LastRefusal != enroll.CodeCheckDigit {
 		t.Errorf("stats %+v", st)
 	}
 	dir := t.TempDir()

@@ -19,6 +19,7 @@ import (
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
 
+	"eidkiosk/internal/atomicfile"
 	"eidkiosk/kiosk/config"
 )
 
@@ -165,27 +166,8 @@ func buildOne(cfgPath, root, out string, env map[string]string, libDeps []string
 		return Result{}, fmt.Errorf("mkdeb: %w", err)
 	}
 	path := filepath.Join(out, pkg.ConventionalFileName(info))
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return Result{}, fmt.Errorf("mkdeb: %w", err)
-	}
-	if err := pkg.Package(info, f); err != nil {
-		f.Close()
-		os.Remove(tmp)
+	if err := atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error { return pkg.Package(info, w) }); err != nil {
 		return Result{}, fmt.Errorf("mkdeb: packaging %s: %w", info.Name, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return Result{}, fmt.Errorf("mkdeb: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return Result{}, fmt.Errorf("mkdeb: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return Result{}, fmt.Errorf("mkdeb: %w", err)
 	}
 	st, err := os.Stat(path)
 	if err != nil {

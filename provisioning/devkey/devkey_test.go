@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-tpm/tpm2/transport"
+
 	"eidkiosk/provisioning/devkey"
 	"eidkiosk/provisioning/devkey/swtpmtest"
 )
@@ -199,4 +201,29 @@ func BenchmarkSign(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The endorsement key's hash is the same on every call on one TPM and
+// differs between two TPMs: a serial for boxes imaged from one disk.
+func TestEKHash(t *testing.T) {
+	openA, openB := swtpmtest.Start(t), swtpmtest.Start(t)
+	hash := func(open func() (transport.TPMCloser, error)) string {
+		tp, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tp.Close()
+		h, err := devkey.EKHash(tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	a1, a2, b := hash(openA), hash(openA), hash(openB)
+	if a1 != a2 || len(a1) != 64 {
+		t.Fatalf("EK hash not stable on one TPM: %s %s", a1, a2)
+	}
+	if a1 == b {
+		t.Fatalf("two TPMs share an EK hash %s", a1)
+	}
 }

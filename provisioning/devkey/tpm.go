@@ -4,7 +4,9 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/sha256"
 	"encoding/asn1"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -256,4 +258,21 @@ func (k *tpmKey) Close() error {
 	k.closed = true
 	flush(k.tpm, k.handle.Handle)
 	return k.tpm.Close()
+}
+
+// EKHash returns the hex SHA-256 of the public area of the TPM's
+// endorsement key (the TCG reference ECC P-256 template): the same on every
+// call on one TPM, different on every TPM, so it tells apart boxes imaged
+// from one disk. The key is created, read and flushed; nothing is stored.
+func EKHash(t transport.TPM) (string, error) {
+	rsp, err := tpm2.CreatePrimary{
+		PrimaryHandle: tpm2.TPMRHEndorsement,
+		InPublic:      tpm2.New2B(tpm2.ECCEKTemplate),
+	}.Execute(t)
+	if err != nil {
+		return "", fmt.Errorf("devkey: TPM endorsement key: %w", err)
+	}
+	defer flush(t, rsp.ObjectHandle)
+	sum := sha256.Sum256(rsp.OutPublic.Bytes())
+	return hex.EncodeToString(sum[:]), nil
 }

@@ -127,6 +127,8 @@ const (
 	ReasonTokenRevoked     Reason = "token_revoked"      // city IT withdrew the token
 	ReasonWrongStation     Reason = "wrong_station"      // the token is for another station
 	ReasonSerialNotAllowed Reason = "serial_not_allowed" // the box is not on the procurement allow-list
+	ReasonSerialActive     Reason = "serial_active"      // an active terminal already has this serial; city IT may --replace it
+	ReasonReplaced         Reason = "replaced"           // city IT replaced this terminal by another
 	ReasonBadCSR           Reason = "bad_csr"            // the CSR is malformed or not ECDSA P-256
 	ReasonNoCertificate    Reason = "no_certificate"     // an mTLS endpoint was called without a device certificate
 	ReasonUnknownDevice    Reason = "unknown_device"     // the certificate names no registered device
@@ -166,6 +168,8 @@ var (
 	ErrTokenRevoked     = &Refusal{Reason: ReasonTokenRevoked}
 	ErrWrongStation     = &Refusal{Reason: ReasonWrongStation}
 	ErrSerialNotAllowed = &Refusal{Reason: ReasonSerialNotAllowed}
+	ErrSerialActive     = &Refusal{Reason: ReasonSerialActive}
+	ErrReplaced         = &Refusal{Reason: ReasonReplaced}
 	ErrBadCSR           = &Refusal{Reason: ReasonBadCSR}
 	ErrNoCertificate    = &Refusal{Reason: ReasonNoCertificate}
 	ErrUnknownDevice    = &Refusal{Reason: ReasonUnknownDevice}
@@ -178,5 +182,5 @@ var (
 // Disabled reports whether err means the authority no longer accepts this
 // terminal: the kiosk then refuses visits ("terminal disabled, call IT").
 func Disabled(err error) bool {
-	return errors.Is(err, ErrRevoked) || errors.Is(err, ErrDeprovisioned) || errors.Is(err, ErrUnknownDevice)
+	return errors.Is(err, ErrRevoked) || errors.Is(err, ErrDeprovisioned) || errors.Is(err, ErrUnknownDevice) || errors.Is(err, ErrReplaced)
 }

@@ -6,9 +6,10 @@
 //
 // It implements the checks that need no hardware: free disk space, the
 // clock's skew against the authority, and the authority's reachability with
-// mTLS. Hardware checks (reader SAM, camera, GPIO lines) are implemented
-// beside their drivers and plugged in with RegisterHardware; this package
-// does not import any driver.
+// mTLS. Hardware checks (reader SAM, camera, GPIO lines) are built by the
+// caller (kiosk/app) and passed in: the checks a command runs are the list it
+// builds, and there is no process-wide registry. This package imports no
+// driver.
 package selftest
 
 import (
@@ -17,12 +18,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/clock"
-	"eidkiosk/kiosk/config"
+	"eidkiosk/internal/health"
 	"eidkiosk/provisioning/protocol"
 )
 
@@ -71,39 +71,6 @@ func (f funcCheck) Run(ctx context.Context) Result { return f.run(ctx) }
 // New makes a Check from a function.
 func New(name string, run func(ctx context.Context) Result) Check { return funcCheck{name, run} }
 
-// Env is what hardware check factories get to build their checks.
-type Env struct {
-	Config   config.Config
-	StateDir string
-}
-
-var (
-	hwMu     sync.Mutex
-	hardware []func(Env) []Check
-)
-
-// RegisterHardware adds a factory of hardware checks (reader, camera, GPIO).
-// The kiosk's wiring calls it from init functions; `kioskctl selftest` and
-// the technician mode run every registered factory's checks after the
-// built-in ones.
-func RegisterHardware(f func(Env) []Check) {
-	hwMu.Lock()
-	defer hwMu.Unlock()
-	hardware = append(hardware, f)
-}
-
-// Hardware returns the checks of every registered factory.
-func Hardware(env Env) []Check {
-	hwMu.Lock()
-	fs := append([]func(Env) []Check(nil), hardware...)
-	hwMu.Unlock()
-	var out []Check
-	for _, f := range fs {
-		out = append(out, f(env)...)
-	}
-	return out
-}
-
 // Entry is one line of a report.
 type Entry struct {
 	Name string
@@ -136,6 +103,21 @@ func (r Report) Failures() int {
 		}
 	}
 	return n
+}
+
+// Health is the report in the kiosk's health model, for the technician
+// screen: a skipped check is OK, its reason the detail; every entry is dated
+// when the self-test finished.
+func (r Report) Health() []health.Check {
+	out := make([]health.Check, 0, len(r.Entries))
+	for _, e := range r.Entries {
+		c := health.Check{Name: e.Name, OK: e.Status != Fail, Detail: e.Value, Fix: e.Fix, At: r.Finished}
+		if e.Status == Skip {
+			c.Detail = "skipped: " + e.Value
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // Wire is the report as sent to the authority.

@@ -55,6 +55,11 @@ func TestRunnerAndChecklist(t *testing.T) {
 			t.Errorf("checklist lacks %q:\n%s", s, out)
 		}
 	}
+	h := rep.Health()
+	if len(h) != 5 || !h[0].OK || h[1].OK || h[1].Detail != "no frames" || h[1].Fix != "plug the camera in" ||
+		!h[2].OK || h[2].Detail != "skipped: no GPIO configured" || !h[4].At.Equal(rep.Finished) || !h[0].Ran() {
+		t.Fatalf("health %+v", h)
+	}
 	w := rep.Wire("1.0")
 	if w.Passed || len(w.Checks) != 5 || w.Checks[1].Fix != "plug the camera in" {
 		t.Fatalf("wire %+v", w)
@@ -172,15 +177,34 @@ func TestAgainstAuthority(t *testing.T) {
 	}
 }
 
-func TestRegisterHardware(t *testing.T) {
-	// The registry is process-wide (the kiosk registers at init), so count
-	// from what is there already: -count=N runs this test N times.
-	before := len(selftest.Hardware(selftest.Env{StateDir: "x"}))
-	selftest.RegisterHardware(func(env selftest.Env) []selftest.Check {
-		return []selftest.Check{selftest.New("gpio "+env.StateDir, func(context.Context) selftest.Result { return selftest.Passed("ok") })}
+// TestRunTerminalRunsTheGivenList: a terminal self-test runs the built-in
+// checks and then exactly the hardware checks it was given, in order.
+func TestRunTerminalRunsTheGivenList(t *testing.T) {
+	var ran []string
+	hw := func(name string) selftest.Check {
+		return selftest.New(name, func(context.Context) selftest.Result { ran = append(ran, name); return selftest.Passed("ok") })
+	}
+	var out bytes.Buffer
+	rep, err := selftest.RunTerminal(context.Background(), selftest.TerminalOptions{
+		StateDir: t.TempDir(), Out: &out, MinFree: 1, Hardware: []selftest.Check{hw("reader"), hw("gpio")},
 	})
-	cs := selftest.Hardware(selftest.Env{StateDir: "x"})
-	if len(cs) != before+1 || cs[before].Name() != "gpio x" {
-		t.Fatalf("%v", cs)
+	if !errors.Is(err, selftest.ErrFailed) { // not provisioned: the identity check fails
+		t.Fatalf("err = %v", err)
+	}
+	var names []string
+	for _, e := range rep.Entries {
+		names = append(names, e.Name)
+	}
+	if fmt.Sprint(names) != "[disk space identity reader gpio]" || fmt.Sprint(ran) != "[reader gpio]" {
+		t.Fatalf("entries %v, ran %v", names, ran)
+	}
+	if !strings.Contains(out.String(), "[FAIL] identity") || !strings.Contains(out.String(), "kioskctl provision") {
+		t.Fatalf("checklist:\n%s", out.String())
+	}
+
+	// Without hardware checks, none run: nothing joins from elsewhere.
+	rep, _ = selftest.RunTerminal(context.Background(), selftest.TerminalOptions{StateDir: t.TempDir(), Out: &out, MinFree: 1})
+	if len(rep.Entries) != 2 {
+		t.Fatalf("entries %+v", rep.Entries)
 	}
 }

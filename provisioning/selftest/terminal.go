@@ -22,7 +22,10 @@ const ReportFile = "selftest.json"
 // TerminalOptions describe a whole terminal self-test.
 type TerminalOptions struct {
 	Config   config.Config
-	StateDir string                 // Config.State.Dir when empty
+	StateDir string // Config.State.Dir when empty
+	// Hardware are the hardware checks to run after the built-in ones, in
+	// order (kiosk/app.HardwareChecks builds the kiosk's); none when empty.
+	Hardware []Check
 	Identity *provisioning.Identity // loaded from StateDir when nil
 	provisioning.Options
 	Out      io.Writer // the checklist; os.Stdout when nil
@@ -34,7 +37,7 @@ type TerminalOptions struct {
 	Timeout  time.Duration // per check; 30 s when 0
 }
 
-// RunTerminal runs the built-in checks and every registered hardware check,
+// RunTerminal runs the built-in checks and then o.Hardware,
 // prints the checklist, keeps the report in the state directory and sends it
 // to the authority. It returns the report and ErrFailed when a check failed.
 func RunTerminal(ctx context.Context, o TerminalOptions) (Report, error) {
@@ -75,7 +78,7 @@ func RunTerminal(ctx context.Context, o TerminalOptions) (Report, error) {
 			}),
 		}
 	}
-	checks = append(checks, Hardware(Env{Config: o.Config, StateDir: o.StateDir})...)
+	checks = append(checks, o.Hardware...)
 	r := Runner{Timeout: o.Timeout}
 	if o.Progress != nil {
 		r.Progress = func(name string, i, n int) { fmt.Fprintf(o.Progress, "[%d/%d] %s …\n", i, n, name) }

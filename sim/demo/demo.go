@@ -19,9 +19,10 @@ import (
 	"os"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/kiosk/app"
 	"eidkiosk/kiosk/config"
+	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/sim/simstack"
 )
@@ -33,6 +34,10 @@ type Options struct {
 	Out  io.Writer // the step-by-step narration
 	Log  *slog.Logger
 	// Card is which card of the simulator's deck the citizen carries.
+	// sim.DemoCitizenCard's test photo shows the man of the camera's
+	// recording (the face matches the card); sim.DemoStrangerCard's shows
+	// someone else (the visit ends with "please see an officer"); other
+	// cards' photos do not decode, and nothing is compared at the kiosk.
 	Card int
 	// Step is called after each visible step with the state reached (the UI
 	// attaches screenshots here); it runs on the citizen's goroutine.
@@ -49,6 +54,14 @@ type Result struct {
 	Short        string
 	AtAuthority  bool
 	Duration     time.Duration
+	// FaceRefused: the face did not match the card photo; nothing was
+	// sealed.
+	FaceRefused bool
+	// CardPhoto: the card photo decoded, so the kiosk compared the face
+	// with it.
+	CardPhoto bool
+	// Flags are the authority's flags on the enrollment.
+	Flags []string
 }
 
 // Env is a started demo environment: the stack and the kiosk system, not yet
@@ -91,7 +104,7 @@ func Setup(ctx context.Context, o Options) (*Env, error) {
 	e.Stack = st
 	cfg := DemoConfig(st)
 	sys, err := app.Build(ctx, app.Options{
-		Config: cfg, Logger: o.Log, Pins: &st.Pins, NoUpdate: true, Face: o.Face,
+		Config: cfg, Logger: o.Log, Pins: &st.Pins, NoUpdate: true, Face: o.Face, PhotoDecoder: st.PhotoDecoder,
 		OnView: []func(session.View){func(v session.View) {
 			select {
 			case e.views <- v:
@@ -109,15 +122,11 @@ func Setup(ctx context.Context, o Options) (*Env, error) {
 }
 
 // DemoConfig is the kiosk configuration of the demo: the defaults, pointed
-// at the stack, with the face settings for the 400×300 webcam recording.
+// at the stack (whose configuration carries the face settings for its
+// webcam recording).
 func DemoConfig(st *simstack.Stack) config.Config {
 	c := st.Config(config.Default())
 	c.Log.Level = "info"
-	// The recording is delivered frame by frame as fast as the pipeline
-	// takes it, and rewound at each capture (docs/face.md).
-	c.Camera.Pace = "lockstep"
-	c.Camera.Loop = true
-	c.Face.Preset = "demo"
 	return c
 }
 
@@ -173,6 +182,9 @@ func (e *Env) Citizen(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	say(out, "3. the card was read over the pty (GA 467); shown masked: %s %s, %s", v.Card.Name, v.Card.NameEN, v.Card.Number)
+	if res.CardPhoto = v.Card.Photo != nil; res.CardPhoto {
+		say(out, "   the card photo decoded (the simulator's test decoder: a chip-like 102×126 JPEG, not WLT); the face will be compared with it")
+	}
 	e.step(session.DataShown)
 	eng.Send(session.Tap{Action: session.ActConfirm})
 	if _, err := e.wait(ctx, session.Consent); err != nil {
@@ -191,10 +203,16 @@ func (e *Env) Citizen(ctx context.Context) (Result, error) {
 	}
 	e.step(session.FaceCapture)
 	v, err = e.waitFace(ctx)
+	if err != nil && v.State == session.Failed && v.Fault == session.FaultFaceMismatch {
+		return e.refused(ctx, res, start)
+	}
 	if err != nil {
 		return res, err
 	}
 	say(out, "6. portrait captured (%d bytes JPEG); review", len(v.Portrait))
+	if res.CardPhoto {
+		say(out, "   the face matched the card photo (1:1 at the kiosk; the citizen sees the decision, never a score)")
+	}
 	e.step(session.Review)
 	eng.Send(session.Tap{Action: session.ActKeep})
 	v, err = e.wait(ctx, session.ReceiptShown)
@@ -223,12 +241,48 @@ func (e *Env) Citizen(ctx context.Context) (Result, error) {
 	say(out, "   authority %s, store %s", e.Stack.AuthorityURL, e.Stack.Dir+"/authority/authority.db")
 	say(out, "   enrollment %s (%s) from device %s, station %s; %s, %s; portrait %d bytes, %d evidence frames; flags %v",
 		d.EnrollmentID, d.Short, d.DeviceID, d.StationID, d.Name, d.Number, d.PortraitSz, d.Evidence, d.Flags)
+	res.Flags = d.Flags
+	say(out, "   face at the authority: %s", faceFlags(d.Flags))
 	res.Duration = time.Since(start)
 	if e.tmp != "" && !e.opts.Keep {
 		say(out, "   (the demo directory is removed at the end; `kioskctl demo --keep` keeps it, e.g. for `authority enrollments list --data DIR/authority`)")
 	}
 	say(out, "done in %s", res.Duration.Round(100*time.Millisecond))
 	return res, nil
+}
+
+// refused narrates the end of a visit whose face did not match the card
+// photo twice.
+func (e *Env) refused(ctx context.Context, res Result, start time.Time) (Result, error) {
+	out := e.opts.Out
+	res.FaceRefused = true
+	say(out, "6. the face did not match the card photo, again after one more capture: the kiosk shows")
+	say(out, "   \"the face does not match the card: please see an officer\"; nothing was sealed, the visit's data is wiped")
+	e.step(session.Failed)
+	e.Stack.Reader.Remove()
+	e.System.Engine.Send(session.Tap{Action: session.ActDone})
+	if _, err := e.wait(ctx, session.Attract); err != nil {
+		return res, err
+	}
+	say(out, "7. the citizen takes the card; back to attract")
+	res.Duration = time.Since(start)
+	say(out, "done in %s", res.Duration.Round(100*time.Millisecond))
+	return res, nil
+}
+
+// faceFlags says what the authority's face check concluded.
+func faceFlags(flags []string) string {
+	for _, f := range flags {
+		switch f {
+		case "face_mismatch":
+			return "face_mismatch: the capture is not the person of the reference photo"
+		case "face_refer":
+			return "face_refer: inconclusive, an officer must look"
+		case "face_unchecked":
+			return "face_unchecked: nothing could be compared, an officer must look"
+		}
+	}
+	return "the capture matched the registered reference photo (no face flag)"
 }
 
 func (e *Env) step(s session.State) {
@@ -302,7 +356,9 @@ func (e *Env) waitReader(ctx context.Context) error {
 
 func (e *Env) waitUpload(ctx context.Context, id string) error {
 	for {
-		if _, err := e.Stack.Authority.Intake.Status(ctx, id); err == nil {
+		// Acknowledged: the authority answered with its receipt, after its
+		// own checks (the face check among them) ran and flagged.
+		if st, _, err := e.System.Outbox.State(ctx, id); err == nil && st == outbox.Acked {
 			return nil
 		}
 		select {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"eidkiosk/drivers/idcard/sim"
 	"eidkiosk/kiosk/session"
 )
 
@@ -200,20 +201,27 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole demo")
 	}
-	var out bytes.Buffer
 	ctx := context.Background()
-	env, err := Setup(ctx, Options{Dir: t.TempDir(), Out: &out, Timeout: 150 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	res, err := env.Run(ctx)
-	t.Log(out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, res, out := runDemo(t, sim.DemoCitizenCard)
 	if !res.AtAuthority {
 		t.Fatal("not at the authority")
+	}
+	// The face was compared at the kiosk (with the card's test photo) and
+	// at the authority (with the imported reference photo): both match.
+	if !res.CardPhoto || !strings.Contains(out.String(), "the face matched the card photo") {
+		t.Fatalf("no comparison with the card photo at the kiosk:\n%s", out.String())
+	}
+	for _, f := range res.Flags {
+		if strings.HasPrefix(f, "face_") || strings.HasPrefix(f, "kiosk_face") {
+			t.Fatalf("the authority flagged the demo citizen's face: %v", res.Flags)
+		}
+	}
+	rec, err := env.Stack.Authority.Intake.Record(ctx, res.EnrollmentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.FaceMatch == nil || rec.FaceMatch.Decision != "match" || rec.FaceMatch.Frames < 5 {
+		t.Fatalf("the sealed record's kiosk comparison: %+v", rec.FaceMatch)
 	}
 	d, err := env.Stack.Authority.Intake.Show(ctx, res.EnrollmentID, false)
 	if err != nil {
@@ -224,6 +232,44 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "challenge 2/2") {
 		t.Fatalf("the liveness challenges were not narrated:\n%s", out.String())
+	}
+}
+
+// runDemo runs the whole demo with the camera pipeline for a citizen
+// carrying deck card card; the environment closes with the test.
+func runDemo(t *testing.T, card int) (*Env, Result, *bytes.Buffer) {
+	t.Helper()
+	out := &bytes.Buffer{}
+	env, err := Setup(context.Background(), Options{Dir: t.TempDir(), Out: out, Timeout: 150 * time.Second, Card: card})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	res, err := env.Run(context.Background())
+	t.Log(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, res, out
+}
+
+// TestDemoFaceRefused is `kioskctl demo --card 8`: the card's photo is
+// someone else than the camera shows; after one more capture the visit ends
+// with "the face does not match the card" and nothing reaches the outbox.
+func TestDemoFaceRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole demo")
+	}
+	ctx := context.Background()
+	env, res, out := runDemo(t, sim.DemoStrangerCard)
+	if !res.FaceRefused || res.EnrollmentID != "" || !strings.Contains(out.String(), "please see an officer") {
+		t.Fatalf("result %+v", res)
+	}
+	if st, err := env.System.Outbox.Refresh(ctx); err != nil || st.Pending+st.Acked+st.Refused != 0 {
+		t.Fatalf("outbox %+v (%v) after a refused face", st, err)
+	}
+	if strings.Contains(out.String(), "score") {
+		t.Error("the narration of the citizen's side shows a score")
 	}
 }
 

@@ -2,9 +2,9 @@
 // authority on loopback with its embedded store, a provisioned state
 // directory (a real one-time token, a real CSR, a real device certificate),
 // the simulated card reader on a pseudo-terminal, simulated GPIO pins, and a
-// real webcam recording as the camera. `kiosk --sim`, `kioskctl demo` and
-// the integration tests use it; every part it starts is the real one except
-// the hardware.
+// real webcam recording as the camera. `kioskctl sim kiosk`, `kioskctl demo`
+// and the integration tests use it (never the kiosk binary); every part it
+// starts is the real one except the hardware.
 //
 // It is not for production: the authority it starts keeps its keys in a
 // directory beside the kiosk's.
@@ -25,6 +25,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"eidkiosk/authority/service"
+	"eidkiosk/drivers/idcard"
 	"eidkiosk/drivers/idcard/sim"
 	"eidkiosk/kiosk/app"
 	"eidkiosk/kiosk/config"
@@ -33,6 +34,34 @@ import (
 
 //go:embed media/webcam-man.mp4
 var webcamVideo []byte
+
+// referencePhoto is the photo the demo's ministry holds of its citizen: the
+// man of the webcam recording (media/LICENSE.md).
+//
+//go:embed media/reference-webcam-man.jpg
+var referencePhoto []byte
+
+// importReference registers the demo citizen's reference photo at the
+// authority the way an operator does: a folder of NUMBER.jpg files and
+// `authority photos import`.
+func (s *Stack) importReference(ctx context.Context) error {
+	dir := filepath.Join(s.Dir, "reference-photos")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("simstack: %w", err)
+	}
+	number := sim.DefaultDeck()[sim.DemoCitizenCard].Number.Reveal()
+	if err := os.WriteFile(filepath.Join(dir, number+".jpg"), referencePhoto, 0o600); err != nil {
+		return fmt.Errorf("simstack: %w", err)
+	}
+	res, err := s.Authority.Intake.ImportPhotos(ctx, dir, nil)
+	if err != nil {
+		return err
+	}
+	if res.Stored != 1 {
+		return fmt.Errorf("simstack: reference photo refused: %v", res.Refused)
+	}
+	return nil
+}
 
 // Station is the simulated station.
 const (
@@ -60,6 +89,10 @@ type Stack struct {
 	Presence     *Switch
 	Tamper       *Switch
 	Outputs      map[string]*gpiotest.Pin
+	// PhotoDecoder decodes the deck's test photos (sim.ContainerDecoder):
+	// give it to the kiosk (app.Options.PhotoDecoder) in place of a
+	// licensed WLT decoder, so that visits compare the face with the card.
+	PhotoDecoder idcard.PhotoDecoder
 
 	cancel context.CancelFunc
 	done   chan error
@@ -77,7 +110,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("simstack: %w", err)
 	}
-	s := &Stack{Dir: o.Dir, done: make(chan error, 1)}
+	s := &Stack{Dir: o.Dir, done: make(chan error, 1), PhotoDecoder: sim.ContainerDecoder{}}
 
 	step("authority: opening its store and PKI")
 	svc, err := service.Open(ctx, service.Config{DataDir: filepath.Join(o.Dir, "authority"), Logger: o.Log})
@@ -95,6 +128,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.cancel = cancel
 	go func() { s.done <- svc.Serve(sctx, ln) }()
 	step("authority: serving on " + s.AuthorityURL)
+	if err := s.importReference(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	step("authority: the ministry's reference photo of the demo citizen imported (authority photos import)")
 
 	kioskState := filepath.Join(o.Dir, "kiosk")
 	if !o.NoProvision {
@@ -152,14 +190,20 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	return s, nil
 }
 
-// Config returns the kiosk configuration for this stack, over base.
+// Config returns the kiosk configuration for this stack, over base: its
+// state directory, authority, reader and camera, with the face settings for
+// the 400×300 webcam recording, and no updates.
 func (s *Stack) Config(base config.Config) config.Config {
 	c := base
-	c.Sim = true
 	c.State.Dir = filepath.Join(s.Dir, "kiosk")
 	c.Authority.URL = s.AuthorityURL
 	c.Reader.Port = s.Reader.Path()
 	c.Camera.Source = "file:" + s.Video
+	// The recording is delivered frame by frame as fast as the pipeline
+	// takes it, and rewound at each capture (docs/face.md).
+	c.Camera.Pace = "lockstep"
+	c.Camera.Loop = true
+	c.Face.Preset = "demo"
 	c.Update.Enabled = false
 	c.UI.Fullscreen = false
 	c.Metrics.Addr = "127.0.0.1:0"

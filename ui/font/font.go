@@ -26,6 +26,8 @@ import (
 	"strings"
 
 	"golang.org/x/image/font/sfnt"
+
+	"eidkiosk/internal/atomicfile"
 )
 
 // Debian's Noto Sans CJK collections (package fonts-noto-cjk).
@@ -327,34 +329,13 @@ func checksum(b []byte) uint32 {
 	return s
 }
 
-// writeAtomic writes b to dir/name through a temporary file, fsync and
-// rename, then fsyncs the directory.
+// writeAtomic writes b to dir/name durably (atomicfile), making dir first.
 func writeAtomic(dir, name string, b []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("font: cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+name+".tmp*")
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, name), b, 0o600); err != nil {
 		return fmt.Errorf("font: cache: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("font: cache: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("font: cache: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("font: cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("font: cache: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -52,7 +52,8 @@ func TestLookupAndFallback(t *testing.T) {
 	// Guidance and challenge keys from the face helper.
 	for _, k := range []string{"face.move_closer", "face.too_dark", "face.look_straight", "face.one_face",
 		"face.hold_still", "challenge.blink", "challenge.turn_left", "challenge.turn_right",
-		"challenge.look_up", "challenge.smile", "challenge.move_closer", "challenge.open_mouth"} {
+		"challenge.look_up", "challenge.look_down", "challenge.tilt_left", "challenge.tilt_right", "challenge.move_back",
+		"challenge.smile", "challenge.move_closer", "challenge.open_mouth"} {
 		for _, l := range Langs {
 			g := c.Guidance(l, k)
 			if g == k || g == c.T(l, "face.generic") {

@@ -5,7 +5,8 @@
 // is called from main and returns when the kiosk stops.
 //
 // It holds no visit logic; see kiosk/session for that and package ui for the
-// screens.
+// screens. It starts no virtual display: the demo's Xvfb is sim/xvfb, kept
+// out of the appliance.
 package kioskui
 
 import (
@@ -122,36 +123,9 @@ func writePNG(path string, img image.Image) error {
 // tech adapts the kiosk's state to technician mode.
 type tech struct{ s *app.System }
 
-func (t tech) TechStatus(ctx context.Context) ui.TechStatus {
-	st := t.s.Tech()
-	out := ui.TechStatus{
-		Version: st.Version,
-		Outbox:  ui.OutboxStatus{Depth: st.OutboxDepth, Oldest: st.OutboxOldest, Uplink: st.Uplink, LastAck: st.LastAck},
-		Update:  ui.UpdateStatus{State: st.UpdateState, Available: st.UpdateAvailable, Lease: st.Lease},
-		Reader:  st.Reader,
-		Camera:  st.Camera,
-		GPIO:    st.GPIO,
-		Quality: st.Quality,
-		LogTail: st.LogTail,
-	}
-	for _, c := range st.Checks {
-		out.Checks = append(out.Checks, ui.Check{Name: c.Name, OK: c.OK, Ran: true, Detail: c.Detail})
-	}
-	return out
-}
+func (t tech) TechStatus(ctx context.Context) ui.TechStatus { return t.s.Tech() }
 
-func (t tech) SelfTest(ctx context.Context) []ui.Check {
-	rep := t.s.SelfTest(ctx, nil)
-	var out []ui.Check
-	for _, e := range rep.Entries {
-		d := e.Value
-		if e.Fix != "" {
-			d += " — " + e.Fix
-		}
-		out = append(out, ui.Check{Name: e.Name, OK: e.Status != "fail", Ran: true, Detail: d})
-	}
-	return out
-}
+func (t tech) SelfTest(ctx context.Context) []ui.Check { return t.s.SelfTest(ctx, nil).Health() }
 
 var _ ui.TechInfo = tech{}
 var _ = session.Attract

@@ -22,6 +22,7 @@ import (
 	"eidkiosk/ui"
 	"eidkiosk/ui/font"
 	"eidkiosk/ui/i18n"
+	"eidkiosk/ui/uitest"
 )
 
 // Golden images live in ui/testdata/golden as 640×400 grey PNGs (small,
@@ -326,6 +327,7 @@ func TestIsAttract(t *testing.T) {
 	r := renderer(t)
 	rs := *r
 	rs.Scale = 1
+	isAttract := uitest.Attract(ui.NewTheme(font.Faces{}, false))
 	for i, s := range sample() {
 		if raceOn && i%3 != 0 && s.View.State != session.Attract {
 			continue
@@ -335,7 +337,7 @@ func TestIsAttract(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := s.View.State == session.Attract && !s.Keypad
-		if got := ui.IsAttract(img); got != want {
+		if got := isAttract(img); got != want {
 			t.Errorf("%s: IsAttract = %v, want %v", s.Name, got, want)
 		}
 	}

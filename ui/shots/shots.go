@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -20,7 +21,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
+	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/ui"
@@ -133,11 +135,11 @@ func (SampleTech) TechStatus(context.Context) ui.TechStatus {
 	return ui.TechStatus{
 		Version: "1.4.2 (slot B, trial ok)",
 		Checks: []ui.Check{
-			{Name: "reader", OK: true, Ran: true, Detail: "/dev/ttyUSB0, SAM 05.01"},
-			{Name: "camera", OK: true, Ran: true, Detail: "1280x720, 29.9 fps"},
-			{Name: "gpio", OK: true, Ran: true, Detail: "LEDs, buzzer, presence, tamper"},
-			{Name: "authority", OK: false, Ran: true, Detail: "dial tcp: connection refused"},
-			{Name: "clock", OK: true, Ran: true, Detail: "NTP offset 12ms"},
+			{Name: "reader", OK: true, At: Now, Detail: "/dev/ttyUSB0, SAM 05.01"},
+			{Name: "camera", OK: true, At: Now, Detail: "1280x720, 29.9 fps"},
+			{Name: "gpio", OK: true, At: Now, Detail: "LEDs, buzzer, presence, tamper"},
+			{Name: "authority", OK: false, At: Now, Detail: "dial tcp: connection refused"},
+			{Name: "clock", OK: true, At: Now, Detail: "NTP offset 12ms"},
 		},
 		Outbox:  ui.OutboxStatus{Depth: 3, Oldest: 42 * time.Minute, Uplink: "offline: connection refused", LastAck: Now.Add(-50 * time.Minute)},
 		Update:  ui.UpdateStatus{State: "idle", Available: "1.4.3", Lease: "kiosk-0042 until 02:00"},
@@ -305,20 +307,9 @@ func WriteAll(ctx context.Context, dir string, faces font.Faces, progress func(p
 }
 
 func writePNG(path string, img image.Image) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("shots: %w", err)
-	}
 	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	if err := enc.Encode(f, img); err != nil {
-		f.Close()
-		os.Remove(tmp)
+	if err := atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error { return enc.Encode(w, img) }); err != nil {
 		return fmt.Errorf("shots: %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("shots: %w", err)
-	}
-	return os.Rename(tmp, path)
+	return nil
 }

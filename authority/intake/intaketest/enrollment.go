@@ -15,9 +15,11 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/enroll"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/pii"
 	"eidkiosk/kiosk/session"
+	"eidkiosk/kiosk/submit"
 )
 
 // The fictional citizen of the protocol reference (§10).
@@ -141,29 +143,44 @@ func ucs2(w io.Writer, s string, n int) {
 	binary.Write(w, binary.LittleEndian, u[:n])
 }
 
-// TextBlock builds the 256-byte UCS-2LE text block of a resident card (GA/T
-// layout: name 15, gender 1, ethnic 2, birth 8, address 35, number 18,
-// authority 15, valid from 8, valid to 8, reserved 18 characters).
-func TextBlock(name, number, address string) []byte {
-	var b bytes.Buffer
-	ucs2(&b, name, 15)
-	ucs2(&b, "1", 1)
-	ucs2(&b, "01", 2)
-	ucs2(&b, number[6:14], 8)
-	ucs2(&b, address, 35)
-	ucs2(&b, number, 18)
-	ucs2(&b, "北京市公安局东城分局", 15)
-	ucs2(&b, "20200101", 8)
-	ucs2(&b, "20400101", 8)
-	ucs2(&b, "", 18)
-	return b.Bytes()
-}
-
 // UCS2 is s in UCS-2LE, for greps of raw blocks.
 func UCS2(s string) []byte {
 	var b bytes.Buffer
 	ucs2(&b, s, len([]rune(s)))
 	return b.Bytes()
+}
+
+// card is the fictional resident card with the given name and number (the
+// number's birth date is the card's), its text block laid out by the card
+// model and its chip dates kept as strings.
+func card(name, number string, photo []byte) (idcard.Card, error) {
+	birth, err := idcard.ParseDate(number[6:14])
+	if err != nil {
+		return idcard.Card{}, fmt.Errorf("intaketest: the number has no birth date: %w", err)
+	}
+	c := idcard.Card{
+		Kind: idcard.KindResident, Name: pii.Text(name), Gender: "1", Ethnic: "01",
+		BirthDate: birth, Address: pii.Text(CitizenAddress), Number: pii.Text(number),
+		Authority: "北京市公安局东城分局",
+		ValidFrom: time.Date(2020, 1, 1, 0, 0, 0, 0, idcard.CST), ValidTo: time.Date(2040, 1, 1, 0, 0, 0, 0, idcard.CST),
+		Photo: photo,
+	}.WithChipDates()
+	if c.Text, err = idcard.EncodeText(c); err != nil {
+		return idcard.Card{}, fmt.Errorf("intaketest: %w", err)
+	}
+	return c, nil
+}
+
+// TextBlock builds the 256-byte UCS-2LE text block of a fictional resident
+// card (idcard.EncodeText); nil when the name or number does not fit.
+func TextBlock(name, number, address string) []byte {
+	c, err := card(name, number, nil)
+	if err != nil {
+		return nil
+	}
+	c.Address = pii.Text(address)
+	b, _ := idcard.EncodeText(c)
+	return b
 }
 
 // Enrollment returns a complete synthetic visit of a fictional resident with
@@ -180,24 +197,17 @@ func Enrollment(name, number string, rnd *rand.Rand) (*session.Enrollment, error
 // EnrollmentWith is Enrollment with a given portrait and evidence frames
 // (copied).
 func EnrollmentWith(name, number string, p []byte, ev [][]byte, rnd *rand.Rand) (*session.Enrollment, error) {
-	birth, err := time.Parse("20060102", number[6:14])
-	if err != nil {
-		return nil, fmt.Errorf("intaketest: number %q has no birth date", number)
-	}
-	cst := time.FixedZone("CST", 8*3600)
-	photo := make([]byte, 1024)
+	photo := make([]byte, idcard.PhotoLen)
 	for i := range photo {
 		photo[i] = byte(rnd.UintN(256))
 	}
+	c, err := card(name, number, photo)
+	if err != nil {
+		return nil, err
+	}
 	started := time.Now().Add(-2 * time.Minute)
 	e := &session.Enrollment{
-		Card: idcard.Card{
-			Kind: idcard.KindResident, Name: pii.Text(name), Gender: "1", Ethnic: "01",
-			BirthDate: birth, Address: pii.Text(CitizenAddress), Number: pii.Text(number),
-			Authority: "北京市公安局东城分局",
-			ValidFrom: time.Date(2020, 1, 1, 0, 0, 0, 0, cst), ValidTo: time.Date(2040, 1, 1, 0, 0, 0, 0, cst),
-			Text: TextBlock(name, number, CitizenAddress), Photo: photo,
-		},
+		Card: c,
 		Face: session.FaceResult{
 			Portrait: bytes.Clone(p),
 			Quality: []session.Measure{
@@ -227,14 +237,16 @@ func EnrollmentWith(name, number string, p []byte, ev [][]byte, rnd *rand.Rand) 
 func RandomNumber(rnd *rand.Rand) string {
 	d := time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rnd.IntN(25000))
 	body := fmt.Sprintf("99%04d%s%03d", rnd.IntN(10000), d.Format("20060102"), rnd.IntN(1000))
-	return body + string(checkDigit(body))
+	ch, _ := idcard.CheckChar(body)
+	return body + string(ch)
 }
 
-func checkDigit(body string) byte {
-	w := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(body[i]-'0') * w[i]
+// Record returns the enrollment record of Enrollment(name, number, rnd) as
+// the kiosk builds it (submit.Record), for device and station, sealed now.
+func Record(name, number, deviceID, stationID string, rnd *rand.Rand) (*enroll.Record, error) {
+	e, err := Enrollment(name, number, rnd)
+	if err != nil {
+		return nil, err
 	}
-	return "10X98765432"[sum%11]
+	return submit.Record(e, "0190a0a0-0000-7000-8000-000000000000", deviceID, stationID, "v1", time.Now(), "ABCDEFGHJKMNPQRSTVWX"), nil
 }

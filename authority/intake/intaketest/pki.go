@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hpke"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -191,4 +192,51 @@ func (d *Device) Sealer(intakePub []byte) (*enroll.Sealer, error) {
 // certificate, the test CA as the only root.
 func (d *Device) ClientTLS(p *PKI) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: p.Roots, Certificates: []tls.Certificate{d.TLS}}
+}
+
+// Sealing is one device ("KT-1" at "NS-PSB-001") sealing to a fresh intake
+// key, and the authority's side that checks, verifies and opens.
+type Sealing struct {
+	Sealer *enroll.Sealer
+	Device *Device
+	Pub    []byte // the intake public key
+	priv   hpke.PrivateKey
+}
+
+// NewSealing makes a PKI, a device and an intake key.
+func NewSealing() (*Sealing, error) {
+	pki, err := NewPKI()
+	if err != nil {
+		return nil, err
+	}
+	dev, err := pki.NewDevice("KT-1", "NS-PSB-001")
+	if err != nil {
+		return nil, err
+	}
+	priv, err := enroll.NewIntakeKey()
+	if err != nil {
+		return nil, err
+	}
+	pub := priv.PublicKey().Bytes()
+	s, err := dev.Sealer(pub)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealing{Sealer: s, Device: dev, Pub: pub, priv: priv}, nil
+}
+
+// Open parses, checks, verifies (against the device's certificate) and
+// opens a package as the authority does.
+func (s *Sealing) Open(b []byte) (*enroll.Record, error) {
+	p, err := enroll.Parse(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	if err := p.Verify(s.Device.Cert); err != nil {
+		return nil, err
+	}
+	return p.Open(s.priv)
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 	"eidkiosk/internal/pii"
 )
 
@@ -146,6 +146,7 @@ func (d deckCard) card(dir string) (idcard.Card, error) {
 	} else if c.ValidTo, err = day("valid_to", d.ValidTo); err != nil {
 		return c, err
 	}
+	c.BirthDateText, c.ValidFromText, c.ValidToText = d.Birth, d.ValidFrom, d.ValidTo
 	if c.Text, err = idcard.EncodeText(c); err != nil {
 		return c, err
 	}
@@ -156,6 +157,10 @@ func (d deckCard) card(dir string) (idcard.Card, error) {
 		c.Photo = SyntheticWLT(seed.Sum64())
 	case "zero":
 		c.Photo = make([]byte, idcard.PhotoLen)
+	case "sim:" + PhotoWebcamMan, "sim:" + PhotoGraceHopper:
+		if c.Photo, err = namedPhoto(d.Photo); err != nil {
+			return c, err
+		}
 	default:
 		path := d.Photo
 		if !filepath.IsAbs(path) {
@@ -184,7 +189,7 @@ func day(key, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.ParseInLocation("20060102", s, idcard.CST)
+	t, err := idcard.ParseDate(s)
 	if err != nil {
 		return t, fmt.Errorf("%s: %q is not YYYYMMDD", key, s)
 	}

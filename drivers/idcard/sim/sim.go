@@ -18,19 +18,15 @@
 package sim
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"eidkiosk/drivers/idcard"
-	"eidkiosk/drivers/internal/simpty"
+	reader "eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 )
 
 // Options configure a simulator. The zero value works: default deck, 115200
@@ -113,17 +109,17 @@ func ParseFaultKind(s string) (FaultKind, error) {
 // 1) to Cmd (0: any command).
 type Fault struct {
 	Kind   FaultKind
-	Cmd    idcard.Command
+	Cmd    reader.Command
 	Times  int
 	Bytes  int
 	Gap    time.Duration
 	Stall  time.Duration
-	Status idcard.Status
+	Status reader.Status
 }
 
 // Stats counts what the simulator saw.
 type Stats struct {
-	Requests  map[idcard.Command]int
+	Requests  map[reader.Command]int
 	BytesIn   int // request bytes received
 	BytesOut  int // answer bytes written
 	Ignored   int // bytes dropped because the tty's rate was not the SAM's
@@ -152,39 +148,8 @@ type Sim struct {
 	served   chan struct{} // closed when the current serve loop ends
 }
 
-// Start opens the pty and starts answering.
-func Start(o Options) (*Sim, error) {
-	if o.Deck == nil {
-		o.Deck = DefaultDeck()
-	}
-	if o.Baud == 0 {
-		o.Baud = 115200
-	}
-	if !validRate(o.Baud) {
-		return nil, fmt.Errorf("sim: %d is not a GA 467 rate", o.Baud)
-	}
-	if o.SAMID == ([16]byte{}) {
-		o.SAMID = [16]byte{0x05, 0x00, 0x01, 0x00, 0x40, 0x42, 0x0F, 0x00, 0x15, 0xCD, 0x5B, 0x07, 0xB1, 0x68, 0xDE, 0x3A}
-	}
-	s := &Sim{opts: o, baud: o.Baud, card: -1, rng: rand.New(rand.NewPCG(o.Seed, 467))}
-	s.stats.Requests = map[idcard.Command]int{}
-	if s.opts.Link == "" {
-		dir, err := os.MkdirTemp("", "idcard-sim-")
-		if err != nil {
-			return nil, fmt.Errorf("sim: %w", err)
-		}
-		s.dir = dir
-		s.opts.Link = filepath.Join(dir, "idcard")
-	}
-	if err := s.Replug(); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
 func validRate(b int) bool {
-	for _, r := range idcard.Rates {
+	for _, r := range reader.Rates {
 		if r == b {
 			return true
 		}
@@ -272,194 +237,31 @@ func (s *Sim) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.Requests = make(map[idcard.Command]int, len(s.stats.Requests))
+	st.Requests = make(map[reader.Command]int, len(s.stats.Requests))
 	for k, v := range s.stats.Requests {
 		st.Requests[k] = v
 	}
 	return st
 }
 
-// Plugged reports whether the tty exists.
-func (s *Sim) Plugged() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.plugged
-}
-
-// Unplug makes the reader disappear: the pty is closed (an open driver's
-// reads and writes fail) and the tty path is removed. The card stays.
-func (s *Sim) Unplug() {
-	s.mu.Lock()
-	m, sl, done := s.unplugLocked()
-	s.mu.Unlock()
-	if m != nil {
-		m.Close()
-		sl.Close()
-		<-done
+// newSim is a simulator with its deck, SAM and faults but no line: the
+// answers work (reply), nothing is served until Start plugs a pty in.
+func newSim(o Options) (*Sim, error) {
+	if o.Deck == nil {
+		o.Deck = DefaultDeck()
 	}
-}
-
-func (s *Sim) unplugLocked() (*os.File, *os.File, chan struct{}) {
-	if !s.plugged {
-		return nil, nil, nil
+	if o.Baud == 0 {
+		o.Baud = 115200
 	}
-	s.plugged = false
-	os.Remove(s.opts.Link)
-	m, sl := s.master, s.slave
-	s.master, s.slave = nil, nil
-	s.selected = false
-	return m, sl, s.served
-}
-
-// Replug makes the reader appear again on a new pty behind the same path.
-func (s *Sim) Replug() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errors.New("sim: closed")
+	if !validRate(o.Baud) {
+		return nil, fmt.Errorf("sim: %d is not a GA 467 rate", o.Baud)
 	}
-	if s.plugged {
-		return nil
+	if o.SAMID == ([16]byte{}) {
+		o.SAMID = [16]byte{0x05, 0x00, 0x01, 0x00, 0x40, 0x42, 0x0F, 0x00, 0x15, 0xCD, 0x5B, 0x07, 0xB1, 0x68, 0xDE, 0x3A}
 	}
-	m, sl, err := simpty.Open()
-	if err != nil {
-		return fmt.Errorf("sim: open pty: %w", err)
-	}
-	if err := rawMode(sl, s.baud); err != nil {
-		m.Close()
-		sl.Close()
-		return fmt.Errorf("sim: pty: %w", err)
-	}
-	os.Remove(s.opts.Link)
-	if err := os.Symlink(sl.Name(), s.opts.Link); err != nil {
-		m.Close()
-		sl.Close()
-		return fmt.Errorf("sim: link: %w", err)
-	}
-	sl.Fd() // blocking mode now, not while serve reads the rate
-	s.master, s.slave, s.pts, s.plugged = m, sl, sl.Name(), true
-	s.stats.Plugs++
-	s.served = make(chan struct{})
-	go s.serve(m, sl, s.served)
-	return nil
-}
-
-// Close unplugs the reader for good and removes the temporary directory.
-func (s *Sim) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	m, sl, done := s.unplugLocked()
-	s.mu.Unlock()
-	if m != nil {
-		m.Close()
-		sl.Close()
-		<-done
-	}
-	if s.dir != "" {
-		return os.RemoveAll(s.dir)
-	}
-	return nil
-}
-
-// rawMode puts the tty in raw mode (no echo, no line discipline) at baud, as
-// a freshly enumerated USB serial device would be used.
-func rawMode(f *os.File, baud int) error {
-	fd := int(f.Fd())
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return err
-	}
-	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	t.Oflag &^= unix.OPOST
-	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	t.Cflag &^= unix.CSIZE | unix.PARENB | unix.CBAUD
-	t.Cflag |= unix.CS8 | speedBits[baud]
-	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
-}
-
-var speedBits = map[int]uint32{115200: unix.B115200, 57600: unix.B57600, 38400: unix.B38400, 19200: unix.B19200, 9600: unix.B9600}
-
-// lineRate is the rate the driver set on the tty.
-func lineRate(f *os.File) int {
-	t, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	if err != nil {
-		return 0
-	}
-	for b, bits := range speedBits {
-		if t.Cflag&unix.CBAUD == bits {
-			return b
-		}
-	}
-	return 0
-}
-
-func (s *Sim) trace(format string, args ...any) {
-	if s.opts.Trace != nil {
-		fmt.Fprintf(s.opts.Trace, "sim: "+format+"\n", args...)
-	}
-}
-
-// serve answers requests on one plugged pty until it is closed.
-func (s *Sim) serve(m, sl *os.File, done chan struct{}) {
-	defer close(done)
-	var dec idcard.Decoder
-	buf := make([]byte, 4096)
-	for {
-		n, err := m.Read(buf)
-		if err != nil {
-			return
-		}
-		// A receiver at another rate sees framing errors, not the bytes sent.
-		s.mu.Lock()
-		if s.slave != sl {
-			s.mu.Unlock()
-			return // unplugged
-		}
-		rate, want := lineRate(sl), s.baud
-		if rate != want {
-			s.stats.Ignored += n
-			s.mu.Unlock()
-			s.trace("%d bytes at %d baud ignored (SAM at %d)", n, rate, want)
-			continue
-		}
-		s.stats.BytesIn += n
-		s.mu.Unlock()
-		dec.Write(buf[:n])
-		for {
-			body, ferr := dec.Next()
-			if ferr != nil {
-				s.mu.Lock()
-				s.stats.BadFrames++
-				s.mu.Unlock()
-				// The SAM answers a corrupt host frame with 10 or 11.
-				code := idcard.StatusChecksum
-				if errors.Is(ferr, idcard.ErrLength) {
-					code = idcard.StatusLength
-				}
-				s.trace("bad request frame: %v", ferr)
-				if !s.write(m, idcard.Response{SW3: code}.Encode(), 0, Fault{}, time.Now()) {
-					return
-				}
-				continue
-			}
-			if body == nil {
-				break
-			}
-			req, err := idcard.ParseRequest(body)
-			if err != nil {
-				continue
-			}
-			// On a real line the request's last byte arrives its wire time
-			// after the first; the answer is paced from then.
-			start := time.Now()
-			if s.Throttle() {
-				start = start.Add(idcard.WireTime(len(body)+8, s.Baud()))
-			}
-			if !s.answer(m, req, start) {
-				return
-			}
-		}
-	}
+	s := &Sim{opts: o, baud: o.Baud, card: -1, rng: rand.New(rand.NewPCG(o.Seed, 467))}
+	s.stats.Requests = map[reader.Command]int{}
+	return s, nil
 }
 
 // Throttle reports whether answers are paced to the line rate.
@@ -469,239 +271,8 @@ func (s *Sim) Throttle() bool {
 	return s.opts.Throttle
 }
 
-// takeFault pops the first queued fault matching cmd.
-func (s *Sim) takeFault(cmd idcard.Command) (Fault, bool) {
-	for i, f := range s.faults {
-		if f.Cmd != 0 && f.Cmd != cmd {
-			continue
-		}
-		f.Times--
-		if f.Times <= 0 {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
-		} else {
-			s.faults[i] = f
-		}
-		return f, true
+func (s *Sim) trace(format string, args ...any) {
+	if s.opts.Trace != nil {
+		fmt.Fprintf(s.opts.Trace, "sim: "+format+"\n", args...)
 	}
-	return Fault{}, false
-}
-
-// answer handles one request; it reports false when the pty is gone.
-func (s *Sim) answer(m *os.File, req idcard.Request, start time.Time) bool {
-	s.mu.Lock()
-	s.stats.Requests[req.Cmd]++
-	f, faulty := s.takeFault(req.Cmd)
-	resp, newBaud := s.respond(req, f, faulty)
-	baud := s.baud // the answer goes out at the rate the request came in
-	if newBaud != 0 {
-		// The acknowledgement is paced at the old rate, and the SAM listens
-		// at the new one from now on (the host switches on receiving it).
-		s.baud = newBaud
-	}
-	s.mu.Unlock()
-	s.trace("%s → SW3 %s (%d data bytes)%s", req.Cmd, resp.SW3, len(resp.Data), faultNote(f, faulty))
-	frame := resp.Encode()
-	if faulty {
-		switch f.Kind {
-		case FaultBadChecksum:
-			frame[len(frame)-1] ^= 0x5A
-		case FaultBadLength:
-			frame[5], frame[6] = 0xFF, 0xFF
-		case FaultSilent:
-			return true
-		case FaultNoise:
-			frame = s.garbage(f)
-		case FaultGarbage:
-			frame = append(s.garbage(f), frame...)
-		}
-	}
-	return s.write(m, frame, baud, f, start)
-}
-
-func faultNote(f Fault, faulty bool) string {
-	if !faulty {
-		return ""
-	}
-	return " [fault " + f.Kind.String() + "]"
-}
-
-func (s *Sim) garbage(f Fault) []byte {
-	n := f.Bytes
-	if n <= 0 {
-		n = 16
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := make([]byte, n)
-	for i := range g {
-		g[i] = byte(s.rng.Uint32())
-		if g[i] == 0xAA {
-			g[i] = 0x55 // keep it from forming a preamble
-		}
-	}
-	return g
-}
-
-// respond computes the answer to req; s.mu is held.
-func (s *Sim) respond(req idcard.Request, f Fault, faulty bool) (resp idcard.Response, newBaud int) {
-	if faulty && f.Kind == FaultStatus {
-		return idcard.Response{SW3: f.Status}, 0
-	}
-	ok := idcard.Response{SW3: idcard.StatusOK}
-	switch {
-	case req.Cmd == idcard.CmdResetSAM:
-		s.selected, s.hidden = false, false
-		return ok, 0
-	case req.Cmd == idcard.CmdSAMStatus:
-		return ok, 0
-	case req.Cmd == idcard.CmdSAMID:
-		ok.Data = append([]byte(nil), s.opts.SAMID[:]...)
-		return ok, 0
-	case req.Cmd == idcard.CmdFindCard:
-		s.selected = false
-		if s.card < 0 || s.hidden || (faulty && f.Kind == FaultNoCard) {
-			return idcard.Response{SW3: idcard.StatusNoCard}, 0
-		}
-		return idcard.Response{SW3: idcard.StatusFound, Data: make([]byte, 4)}, 0
-	case req.Cmd == idcard.CmdSelectCard:
-		if s.card < 0 {
-			return idcard.Response{SW3: idcard.StatusSelectFailed}, 0
-		}
-		s.selected = true
-		ok.Data = make([]byte, 8)
-		return ok, 0
-	case req.Cmd == idcard.CmdReadBase || req.Cmd == idcard.CmdReadBaseFP:
-		if s.card < 0 || !s.selected {
-			// Not authenticated: the card does not answer.
-			return idcard.Response{SW3: idcard.StatusReadFailed}, 0
-		}
-		c := s.opts.Deck[s.card]
-		photo := c.Photo
-		if len(photo) != idcard.PhotoLen {
-			photo = make([]byte, idcard.PhotoLen)
-		}
-		d := []byte{0x01, 0x00, 0x04, 0x00}
-		if req.Cmd == idcard.CmdReadBaseFP {
-			n := len(c.Fingerprint)
-			d = append(d, byte(n>>8), byte(n))
-		}
-		d = append(d, c.Text...)
-		d = append(d, photo...)
-		if req.Cmd == idcard.CmdReadBaseFP {
-			d = append(d, c.Fingerprint...)
-		}
-		ok.Data = d
-		s.hidden = s.opts.Quiet
-		return ok, 0
-	case req.Cmd == idcard.CmdReadNewAddr:
-		if s.card < 0 || !s.selected {
-			return idcard.Response{SW3: idcard.StatusReadFailed}, 0
-		}
-		c := s.opts.Deck[s.card]
-		if len(c.NewAddresses) == 0 {
-			return idcard.Response{SW3: idcard.StatusNoContent}, 0
-		}
-		for _, a := range c.NewAddresses {
-			rec, err := idcard.EncodeAddress(a.Reveal())
-			if err != nil {
-				return idcard.Response{SW3: idcard.StatusReadFailed}, 0
-			}
-			ok.Data = append(ok.Data, rec...)
-		}
-		return ok, 0
-	case req.Cmd&0xFF00 == idcard.CmdSetBaud:
-		code := int(req.Cmd & 0xFF)
-		if code >= len(idcard.Rates) || len(req.Data) != 0 {
-			return idcard.Response{SW3: idcard.StatusCommand}, 0
-		}
-		return ok, idcard.Rates[code]
-	case req.Cmd == idcard.CmdSetMaxRFByte:
-		if len(req.Data) != 1 || req.Data[0] < 24 {
-			return idcard.Response{SW3: idcard.StatusCommand}, 0
-		}
-		return ok, 0
-	}
-	return idcard.Response{SW3: idcard.StatusCommand}, 0
-}
-
-// write sends frame, applying the writing faults and, when throttling, the
-// line rate; it reports false when the pty is gone.
-func (s *Sim) write(m *os.File, frame []byte, baud int, f Fault, start time.Time) bool {
-	pieces := [][]byte{frame}
-	var gap time.Duration
-	switch f.Kind {
-	case FaultSplit:
-		size, g := f.Bytes, f.Gap
-		if size <= 0 {
-			size = 7
-		}
-		if g <= 0 {
-			g = time.Millisecond
-		}
-		pieces, gap = nil, g
-		for len(frame) > 0 {
-			k := min(size, len(frame))
-			pieces, frame = append(pieces, frame[:k]), frame[k:]
-		}
-	case FaultStall, FaultUnplug:
-		h := len(frame) / 2
-		pieces = [][]byte{frame[:h], frame[h:]}
-	}
-	for i, p := range pieces {
-		if i > 0 {
-			switch f.Kind {
-			case FaultStall:
-				time.Sleep(f.Stall)
-			case FaultUnplug:
-				go func() {
-					s.Unplug()
-					if f.Stall > 0 {
-						time.Sleep(f.Stall)
-						if err := s.Replug(); err != nil {
-							s.trace("replug: %v", err)
-						}
-					}
-				}()
-				return false
-			default:
-				time.Sleep(gap)
-			}
-			start = time.Now()
-		}
-		if !s.paced(m, p, baud, start) {
-			return false
-		}
-	}
-	return true
-}
-
-// paced writes p, at the line rate from start when throttling.
-func (s *Sim) paced(m *os.File, p []byte, baud int, start time.Time) bool {
-	if !s.Throttle() || baud == 0 {
-		n, err := m.Write(p)
-		s.count(n)
-		return err == nil
-	}
-	per := idcard.WireTime(1, baud)
-	const chunk = 16
-	for off := 0; off < len(p); {
-		k := min(chunk, len(p)-off)
-		// byte off+k-1 is complete on the line at start + (off+k)·per
-		if d := time.Until(start.Add(time.Duration(off+k) * per)); d > 0 {
-			time.Sleep(d)
-		}
-		n, err := m.Write(p[off : off+k])
-		s.count(n)
-		if err != nil {
-			return false
-		}
-		off += k
-	}
-	return true
-}
-
-func (s *Sim) count(n int) {
-	s.mu.Lock()
-	s.stats.BytesOut += n
-	s.mu.Unlock()
 }

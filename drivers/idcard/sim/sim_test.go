@@ -2,13 +2,15 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"eidkiosk/drivers/idcard"
+	reader "eidkiosk/drivers/idcard"
+	"eidkiosk/idcard"
 )
 
 func TestDefaultDeckIsValid(t *testing.T) {
@@ -19,7 +21,8 @@ func TestDefaultDeckIsValid(t *testing.T) {
 		if err != nil {
 			t.Fatalf("card %d does not decode: %v", i, err)
 		}
-		if got.Kind != c.Kind || got.Number != c.Number || got.Name != c.Name || got.NameEN != c.NameEN {
+		if got.Kind != c.Kind || got.Number != c.Number || got.Name != c.Name || got.NameEN != c.NameEN ||
+			got.BirthDateText != c.BirthDateText || got.ValidFromText != c.ValidFromText || got.ValidToText != c.ValidToText {
 			t.Errorf("card %d: decoded differently from the deck", i)
 		}
 		kinds[c.Kind]++
@@ -173,5 +176,37 @@ func TestUnplugWithTTYHeld(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Unplug hangs while the tty is held open")
+	}
+}
+
+// The deck's test photos are containers that only the simulator's test
+// decoder reads; it refuses WLT-shaped and empty photos.
+func TestContainerDecoder(t *testing.T) {
+	deck := DefaultDeck()
+	ctx := context.Background()
+	for _, i := range []int{DemoCitizenCard, DemoStrangerCard} {
+		p := deck[i].Photo
+		if len(p) != idcard.PhotoLen || p[0] == 'W' {
+			t.Fatalf("card %d: photo of %d bytes starting %q", i, len(p), p[:2])
+		}
+		img, err := ContainerDecoder{}.DecodePhoto(ctx, p)
+		if err != nil || img.Bounds().Dx() != 102 || img.Bounds().Dy() != 126 {
+			t.Fatalf("card %d: %v", i, err)
+		}
+	}
+	if deck[DemoCitizenCard].Number != deck[0].Number {
+		t.Error("the demo citizen's test-photo card is not card 0's holder")
+	}
+	for name, b := range map[string][]byte{"synthetic WLT": deck[1].Photo, "zero": deck[0].Photo, "short": []byte("eidkiosk-simjpeg")} {
+		if _, err := (ContainerDecoder{}).DecodePhoto(ctx, b); !errors.Is(err, reader.ErrPhotoDecoder) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	big := make([]byte, MaxContainerJPEG+1)
+	if _, err := PhotoContainer(big); err == nil {
+		t.Error("an oversized JPEG fits the container")
+	}
+	if _, err := ParseDeck("[[card]]\nkind = \"resident\"\nphoto = \"sim:nobody\"\n"); err == nil {
+		t.Error("an unknown test photo was accepted")
 	}
 }

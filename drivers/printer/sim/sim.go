@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"eidkiosk/drivers/internal/simpty"
 	"eidkiosk/drivers/printer"
@@ -127,6 +128,34 @@ func (s *Printer) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.raw)
+}
+
+// WaitLen waits until n bytes were received, or ctx ends: a driver's Print
+// returns once its bytes are written, before the printer has read them.
+func (s *Printer) WaitLen(ctx context.Context, n int) error {
+	for s.Len() < n {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("printer sim: received %d of %d bytes: %w", s.Len(), n, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Open serves a simulated printer on a pty until ctx ends and opens the
+// real driver on it (9600 baud), as the kiosk opens a serial printer.
+func Open(ctx context.Context, opt printer.Options) (*printer.Printer, *Printer, error) {
+	s, path, err := Pty(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := printer.Open(path, 9600, opt)
+	if err != nil {
+		s.Unplug()
+		return nil, nil, err
+	}
+	return p, s, nil
 }
 
 // Pty serves a new simulated printer on a pty until ctx ends. It returns

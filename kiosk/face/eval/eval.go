@@ -20,8 +20,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -244,5 +246,87 @@ func (r Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "%-16s %6s %9d %7.1f%%\n", "", "", r.Rejected, 100*r.BPCER)
 	if r.Errors > 0 {
 		fmt.Fprintf(w, "unreadable recordings: %d (counted as rejected)\n", r.Errors)
+	}
+}
+
+// Margin is one passive check's threshold beside the values closest to it:
+// the bona fide recording nearest to failing, and per attack species the
+// recording nearest to passing. Values on the wrong side of the threshold
+// are stopped (or rejected) by that check.
+type Margin struct {
+	Check     string
+	Threshold float64
+	LiveAbove bool    // true: a value ≥ Threshold passes; false: ≤ Threshold passes
+	BonaFide  float64 // worst bona fide value
+	Species   map[string]float64
+}
+
+// Margins computes the passive checks' margins over the outcomes with the
+// thresholds of c.
+func Margins(outs []Outcome, c liveness.Config) []Margin {
+	checks := []Margin{
+		{Check: liveness.CheckNonRigid, Threshold: float64(c.MinNonRigid), LiveAbove: true},
+		{Check: liveness.CheckFrames, Threshold: float64(c.MinFaceFrames), LiveAbove: true},
+		{Check: liveness.CheckMoire, Threshold: c.MaxMoire},
+		{Check: liveness.CheckIdentical, Threshold: c.MaxIdentical},
+		{Check: liveness.CheckRepeat, Threshold: float64(c.MaxRepeat)},
+		{Check: liveness.CheckSizeJump, Threshold: c.MaxSizeJump},
+	}
+	for i := range checks {
+		m := &checks[i]
+		m.Species = map[string]float64{}
+		m.BonaFide = math.NaN()
+		// worse: a is nearer to failing than b (for bona fide); for attacks
+		// the opposite, nearer to passing.
+		worse := func(a, b float64) bool { return m.LiveAbove == (a < b) }
+		for _, o := range outs {
+			v, ok := o.Scores[m.Check]
+			if !ok || o.Err != nil {
+				continue
+			}
+			if o.BonaFide() {
+				if math.IsNaN(m.BonaFide) || worse(v, m.BonaFide) {
+					m.BonaFide = v
+				}
+				continue
+			}
+			if cur, seen := m.Species[o.Species]; !seen || worse(cur, v) {
+				m.Species[o.Species] = v
+			}
+		}
+	}
+	return checks
+}
+
+// WriteMargins prints the margins as a table, species in name order.
+func WriteMargins(w io.Writer, ms []Margin) {
+	var species []string
+	for _, m := range ms {
+		for s := range m.Species {
+			if !slices.Contains(species, s) {
+				species = append(species, s)
+			}
+		}
+	}
+	sort.Strings(species)
+	fmt.Fprintf(w, "%-20s %10s %10s", "check (live if)", "threshold", BonaFide)
+	for _, s := range species {
+		fmt.Fprintf(w, " %14s", s)
+	}
+	fmt.Fprintln(w)
+	for _, m := range ms {
+		op := "≤"
+		if m.LiveAbove {
+			op = "≥"
+		}
+		fmt.Fprintf(w, "%-20s %10s %10.3f", m.Check, fmt.Sprintf("%s %g", op, m.Threshold), m.BonaFide)
+		for _, s := range species {
+			if v, ok := m.Species[s]; ok {
+				fmt.Fprintf(w, " %14.3f", v)
+			} else {
+				fmt.Fprintf(w, " %14s", "-")
+			}
+		}
+		fmt.Fprintln(w)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"eidkiosk/kiosk/face/liveness"
 )
 
 func TestParseLabels(t *testing.T) {
@@ -61,3 +63,38 @@ var errTest = bytesErr("unreadable")
 type bytesErr string
 
 func (e bytesErr) Error() string { return string(e) }
+
+func TestMarginsPickTheValuesNearestTheThreshold(t *testing.T) {
+	c := liveness.DefaultConfig()
+	outs := []Outcome{
+		{Recording: Recording{Species: BonaFide}, Scores: map[string]float64{liveness.CheckNonRigid: 40, liveness.CheckMoire: 20}},
+		{Recording: Recording{Species: BonaFide}, Scores: map[string]float64{liveness.CheckNonRigid: 9, liveness.CheckMoire: 31}},
+		{Recording: Recording{Species: "print"}, Scores: map[string]float64{liveness.CheckNonRigid: 0, liveness.CheckMoire: 12}},
+		{Recording: Recording{Species: "print"}, Scores: map[string]float64{liveness.CheckNonRigid: 2, liveness.CheckMoire: 10}},
+		{Recording: Recording{Species: "screen"}, Scores: map[string]float64{liveness.CheckNonRigid: 5, liveness.CheckMoire: 90}},
+	}
+	ms := Margins(outs, c)
+	get := func(name string) Margin {
+		for _, m := range ms {
+			if m.Check == name {
+				return m
+			}
+		}
+		t.Fatalf("no margin for %s", name)
+		return Margin{}
+	}
+	nr, mo := get(liveness.CheckNonRigid), get(liveness.CheckMoire)
+	// Bona fide: the lowest non-rigid count, the highest moiré; attacks:
+	// the highest non-rigid count, the lowest moiré, per species.
+	if nr.BonaFide != 9 || nr.Species["print"] != 2 || nr.Species["screen"] != 5 || !nr.LiveAbove {
+		t.Errorf("non-rigid margin %+v", nr)
+	}
+	if mo.BonaFide != 31 || mo.Species["print"] != 10 || mo.Species["screen"] != 90 || mo.Threshold != c.MaxMoire {
+		t.Errorf("moiré margin %+v", mo)
+	}
+	var b strings.Builder
+	WriteMargins(&b, ms)
+	if !strings.Contains(b.String(), "passive.nonrigid") || !strings.Contains(b.String(), "screen") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}

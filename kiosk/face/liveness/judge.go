@@ -65,17 +65,16 @@ type Judge struct {
 }
 
 type baseline struct {
-	eye, mouth, width, roll, yaw float64
-	ok                           bool
+	mouth, eyeDist, roll, yaw, pitch float64
+	ok                               bool
 }
 
 type detector struct {
 	hold    int
-	inDip   bool
-	dipAt   time.Time
-	dipBase float64
-	dipMin  float64 // lowest openness / baseline in the dip
-	dipN    int     // frames below BlinkDrop in the dip
+	wasOpen bool      // eyes seen open since the prompt (or the last closure)
+	inDip   bool      // eyes closed now
+	dipAt   time.Time // when they closed
+	dipN    int       // closed frames
 }
 
 // NewJudge starts judging plan with c.
@@ -146,26 +145,26 @@ func (j *Judge) status() Status {
 
 // baselineBefore is the median of the measures over BaselineSpan before t.
 func (j *Judge) baselineBefore(t time.Time) baseline {
-	var eye, mouth, width, roll, yaw []float64
+	var mouth, eyeDist, roll, yaw, pitch []float64
 	for _, h := range j.hist {
 		if h.T.After(t) || t.Sub(h.T) > j.c.BaselineSpan {
 			continue
 		}
-		eye = append(eye, h.EyeOpen)
 		mouth = append(mouth, h.Mouth)
-		width = append(width, float64(h.Box.Dx()))
+		eyeDist = append(eyeDist, h.EyeDist)
+		roll = append(roll, h.Roll)
 		yaw = append(yaw, h.Yaw)
-		if h.Eyes == 2 {
-			roll = append(roll, h.Roll)
-		}
+		pitch = append(pitch, h.Pitch)
 	}
-	if len(width) == 0 {
+	if len(eyeDist) == 0 {
 		return baseline{}
 	}
-	return baseline{eye: median(eye), mouth: median(mouth), width: median(width), roll: median(roll), yaw: median(yaw), ok: true}
+	return baseline{mouth: median(mouth), eyeDist: median(eyeDist), roll: median(roll), yaw: median(yaw), pitch: median(pitch), ok: true}
 }
 
-// detect reports whether f completes challenge k.
+// detect reports whether f completes challenge k. Poses are judged as
+// changes from the baseline before the prompt, so a person's resting pose
+// (and the generic head model's bias for them) does not count.
 func (j *Judge) detect(k string, f *measure.Frame) bool {
 	if !f.HasFace() {
 		j.det.hold = 0
@@ -185,14 +184,10 @@ func (j *Judge) detect(k string, f *measure.Frame) bool {
 		return j.det.hold >= j.c.HoldFrames
 	}
 	b := j.base
-	w := float64(f.Box.Dx())
 	switch k {
 	case Blink:
 		return j.blink(f)
 	case TiltLeft, TiltRight:
-		if f.Eyes < 2 {
-			return hold(false)
-		}
 		// Tilting towards the right shoulder raises the eye line to the
 		// image's right (positive roll) in a non-mirrored camera image.
 		d := f.Roll - b.roll
@@ -202,63 +197,60 @@ func (j *Judge) detect(k string, f *measure.Frame) bool {
 		return hold(d >= j.c.TiltDeg)
 	case TurnLeft, TurnRight:
 		// Turning to the citizen's left moves the nose to the image's
-		// right (positive yaw; the profile cascade mirrored).
-		y := f.Yaw - b.yaw
-		want := 1.0
+		// right (positive yaw).
+		d := f.Yaw - b.yaw
 		if k == TurnRight {
-			want = -1
+			d = -d
 		}
-		return hold(y*want >= j.c.TurnYaw || f.Profile == int(want))
+		return hold(d >= j.c.TurnDeg)
+	case LookUp, LookDown:
+		d := f.Pitch - b.pitch
+		if k == LookDown {
+			d = -d
+		}
+		return hold(d >= j.c.LookDeg)
 	case MoveCloser:
-		return hold(w >= j.c.CloserRatio*b.width)
+		return hold(f.EyeDist >= j.c.CloserRatio*b.eyeDist)
 	case MoveBack:
-		return hold(w <= j.c.BackRatio*b.width)
+		return hold(f.EyeDist <= j.c.BackRatio*b.eyeDist)
 	case OpenMouth:
-		return hold(f.Mouth >= j.c.MouthRatio*b.mouth && f.Mouth >= b.mouth+j.c.MouthAbs)
+		return hold(f.Mouth >= b.mouth+j.c.MouthAbs)
 	}
 	return false
 }
 
-// blink looks for a short dip of the eye openness below a running
-// baseline and its recovery. The baseline is the median over the
-// BaselineSpan before the frame, so a slow change (leaning back) is not a
-// blink, and a closure longer than BlinkMaxDur is not one either.
+// blink looks for open eyes, then both eyes closed (the eye model's
+// p(closed) above BlinkClosed on both) for at least BlinkFrames frames and
+// at most BlinkMaxDur, then open eyes again. Frames whose eyes are too
+// small to judge break the sequence.
 func (j *Judge) blink(f *measure.Frame) bool {
-	var vals []float64
-	for _, h := range j.hist {
-		if d := f.T.Sub(h.T); d > 150*time.Millisecond && d <= j.c.BaselineSpan+150*time.Millisecond {
-			vals = append(vals, h.EyeOpen)
+	p := f.EyeClosed
+	switch {
+	case p < 0:
+		j.det = detector{}
+		return false
+	case p > j.c.BlinkClosed:
+		if !j.det.wasOpen {
+			return false
 		}
-	}
-	if len(vals) < 3 {
-		return false
-	}
-	base := median(vals)
-	v := f.EyeOpen
-	if !j.det.inDip {
-		if v <= j.c.BlinkDrop*base {
-			j.det = detector{inDip: true, dipAt: f.T, dipBase: base, dipMin: v / base, dipN: 1}
+		if !j.det.inDip {
+			j.det.inDip, j.det.dipAt, j.det.dipN = true, f.T, 0
 		}
-		return false
-	}
-	if f.T.Sub(j.det.dipAt) > j.c.BlinkMaxDur {
-		j.det.inDip = false
-		return false
-	}
-	rel := v / j.det.dipBase
-	if rel <= j.c.BlinkDrop {
 		j.det.dipN++
-		j.det.dipMin = math.Min(j.det.dipMin, rel)
+		if f.T.Sub(j.det.dipAt) > j.c.BlinkMaxDur {
+			// Eyes kept closed: not a blink; wait for them to open again.
+			j.det = detector{}
+		}
 		return false
+	case p < j.c.BlinkOpen:
+		if j.det.inDip {
+			ok := j.det.dipN >= j.c.BlinkFrames && f.T.Sub(j.det.dipAt) <= j.c.BlinkMaxDur
+			j.det = detector{wasOpen: true}
+			return ok
+		}
+		j.det.wasOpen = true
 	}
-	if rel < j.c.BlinkRecover {
-		return false
-	}
-	// Reopened: a blink when the closure was deep and lasted long enough
-	// (sensor noise on a photo makes single shallow dips).
-	ok := j.det.dipN >= j.c.BlinkFrames && j.det.dipMin <= j.c.BlinkDeep
-	j.det.inDip = false
-	return ok
+	return false
 }
 
 func (j *Judge) passive(f *measure.Frame) {

@@ -35,10 +35,12 @@ const (
 	MoveCloser = "challenge.move_closer"
 	MoveBack   = "challenge.move_back"
 	OpenMouth  = "challenge.open_mouth"
+	LookUp     = "challenge.look_up"
+	LookDown   = "challenge.look_down"
 )
 
 // All lists every challenge the package can detect.
-var All = []string{Blink, TurnLeft, TurnRight, TiltLeft, TiltRight, MoveCloser, MoveBack, OpenMouth}
+var All = []string{Blink, TurnLeft, TurnRight, TiltLeft, TiltRight, MoveCloser, MoveBack, OpenMouth, LookUp, LookDown}
 
 // Config holds the challenge set, the windows and every threshold.
 type Config struct {
@@ -49,17 +51,16 @@ type Config struct {
 	MinWindow, MaxWindow time.Duration // randomized time allowed for each response
 	MinReaction          time.Duration // responses sooner than this after the prompt do not count
 
-	BlinkDrop     float64       // eye openness ≤ Drop × baseline starts a blink
-	BlinkRecover  float64       // ≥ Recover × baseline ends it
+	BlinkClosed   float64       // eyes closed: the eye model's p(closed) of both eyes above this
+	BlinkOpen     float64       // eyes open: p(closed) of the more open eye below this (before and after)
 	BlinkMaxDur   time.Duration // a longer closure is not a blink
-	BlinkDeep     float64       // the dip must reach ≤ Deep × baseline ...
-	BlinkFrames   int           // ... and last this many frames (needs ≥ 15 processed frames a second)
-	TiltDeg       float64       // roll needed for a tilt (degrees)
-	TurnYaw       float64       // |yaw| needed for a turn (or a profile detection)
-	CloserRatio   float64       // face width ≥ ratio × baseline
-	BackRatio     float64       // face width ≤ ratio × baseline
-	MouthRatio    float64       // mouth openness ≥ ratio × baseline ...
-	MouthAbs      float64       // ... and ≥ baseline + abs
+	BlinkFrames   int           // closed frames a blink needs
+	TiltDeg       float64       // roll change needed for a tilt (degrees)
+	TurnDeg       float64       // yaw change needed for a turn (degrees)
+	LookDeg       float64       // pitch change needed to look up or down (degrees)
+	CloserRatio   float64       // eye distance ≥ ratio × baseline
+	BackRatio     float64       // eye distance ≤ ratio × baseline
+	MouthAbs      float64       // mouth aspect ratio ≥ baseline + abs
 	HoldFrames    int           // frames a pose must hold (tilt, turn, distance, mouth)
 	BaselineSpan  time.Duration // history the baselines are taken over
 	NonRigidPx    float64       // a frame "moves non-rigidly" when its residual exceeds NonRigidPx ...
@@ -75,13 +76,13 @@ type Config struct {
 // DefaultConfig is the kiosk's configuration for a 1280×720 camera.
 func DefaultConfig() Config {
 	return Config{
-		Challenges: []string{Blink, TurnLeft, TurnRight, MoveCloser, OpenMouth, TiltLeft, TiltRight},
+		Challenges: []string{Blink, TurnLeft, TurnRight, MoveCloser, OpenMouth, TiltLeft, TiltRight, LookUp, LookDown},
 		Count:      2,
 		MinPause:   500 * time.Millisecond, MaxPause: 1500 * time.Millisecond,
 		MinWindow: 6 * time.Second, MaxWindow: 9 * time.Second,
 		MinReaction: 200 * time.Millisecond,
-		BlinkDrop:   0.8, BlinkRecover: 0.85, BlinkMaxDur: 700 * time.Millisecond, BlinkDeep: 0.72, BlinkFrames: 2,
-		TiltDeg: 6, TurnYaw: 0.35, CloserRatio: 1.2, BackRatio: 0.83, MouthRatio: 2, MouthAbs: 0.07,
+		BlinkClosed: 0.99, BlinkOpen: 0.95, BlinkMaxDur: 700 * time.Millisecond, BlinkFrames: 1,
+		TiltDeg: 6, TurnDeg: 15, LookDeg: 10, CloserRatio: 1.2, BackRatio: 0.83, MouthAbs: 0.15,
 		HoldFrames: 2, BaselineSpan: time.Second,
 		NonRigidPx: 0.3, NonRigidShift: 0.35, MinNonRigid: 3, MaxIdentical: 0.05, MaxRepeat: 0, MaxMoire: 40,
 		MaxSizeJump: 1.3, MinFaceFrames: 15,

@@ -59,13 +59,15 @@ var t0 = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 // person synthesizes frames of a live face at 25 fps: the eye openness
 // and mouth come from fns of the frame index; motion is non-rigid.
 type person struct {
-	i     int
-	open  func(i int) float64
-	mouth func(i int) float64
-	width func(i int) int
-	roll  func(i int) float64
-	rigid bool // a photo: no non-rigid motion
-	same  bool // bit-identical frames
+	i      int
+	closed func(i int) float64 // the eye model's p(closed) of the more open eye
+	mouth  func(i int) float64
+	width  func(i int) int // face box width; the eye distance is 0.36 of it
+	roll   func(i int) float64
+	yaw    func(i int) float64
+	pitch  func(i int) float64
+	rigid  bool // a photo: no non-rigid motion
+	same   bool // bit-identical frames
 }
 
 func (p *person) next() *measure.Frame {
@@ -77,14 +79,20 @@ func (p *person) next() *measure.Frame {
 	}
 	f := &measure.Frame{
 		T: t0.Add(time.Duration(i) * 40 * time.Millisecond), Size: image.Pt(400, 300), Faces: 1,
-		Box: image.Rect(140, 100, 140+w, 100+w), Eyes: 2, EyeOpen: 0.075, Mouth: 0.04,
-		NonRigid: 0.6, Shift: 0.2, Points: 30, Moire: 18, Identical: p.same,
+		Box: image.Rect(140, 100, 140+w, 100+w), EyeDist: 0.36 * float64(w), EyeClosed: 0.02, Mouth: 0.02,
+		Yaw: 4, Pitch: 20, NonRigid: 0.6, Shift: 0.2, Points: 30, Moire: 18, Identical: p.same,
 	}
 	if p.rigid {
 		f.NonRigid = 0.05
 	}
-	if p.open != nil {
-		f.EyeOpen = p.open(i)
+	if p.closed != nil {
+		f.EyeClosed = p.closed(i)
+	}
+	if p.yaw != nil {
+		f.Yaw = p.yaw(i)
+	}
+	if p.pitch != nil {
+		f.Pitch = p.pitch(i)
 	}
 	if p.mouth != nil {
 		f.Mouth = p.mouth(i)
@@ -109,45 +117,69 @@ func run(c Config, p Plan, src *person, n int) Result {
 	return j.Result()
 }
 
-func TestBlinkIsADipAndRecovery(t *testing.T) {
+func TestBlinkIsAClosureBetweenOpenEyes(t *testing.T) {
 	c := DefaultConfig()
 	blink := func(i int) float64 {
 		if i >= 60 && i <= 62 {
-			return 0.04
+			return 0.999
 		}
-		return 0.075
+		return 0.3
 	}
-	if r := run(c, scripted(Blink, 1, 4), &person{open: blink}, 100); !r.Live {
+	if r := run(c, scripted(Blink, 1, 4), &person{closed: blink}, 100); !r.Live {
 		t.Fatalf("a blink at 2.4 s not seen: %+v", r)
 	}
-	// Eyes closed and kept closed (or a slow drift, leaning back) is not a blink.
+	// Eyes closed and kept closed is not a blink.
 	closed := func(i int) float64 {
 		if i >= 60 {
-			return 0.04
+			return 0.999
 		}
-		return 0.075
+		return 0.3
 	}
-	if r := run(c, scripted(Blink, 1, 4), &person{open: closed}, 100); r.Live || r.Passed[0] {
+	if r := run(c, scripted(Blink, 1, 4), &person{closed: closed}, 100); r.Live || r.Passed[0] {
 		t.Fatalf("a closure that never reopens passed: %+v", r)
 	}
-	// Noise: single shallow dips (a photo under sensor noise) are not blinks.
-	noisy := func(i int) float64 {
-		if i%9 == 0 {
-			return 0.058 // 0.77 of the baseline, one frame
+	// A closure longer than BlinkMaxDur (eyes shut for a second) is not one.
+	long := func(i int) float64 {
+		if i >= 50 && i < 75 {
+			return 0.999
 		}
-		return 0.075
+		return 0.3
 	}
-	if r := run(c, scripted(Blink, 1, 4), &person{open: noisy}, 100); r.Live {
-		t.Fatal("single shallow dips counted as a blink")
+	if r := run(c, scripted(Blink, 1, 4), &person{closed: long}, 100); r.Live {
+		t.Fatal("a one-second closure counted as a blink")
+	}
+	// Squinting (p(closed) 0.9–0.98, below the strict closed threshold) is
+	// not a blink.
+	squint := func(i int) float64 {
+		if i%9 == 0 {
+			return 0.98
+		}
+		return 0.3
+	}
+	if r := run(c, scripted(Blink, 1, 4), &person{closed: squint}, 100); r.Live {
+		t.Fatal("near-closures counted as a blink")
+	}
+	// Eyes too small to judge (−1) break a closure.
+	small := func(i int) float64 {
+		switch {
+		case i == 61:
+			return -1
+		case i >= 60 && i <= 62:
+			return 0.999
+		}
+		return 0.3
+	}
+	if r := run(c, scripted(Blink, 1, 4), &person{closed: small}, 100); r.Live {
+		t.Fatal("a closure interrupted by unjudged eyes counted")
 	}
 	// A blink before the prompt does not answer it.
 	early := func(i int) float64 {
 		if i >= 30 && i <= 32 {
-			return 0.04
+			return 0.999
 		}
-		return 0.075
+		return 0.3
 	}
-	if r := run(c, scripted(Blink, 2, 4), &person{open: early}, 100); r.Live {
+	if r := run(c, scripted(Blink, 2, 4), &person{closed: early}, 100); r.Live {
 		t.Fatal("a blink before the prompt counted")
 	}
 }
@@ -171,8 +203,17 @@ func TestPoseChallenges(t *testing.T) {
 		{MoveCloser, person{width: func(i int) int { return 120 + min(40, 2*int(ramp(i, 40, float64(i-40)))) }}, true},
 		{MoveBack, person{width: func(i int) int { return 120 + min(40, 2*int(ramp(i, 40, float64(i-40)))) }}, false},
 		{MoveBack, person{width: func(i int) int { return 120 - min(30, 2*int(ramp(i, 40, float64(i-40)))) }}, true},
-		{OpenMouth, person{mouth: func(i int) float64 { return 0.04 + ramp(i, 50, 0.15) }}, true},
-		{OpenMouth, person{mouth: func(i int) float64 { return 0.04 + ramp(i, 50, 0.02) }}, false},
+		{OpenMouth, person{mouth: func(i int) float64 { return 0.02 + ramp(i, 50, 0.2) }}, true},
+		{OpenMouth, person{mouth: func(i int) float64 { return 0.02 + ramp(i, 50, 0.05) }}, false},
+		// Head pose: changes from the resting pose (yaw 4°, pitch 20°).
+		{TurnLeft, person{yaw: func(i int) float64 { return 4 + ramp(i, 50, 20) }}, true},
+		{TurnRight, person{yaw: func(i int) float64 { return 4 + ramp(i, 50, 20) }}, false},
+		{TurnRight, person{yaw: func(i int) float64 { return 4 - ramp(i, 50, 20) }}, true},
+		{TurnLeft, person{yaw: func(i int) float64 { return 4 + ramp(i, 50, 10) }}, false},
+		{LookUp, person{pitch: func(i int) float64 { return 20 + ramp(i, 50, 14) }}, true},
+		{LookDown, person{pitch: func(i int) float64 { return 20 + ramp(i, 50, 14) }}, false},
+		{LookDown, person{pitch: func(i int) float64 { return 20 - ramp(i, 50, 14) }}, true},
+		{LookUp, person{pitch: func(i int) float64 { return 20 + ramp(i, 50, 6) }}, false},
 	}
 	for _, cs := range cases {
 		p := cs.p

@@ -32,8 +32,9 @@ const (
 	MCentreX    = "centre_offset_x"
 	MCentreY    = "centre_offset_y"
 	MRoll       = "roll_deg"
-	MYaw        = "yaw"
-	MEyeOpen    = "eye_openness"
+	MYaw        = "yaw_deg"
+	MPitch      = "pitch_deg"
+	MEyeClosed  = "eyes_closed_p"
 	MSharpness  = "sharpness"
 	MBrightness = "brightness"
 	MClipped    = "clipped"
@@ -43,12 +44,13 @@ const (
 // Thresholds configures the gate. Zero values are not meaningful: start from
 // DefaultThresholds.
 type Thresholds struct {
-	MinEyeDist    float64 // pixels between the eyes (ICAO: ≥ 90 in the portrait)
+	MinEyeDist    float64 // pixels between the eye centres (ICAO 9303 / ISO/IEC 19794-5: ≥ 90 in the portrait)
 	MaxFaceFrac   float64 // face box width / frame width above which "move back"
 	MaxCentre     float64 // |face centre − frame centre| / frame size, each axis
-	MaxRoll       float64 // degrees
-	MaxYaw        float64 // |Yaw|
-	MinEyeOpen    float64 // eye openness relative to the track's recent median (a blink or closed eyes drop it)
+	MaxRoll       float64 // degrees (ISO/IEC 19794-5: ±8°)
+	MaxYaw        float64 // degrees (ISO/IEC 19794-5: ±5°; wider for the estimator's per-person bias)
+	MaxPitch      float64 // degrees (ISO/IEC 19794-5: ±5°; wider for the same reason and the camera's height)
+	MaxEyeClosed  float64 // the eye model's p(closed) of the more open eye above which the eyes are closed
 	MinSharpness  float64 // variance of the Laplacian
 	MinBrightness float64 // mean grey
 	MaxBrightness float64
@@ -56,11 +58,21 @@ type Thresholds struct {
 	MinUniformity float64 // min/max of the half means
 }
 
+// The default thresholds, named for the documentation (docs/face.md).
+const (
+	// ICAOMinEyeDist is ICAO 9303 part 3's minimum of 90 pixels between the
+	// eye centres in the stored portrait.
+	ICAOMinEyeDist = 90
+	// EyeClosedP: an eye pair is closed only when both eyes' p(closed) exceed
+	// it (fr_eye; at 0.95 blur and downward glances pass for closures).
+	EyeClosedP = 0.99
+)
+
 // DefaultThresholds suits a 1280×720 camera at arm's length.
 func DefaultThresholds() Thresholds {
 	return Thresholds{
-		MinEyeDist: 90, MaxFaceFrac: 0.6, MaxCentre: 0.18, MaxRoll: 8, MaxYaw: 0.12,
-		MinEyeOpen: 0.85, MinSharpness: 60, MinBrightness: 70, MaxBrightness: 200,
+		MinEyeDist: ICAOMinEyeDist, MaxFaceFrac: 0.6, MaxCentre: 0.18, MaxRoll: 8, MaxYaw: 15, MaxPitch: 25,
+		MaxEyeClosed: EyeClosedP, MinSharpness: 60, MinBrightness: 70, MaxBrightness: 200,
 		MaxClipped: 0.05, MinUniformity: 0.7,
 	}
 }
@@ -115,12 +127,12 @@ func (t Thresholds) Check(f *Frame) Result {
 	add(MCentreX, cx, t.MaxCentre, math.Abs(cx) <= t.MaxCentre, gx)
 	add(MCentreY, cy, t.MaxCentre, math.Abs(cy) <= t.MaxCentre, gy)
 	roll := f.Roll
-	if f.Eyes < 2 {
-		roll = 0 // unmeasured: the eye cascade finds upright eyes only
-	}
 	add(MRoll, roll, t.MaxRoll, math.Abs(roll) <= t.MaxRoll, GuideLevel)
-	add(MYaw, f.Yaw, t.MaxYaw, math.Abs(f.Yaw) <= t.MaxYaw && f.Profile == 0, GuideStraight)
-	add(MEyeOpen, f.EyeOpenRel, t.MinEyeOpen, f.EyeOpenRel >= t.MinEyeOpen, GuideOpenEyes)
+	add(MYaw, f.Yaw, t.MaxYaw, math.Abs(f.Yaw) <= t.MaxYaw, GuideStraight)
+	add(MPitch, f.Pitch, t.MaxPitch, math.Abs(f.Pitch) <= t.MaxPitch, GuideStraight)
+	// Eyes too small for the eye model (EyeClosed < 0) are judged by the
+	// eye distance check instead.
+	add(MEyeClosed, f.EyeClosed, t.MaxEyeClosed, f.EyeClosed <= t.MaxEyeClosed, GuideOpenEyes)
 	add(MSharpness, f.Sharpness, t.MinSharpness, f.Sharpness >= t.MinSharpness, GuideHoldStill)
 	bg := GuideTooDark
 	if f.Brightness > t.MaxBrightness {
@@ -140,7 +152,7 @@ func (t Thresholds) Check(f *Frame) Result {
 	}
 	r.Guidance = dedupe(r.Guidance)
 	// Among passing frames prefer sharp, frontal, level, evenly lit ones.
-	r.Score = math.Log1p(f.Sharpness) - 2*math.Abs(f.Yaw)/t.MaxYaw - math.Abs(roll)/t.MaxRoll + f.Uniformity
+	r.Score = math.Log1p(f.Sharpness) - 2*math.Abs(f.Yaw)/t.MaxYaw - math.Abs(f.Pitch)/t.MaxPitch - math.Abs(roll)/t.MaxRoll + f.Uniformity
 	return r
 }
 

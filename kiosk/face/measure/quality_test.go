@@ -8,15 +8,15 @@ import (
 
 func good() Frame {
 	return Frame{
-		Size: image.Pt(1280, 720), Faces: 1, Box: image.Rect(520, 200, 760, 440), Eyes: 2,
-		EyeDist: 100, EyeOpen: 0.1, EyeOpenRel: 1, Sharpness: 150, Brightness: 120, Uniformity: 0.9,
+		Size: image.Pt(1280, 720), Faces: 1, Box: image.Rect(520, 200, 760, 440),
+		EyeDist: 100, EyeClosed: 0.2, Sharpness: 150, Brightness: 120, Uniformity: 0.9,
 	}
 }
 
 func TestGoodFramePasses(t *testing.T) {
 	f := good()
 	r := DefaultThresholds().Check(&f)
-	if !r.Pass || len(r.Guidance) != 0 || len(r.Measures) != 11 {
+	if !r.Pass || len(r.Guidance) != 0 || len(r.Measures) != 12 {
 		t.Fatalf("%+v", r)
 	}
 }
@@ -38,10 +38,10 @@ func TestGuidanceNamesTheFix(t *testing.T) {
 		{"image left", func(f *Frame) { f.Box = f.Box.Sub(image.Pt(400, 0)) }, GuideLeft},
 		{"low", func(f *Frame) { f.Box = f.Box.Add(image.Pt(0, 250)) }, GuideUp},
 		{"high", func(f *Frame) { f.Box = f.Box.Sub(image.Pt(0, 190)) }, GuideDown},
-		{"turned", func(f *Frame) { f.Yaw = 0.3 }, GuideStraight},
-		{"profile", func(f *Frame) { f.Profile = 1 }, GuideStraight},
+		{"turned", func(f *Frame) { f.Yaw = 20 }, GuideStraight},
+		{"looking down", func(f *Frame) { f.Pitch = -35 }, GuideStraight},
 		{"tilted", func(f *Frame) { f.Roll = -12 }, GuideLevel},
-		{"eyes closed", func(f *Frame) { f.EyeOpenRel = 0.6 }, GuideOpenEyes},
+		{"eyes closed", func(f *Frame) { f.EyeClosed = 0.995 }, GuideOpenEyes},
 		{"blurred", func(f *Frame) { f.Sharpness = 20 }, GuideHoldStill},
 		{"dark", func(f *Frame) { f.Brightness = 40 }, GuideTooDark},
 		{"bright", func(f *Frame) { f.Brightness = 230 }, GuideTooBright},
@@ -62,10 +62,11 @@ func TestGuidanceNamesTheFix(t *testing.T) {
 			}
 		}
 	}
-	// Roll is not judged without both eyes (the cascade finds upright eyes only).
+	// One eye closed (a wink, a droopy lid) is not "eyes closed": the more
+	// open eye decides.
 	f := good()
-	f.Eyes, f.Roll = 1, 30
+	f.EyeClosedL, f.EyeClosedR, f.EyeClosed = 0.999, 0.3, 0.3
 	if r := th.Check(&f); !r.Pass {
-		t.Fatalf("unmeasured roll failed: %v", r.Guidance)
+		t.Fatalf("one closed eye failed: %v", r.Guidance)
 	}
 }

@@ -8,6 +8,11 @@
 // launch` does under systemd. A file named "visit" in the state directory
 // stands for a citizen at the terminal: the visit lease is held while it
 // exists.
+//
+// EIDKIOSK_TEST_STOP_AT=PHASE makes it send itself SIGTERM when its agent
+// enters PHASE (downloading, installing, switching, trial), printing
+// "SIGTERM in PHASE" to stderr first: a stop at an exact moment of the
+// update, as systemd would send it.
 package main
 
 import (
@@ -21,13 +26,16 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
+	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/update"
+	"eidkiosk/provisioning"
 )
 
 var (
@@ -45,8 +53,9 @@ func main() {
 func run() error {
 	var (
 		state, repo, root, ca, cert, key, authority, device string
+		identity, channel                                   string
 		launch, showVersion                                 bool
-		poll, window                                        time.Duration
+		poll, window, checkDelay                            time.Duration
 	)
 	flag.StringVar(&state, "state", "", "state directory")
 	flag.StringVar(&repo, "repo", "", "TUF repository URL or directory")
@@ -56,17 +65,20 @@ func run() error {
 	flag.StringVar(&key, "key", "", "client key (PEM)")
 	flag.StringVar(&authority, "authority", "", "authority URL for heartbeats")
 	flag.StringVar(&device, "device", "DEV-1", "device ID (rollout cohort)")
+	flag.StringVar(&identity, "identity", "", "a provisioned state directory: authority, repository, root.json, mTLS and device ID from its identity")
+	flag.StringVar(&channel, "channel", "stable", "update channel")
 	flag.BoolVar(&launch, "launch", false, "act as the launcher")
 	flag.BoolVar(&showVersion, "version", false, "print the version and exit")
 	flag.DurationVar(&poll, "poll", 200*time.Millisecond, "poll interval")
 	flag.DurationVar(&window, "window", 3*time.Second, "health window")
+	flag.DurationVar(&checkDelay, "check-delay", 0, "how long the self-test takes")
 	flag.Parse()
 	if showVersion {
 		fmt.Println(version)
 		return nil
 	}
 	if launch {
-		return update.Exec(state, flag.Args())
+		return update.Exec(state, flag.Args(), nil)
 	}
 	f, err := os.OpenFile(filepath.Join(state, "starts.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -77,11 +89,19 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	rootJSON, err := os.ReadFile(root)
-	if err != nil {
+	var rootJSON []byte
+	client := http.DefaultClient
+	if identity != "" {
+		id, err := provisioning.LoadIdentity(identity)
+		if err != nil {
+			return err
+		}
+		defer id.Close()
+		rootJSON, device, authority, repo = id.TUFRoot, id.DeviceID, id.AuthorityURL, id.AuthorityURL+"/tuf/"
+		client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: id.TLSConfig()}}
+	} else if rootJSON, err = os.ReadFile(root); err != nil {
 		return err
 	}
-	client := http.DefaultClient
 	if ca != "" {
 		pool := x509.NewCertPool()
 		pem, err := os.ReadFile(ca)
@@ -107,29 +127,44 @@ func run() error {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	selftest := func(context.Context) error {
+	selftest := func(ctx context.Context) error {
+		select {
+		case <-time.After(checkDelay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if healthy != "yes" {
 			return errors.New("self-test failed")
 		}
 		return nil
 	}
+	hb := &heartbeat.Sender{Authority: authority, Client: client, Interval: 300 * time.Millisecond}
+	onStatus := update.OnMilestone(hb.Kick)
+	if stop := stopAt(os.Getenv("EIDKIOSK_TEST_STOP_AT")); stop != nil {
+		onStatus = func(s update.Status) { stop(s) }
+	}
 	agent, err := update.New(update.Options{
 		StateDir: state, TrustedRoot: rootJSON, RepoURL: repo, Client: client,
-		Version: version, DeviceID: device, Channel: "stable",
+		Version: version, DeviceID: device, Channel: channel,
 		PollInterval: poll, HealthWindow: window, CheckEvery: 50 * time.Millisecond,
 		Lease: ls, Checks: []update.Check{{Name: "selftest", Run: selftest}},
+		OnStatus: onStatus,
 	})
 	if err != nil {
 		return err
 	}
 	if authority != "" {
-		hb := &heartbeat.Sender{Authority: authority, Client: client, Interval: 300 * time.Millisecond,
-			Collect: func() heartbeat.Report {
-				s := agent.Status()
-				ln := ls.Snapshot()
-				return heartbeat.Report{Version: version, Slot: s.Slot, Channel: s.Channel, Healthy: s.Healthy,
-					Update: s.Heartbeat(), Lease: heartbeat.Lease{Holder: ln.Holder, Expiry: ln.Expiry}}
-			}}
+		hb.OnAnswer = func(a fleetproto.Answer) {
+			if a.CheckUpdate {
+				agent.CheckNow()
+			}
+		}
+		hb.Collect = func() fleetproto.Report {
+			s := agent.Status()
+			ln := ls.Snapshot()
+			return fleetproto.Report{Version: s.Version, Slot: s.Slot, Channel: s.Channel, Healthy: s.Healthy,
+				Update: s.Heartbeat(), Lease: fleetproto.Lease{Holder: ln.Holder, Expiry: ln.Expiry}}
+		}
 		go hb.Run(ctx)
 	}
 	err = agent.Run(ctx)
@@ -137,4 +172,21 @@ func run() error {
 		return nil
 	}
 	return err
+}
+
+// stopAt returns an OnStatus that sends the process SIGTERM once, when the
+// agent enters phase ("" or unknown: never).
+func stopAt(phase string) func(update.Status) {
+	if phase == "" {
+		return nil
+	}
+	var once sync.Once
+	return func(s update.Status) {
+		if string(s.Phase) == phase {
+			once.Do(func() {
+				fmt.Fprintf(os.Stderr, "SIGTERM in %s\n", phase)
+				syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			})
+		}
+	}
 }

@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"eidkiosk/kiosk/heartbeat"
+	"eidkiosk/kiosk/metrics"
+	"eidkiosk/kiosk/peripherals"
+	"eidkiosk/kiosk/sdnotify"
+	"eidkiosk/kiosk/session"
+	"eidkiosk/kiosk/update"
+	"eidkiosk/provisioning"
+)
+
+// Run runs every loop until ctx ends; it returns the first unexpected error.
+func (s *System) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+				errc <- fmt.Errorf("app: %s: %w", name, err)
+			}
+		}()
+	}
+	run("session", s.Engine.Run)
+	run("reader", func(ctx context.Context) error { return s.Poller.Run(ctx, s.readerEvent) })
+	run("gpio", func(ctx context.Context) error { return s.GPIO.Watch(ctx, peripherals.Inputs(s.Engine.Send)) })
+	run("outbox-watch", s.watchOutbox)
+	if s.Uplink != nil {
+		run("uplink", s.Uplink.Run)
+		run("heartbeat", s.heartbeatSender().Run)
+		run("renewal", s.renewLoop)
+	}
+	if s.Update != nil {
+		run("update", s.Update.Run)
+	}
+	if s.Config.Metrics.Addr != "" {
+		m := metrics.New(metrics.Sources{
+			Version: Version,
+			Lease:   s.Lease.Snapshot,
+			Outbox:  func() (int, int64) { st := s.Outbox.Stats(); return st.Pending, st.Bytes },
+			Update: func() update.Status {
+				if s.Update == nil {
+					return update.Status{}
+				}
+				return s.Update.Status()
+			},
+		})
+		run("metrics", func(ctx context.Context) error {
+			if err := m.Serve(ctx, s.Config.Metrics.Addr, nil); err != nil && ctx.Err() == nil {
+				s.noteError("metrics", err) // optional: never stops the kiosk
+			}
+			return nil
+		})
+	}
+	if n := sdnotify.New(); n.Enabled() {
+		defer n.Stopping()
+		run("systemd", func(ctx context.Context) error { return s.superviseSystemd(ctx, n) })
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		cancel()
+	}
+	wg.Wait()
+	return err
+}
+
+// watchOutbox asks the engine to re-check admission whenever the outbox changes.
+func (s *System) watchOutbox(ctx context.Context) error {
+	ch, stop := s.Outbox.Subscribe()
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+			s.Engine.Send(session.Recheck{})
+		}
+	}
+}
+
+func (s *System) renewLoop(ctx context.Context) error {
+	r := &provisioning.Renewer{Identity: s.Identity, URL: s.uplinkURL(), Clock: s.clk, Log: s.log}
+	t := time.NewTicker(6 * time.Hour)
+	defer t.Stop()
+	for {
+		if _, err := r.Check(ctx); err != nil && ctx.Err() == nil {
+			s.noteError("renewal", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (s *System) heartbeatSender() *heartbeat.Sender {
+	return s.heartbeat()
+}
+
+// Healthy is nil while the kiosk can serve citizens or says why it cannot
+// (systemd's watchdog is fed only while healthy; a dead reader is shown on
+// screen instead, so it does not count here).
+func (s *System) Healthy() error {
+	if s.Engine.View().Seq == 0 {
+		return errors.New("session engine not running")
+	}
+	return nil
+}
