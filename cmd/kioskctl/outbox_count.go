@@ -31,7 +31,7 @@ func init() {
 			fs.StringVar(&state, "state", "", "state directory holding outbox/ (default: state.dir of the configuration)")
 		},
 		Run: func(ctx context.Context, args []string) error {
-			state, err := stateDir(cfgPath, state)
+			state, err := resolveStateDir(cfgPath, state)
 			if err != nil {
 				return err
 			}

@@ -78,8 +78,8 @@ func technicianPIN(file string) (string, error) {
 	}
 }
 
-// stateDir is state, or state.dir of the configuration at cfgPath.
-func stateDir(cfgPath, state string) (string, error) {
+// resolveStateDir is state, or state.dir of the configuration at cfgPath.
+func resolveStateDir(cfgPath, state string) (string, error) {
 	if state != "" {
 		return state, nil
 	}
@@ -109,7 +109,7 @@ func init() {
 			fs.StringVar(&pinFile, "technician-pin-file", "", "read the PIN from this file's first line (- reads standard input); default: ask")
 		},
 		Run: func(ctx context.Context, args []string) error {
-			state, err := stateDir(cfgPath, state)
+			state, err := resolveStateDir(cfgPath, state)
 			if err != nil {
 				return err
 			}
