@@ -27,14 +27,16 @@ type Container struct {
 }
 
 // Boot boots root and waits until systemd inside reports the system up
-// (running or degraded). binds are host:container read-only bind mounts.
-func Boot(ctx context.Context, root string, log io.Writer, binds ...string) (*Container, error) {
+// (running or degraded). The console goes to console, the commands run
+// inside and their output to log; binds are host:container read-only bind
+// mounts.
+func Boot(ctx context.Context, root string, console, log io.Writer, binds ...string) (*Container, error) {
 	args := []string{"-q", "-b", "--register=no", "--keep-unit", "-D", root, "--machine=eidkiosk-systest", "--console=read-only"}
 	for _, b := range binds {
 		args = append(args, "--bind-ro="+b)
 	}
 	cmd := exec.Command("systemd-nspawn", args...)
-	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Stdout, cmd.Stderr = console, console
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	fmt.Fprintf(log, "$ systemd-nspawn %s\n", strings.Join(args, " "))
 	if err := cmd.Start(); err != nil {

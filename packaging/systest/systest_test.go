@@ -71,13 +71,14 @@ func debs(t *testing.T, dist string) []string {
 	return out
 }
 
-// transcript writes to EIDKIOSK_SYSTEST_LOG (default dist/system-test.log)
-// and to the test log.
-func transcript(t *testing.T, dist string) io.Writer {
-	path := os.Getenv("EIDKIOSK_SYSTEST_LOG")
-	if path == "" {
-		path = filepath.Join(dist, "system-test.log")
+// transcript creates a log file named name in EIDKIOSK_SYSTEST_LOG
+// (default: the directory of the .debs).
+func transcript(t *testing.T, dist, name string) io.Writer {
+	dir := os.Getenv("EIDKIOSK_SYSTEST_LOG")
+	if dir == "" {
+		dir = dist
 	}
+	path := filepath.Join(dir, name)
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +135,8 @@ func (s *step) eventually(what, script string, within time.Duration, check func(
 func TestAppliance(t *testing.T) {
 	dist, soak := settings(t)
 	start := time.Now()
-	log := transcript(t, dist)
+	log := transcript(t, dist, "system-test.log")
+	console := transcript(t, dist, "system-test-console.log")
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 
@@ -161,7 +163,7 @@ func TestAppliance(t *testing.T) {
 		t.Fatal(err)
 	}
 	absDist, _ := filepath.Abs(dist)
-	c, err := Boot(ctx, work, log, absDist+":/dist")
+	c, err := Boot(ctx, work, console, log, absDist+":/dist")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +303,7 @@ func TestAppliance(t *testing.T) {
 		func(o string) bool { return o == "1\nactive" })
 	lockedStatus("after kill -9")
 	c.Kill() // the power cut
-	if c, err = Boot(ctx, work, log, absDist+":/dist"); err != nil {
+	if c, err = Boot(ctx, work, console, log, absDist+":/dist"); err != nil {
 		t.Fatal(err)
 	}
 	s.c = c
