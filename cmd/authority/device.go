@@ -52,7 +52,7 @@ func init() {
 		},
 		Run: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
-				fmt.Fprintln(app.Stderr, "authority device revoke: give one DEVICE-ID (see `authority device list`)")
+				fmt.Fprintln(app.Stderr, "eidkiosk-authority device revoke: give one DEVICE-ID (see `eidkiosk-authority device list`)")
 				return cli.ErrUsage
 			}
 			return withRegistry(ctx, func(r *registry.Registry) error {

@@ -21,7 +21,7 @@ func init() {
 	var limit int
 	var flagged, reveal bool
 	storeFlags := func(fs *flag.FlagSet) {
-		fs.StringVar(&data, "data", "/var/lib/eidkiosk-authority", "data directory: keys, PKI and the SQLite store")
+		fs.StringVar(&data, "data", defaultData, "data directory: keys, PKI and the SQLite store")
 		fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…); empty: SQLite in --data")
 		fs.BoolVar(&reveal, "reveal", false, "show names and ID numbers in clear (default: masked)")
 	}

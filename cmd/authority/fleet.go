@@ -22,7 +22,7 @@ func init() {
 	var backlog int
 	var asJSON, flaggedOnly bool
 	storeFlags := func(fs *flag.FlagSet) {
-		fs.StringVar(&data, "data", "/var/lib/eidkiosk-authority", "the authority's data directory (SQLite store)")
+		fs.StringVar(&data, "data", defaultData, "the authority's data directory (SQLite store)")
 		fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
 	}
 	// withFleet opens the fleet module and the registry of the same store.

@@ -45,7 +45,7 @@ func init() {
 // storeFlagVars declares --data and --db: the store an operator command
 // opens.
 func storeFlagVars(fs *flag.FlagSet, data, dsn *string) {
-	fs.StringVar(data, "data", "/var/lib/eidkiosk-authority", "data directory: keys, PKI and the SQLite store")
+	fs.StringVar(data, "data", defaultData, "data directory: keys, PKI and the SQLite store")
 	fs.StringVar(dsn, "db", "", "PostgreSQL URL (postgres://…); empty: SQLite in --data")
 }
 

@@ -11,6 +11,7 @@ import (
 	"eidkiosk/facematch/score"
 	"eidkiosk/internal/cli"
 	"eidkiosk/internal/logging"
+	"eidkiosk/kiosk/sdnotify"
 )
 
 func init() {
@@ -22,7 +23,7 @@ func init() {
 		Summary: "run the authority: provisioning, enrollment intake, fleet view and update repository over HTTPS",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&addr, "addr", "127.0.0.1:8443", "HOST:PORT to listen on")
-			fs.StringVar(&data, "data", "/var/lib/eidkiosk-authority", "data directory: keys, PKI and the SQLite store")
+			fs.StringVar(&data, "data", defaultData, "data directory: keys, PKI and the SQLite store")
 			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) shared by several intake replicas; empty: SQLite in --data")
 			fs.StringVar(&hosts, "hosts", "127.0.0.1,localhost", "comma-separated names and IPs for the server certificate")
 			fs.StringVar(&repo, "repo", "", "TUF repository directory served under /tuf/; empty: DATA/tuf")
@@ -51,6 +52,12 @@ func init() {
 			log.Info("authority serving", "addr", ln.Addr().String(), "db", string(svc.DB.Dialect),
 				"root_ca_sha256", svc.PKI.RootFingerprint())
 			fmt.Fprintf(app.Stdout, "authority: https://%s (root CA SHA-256 %s)\n", ln.Addr(), svc.PKI.RootFingerprint())
+			// Type=notify: the unit is active once the port accepts connections.
+			n := sdnotify.New()
+			if err := n.Ready("serving on " + ln.Addr().String()); err != nil {
+				log.Warn("systemd notification failed", "err", err)
+			}
+			defer n.Stopping()
 			return svc.Serve(ctx, ln)
 		},
 	})

@@ -17,12 +17,17 @@ import (
 var regData, regDSN string
 
 func registryFlags(fs *flag.FlagSet) {
-	fs.StringVar(&regData, "data", "", "the authority's data directory (PKI, SQLite store)")
+	fs.StringVar(&regData, "data", defaultData, "the authority's data directory (PKI, SQLite store), as for serve")
 	fs.StringVar(&regDSN, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
 }
 
 // withRegistry opens the registry named by the flags, runs f, and closes it.
 func withRegistry(ctx context.Context, f func(*registry.Registry) error) error {
+	if regDSN == "" {
+		if err := checkOwner(regData); err != nil {
+			return err
+		}
+	}
 	r, db, err := registry.OpenDir(ctx, regData, regDSN, registry.Options{})
 	if err != nil {
 		return err
@@ -63,7 +68,7 @@ func init() {
 		},
 		Run: func(ctx context.Context, args []string) error {
 			if station == "" {
-				fmt.Fprintln(app.Stderr, "authority token create: --station is required, e.g. --station NS-PSB-001")
+				fmt.Fprintln(app.Stderr, "eidkiosk-authority token create: --station is required, e.g. --station NS-PSB-001")
 				return cli.ErrUsage
 			}
 			return withRegistry(ctx, func(r *registry.Registry) error {
@@ -111,7 +116,7 @@ func init() {
 		Flags:   registryFlags,
 		Run: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
-				fmt.Fprintln(app.Stderr, "authority token revoke: give the whole TOKEN as printed by `authority token create`")
+				fmt.Fprintln(app.Stderr, "eidkiosk-authority token revoke: give the whole TOKEN as printed by `eidkiosk-authority token create`")
 				return cli.ErrUsage
 			}
 			return withRegistry(ctx, func(r *registry.Registry) error {

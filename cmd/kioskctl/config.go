@@ -11,10 +11,18 @@ import (
 
 func init() {
 	var path string
+	var comments bool
 	app.Register(&cli.Command{
 		Name:    "config example",
-		Summary: "print the default configuration as TOML, every key with its default",
+		Summary: "print the default configuration as TOML, every key with its default (--comments: with its meaning)",
+		Flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&comments, "comments", false, "each section and key with its meaning above it (docs/configuration.md)")
+		},
 		Run: func(ctx context.Context, args []string) error {
+			if comments {
+				fmt.Fprint(app.Stdout, config.ExampleCommented())
+				return nil
+			}
 			fmt.Fprint(app.Stdout, config.Example())
 			return nil
 		},

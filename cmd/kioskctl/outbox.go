@@ -35,6 +35,15 @@ func init() {
 		Summary: "show the outbox: packages waiting, refused, last acknowledgement, whether the terminal is disabled",
 		Flags:   stateFlags,
 		Run: func(ctx context.Context, args []string) error {
+			if state == "" {
+				if cfg, err := provConfig(cfgPath); err == nil {
+					state = cfg.State.Dir
+				}
+			}
+			if state != "" && outboxMissing(state) {
+				fmt.Fprintln(app.Stdout, "outbox: empty, nothing queued (the kiosk has not run yet)")
+				return nil
+			}
 			box, err := openBox(ctx)
 			if err != nil {
 				return err

@@ -29,7 +29,7 @@ func provConfig(path string) (config.Config, error) {
 }
 
 func init() {
-	var cfgPath, authorityURL, token, state, station, fingerprint, key, serial string
+	var cfgPath, authorityURL, token, tokenFile, pinFile, state, station, fingerprint, key, serial string
 	var yes, noSelftest bool
 	app.Register(&cli.Command{
 		Name:    "provision",
@@ -37,9 +37,11 @@ func init() {
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&cfgPath, "config", config.DefaultPath, "kiosk configuration file (authority URL, CA fingerprint, state directory); defaults when absent")
 			fs.StringVar(&authorityURL, "authority", "", "the authority's https://HOST:PORT (default: authority.url of the configuration)")
-			fs.StringVar(&token, "token", "", "the one-time enrollment token from city IT (`authority token create`)")
+			fs.StringVar(&token, "token", "", "the one-time `TOKEN` from city IT (eidkiosk-authority token create); visible in ps: prefer --token-file")
+			fs.StringVar(&tokenFile, "token-file", "", "read the one-time token from this file's first line (- reads standard input)")
+			fs.StringVar(&pinFile, "technician-pin-file", "", "read the new technician PIN from this file's first line (- reads standard input); default: ask on the terminal")
 			fs.StringVar(&state, "state", "", "state directory for the identity (default: state.dir of the configuration)")
-			fs.StringVar(&station, "station", "", "station ID the terminal is installed for; refused when the token is for another (default: accept the token's)")
+			fs.StringVar(&station, "station", "", "station ID the terminal is installed for; a token for another station is refused (default: station.id of the configuration, else accept the token's)")
 			fs.StringVar(&fingerprint, "ca-fingerprint", "", "pin the authority's root CA by SHA-256 (default: authority.ca_fingerprint, else ask)")
 			fs.BoolVar(&yes, "yes", false, "accept the authority's CA fingerprint without asking (scripted installs; logged)")
 			fs.StringVar(&key, "key", provisioning.KeyAuto, "where the device key lives: auto (TPM when present), tpm, file")
@@ -60,6 +62,19 @@ func init() {
 			if fingerprint == "" {
 				fingerprint = cfg.Authority.CAFingerprint
 			}
+			if station == "" {
+				station = cfg.Station.ID // a token for another station is refused
+			}
+			if tokenFile != "" {
+				if token, err = readSecretFile(tokenFile); err != nil {
+					return err
+				}
+			}
+			// The PIN first: a refusal must not cost the one-time token.
+			pin, err := technicianPIN(pinFile)
+			if err != nil {
+				return err
+			}
 			out := app.Stdout
 			in := bufio.NewReader(os.Stdin)
 			_, res, err := provisioning.Provision(ctx, provisioning.ProvisionOptions{
@@ -77,6 +92,9 @@ func init() {
 				},
 			})
 			if err != nil {
+				return err
+			}
+			if err := setTechnicianPIN(state, pin); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "\nProvisioned terminal %s for station %s (%s)\n  key: %s; certificate valid until %s\n  took %s\n\n",

@@ -17,16 +17,7 @@ import (
 func init() {
 	var cfgPath, state, repoURL, binary, version string
 	var wait time.Duration
-	stateDir := func() (string, error) {
-		if state != "" {
-			return state, nil
-		}
-		cfg, err := provConfig(cfgPath)
-		if err != nil {
-			return "", err
-		}
-		return cfg.State.Dir, nil
-	}
+	stateDir := func() (string, error) { return resolveStateDir(cfgPath, state) }
 	common := func(fs *flag.FlagSet) {
 		fs.StringVar(&cfgPath, "config", "/etc/eidkiosk/kiosk.toml", "kiosk configuration file; defaults when absent")
 		fs.StringVar(&state, "state", "", "state directory (default: state.dir of the configuration)")

@@ -240,18 +240,19 @@ func Build(ctx context.Context, o Options) (*System, error) {
 
 	// The engine.
 	s.Engine = session.New(session.Options{
-		Timeouts:      cfg.Timeouts,
-		Face:          s.sampleForMatch(face),
-		Submit:        submitter,
-		Gate:          gate{s},
-		Signals:       signals{peripherals.Signals{P: s.GPIO}, s.Lease},
-		Print:         receipts,
-		Clock:         o.Clock,
-		Logger:        s.log,
-		Lang:          cfg.UI.Language,
-		TechnicianPIN: cfg.UI.TechnicianPIN,
-		OnView:        s.onView,
-		Match:         match,
+		Timeouts:   cfg.Timeouts,
+		Face:       s.sampleForMatch(face),
+		Submit:     submitter,
+		Gate:       gate{s},
+		Signals:    signals{peripherals.Signals{P: s.GPIO}, s.Lease},
+		Print:      receipts,
+		Clock:      o.Clock,
+		Logger:     s.log,
+		Lang:       cfg.UI.Language,
+		PIN:        s.technicianPIN(),
+		TamperLock: s.tamperLock(),
+		OnView:     s.onView,
+		Match:      match,
 	})
 	if u, ok := face.(facecap.Unavailable); ok {
 		// The face pipeline could not start (a model missing or altered):

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -95,6 +97,12 @@ func cameraLive(ctx context.Context, cam *camera.Camera, src, modelsDir string) 
 	for {
 		in, err := cam.Next(ctx, seq, &m)
 		if err != nil {
+			if frames == 0 && strings.HasPrefix(src, "/dev/") {
+				if _, err := os.Stat(src); err != nil {
+					return selftest.Failed(fmt.Sprintf("no camera at %s", src),
+						"plug the camera in (`ls /dev/video*` lists the cameras), or set camera.source to the one there is")
+				}
+			}
 			if frames < 5 {
 				return selftest.Failed(fmt.Sprintf("%s delivered %d frames in 4 s", src, frames),
 					"check the camera's USB cable and camera.source; `kioskctl face check --camera SRC` shows live values")

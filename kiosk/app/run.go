@@ -63,11 +63,8 @@ func (s *System) Run(ctx context.Context) error {
 		})
 	}
 	if n := sdnotify.New(); n.Enabled() {
-		n.Ready("kiosk running, version " + Version)
 		defer n.Stopping()
-		run("watchdog", func(ctx context.Context) error {
-			return n.RunWatchdog(ctx, s.clk, s.Healthy, func(err error) { s.noteError("watchdog", err) })
-		})
+		run("systemd", func(ctx context.Context) error { return s.superviseSystemd(ctx, n) })
 	}
 	var err error
 	select {

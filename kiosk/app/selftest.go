@@ -91,7 +91,7 @@ func HardwareChecks(cfg config.Config) []selftest.Check {
 }
 
 func readerOnce(ctx context.Context, rc config.ReaderConfig) selftest.Result {
-	fix := fmt.Sprintf("check the reader's cable and power and that %s exists; is the kiosk service still holding it? (systemctl stop eidkiosk)", rc.Port)
+	fix := fmt.Sprintf("check the reader's cable and power and that %s exists; is the kiosk service still holding it? (systemctl stop eidkiosk-kiosk)", rc.Port)
 	port, err := idcard.OpenSerial(rc.Port, rc.Baud)
 	if err != nil {
 		return selftest.Failed(err.Error(), fix)

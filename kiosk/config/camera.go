@@ -9,9 +9,9 @@ import (
 type CameraConfig struct {
 	// Source is "/dev/videoN", a device index "0", "file:PATH" (a video) or "dir:PATH" (images).
 	Source string `toml:"source"`
-	Width  int    `toml:"width"`
-	Height int    `toml:"height"`
-	FPS    int    `toml:"fps"`
+	Width  int    `toml:"width"`  // frame width asked of the camera, in pixels
+	Height int    `toml:"height"` // frame height asked of the camera, in pixels
+	FPS    int    `toml:"fps"`    // frames per second asked of the camera
 	// MJPG asks a device for MJPG (USB cameras reach 720p at 30 fps only with it).
 	MJPG bool `toml:"mjpg"`
 	// Loop starts a file or folder source again at its end.

@@ -8,21 +8,26 @@ import (
 	"time"
 )
 
-// StationConfig names the police station the terminal belongs to. It is
-// normally set by provisioning.
+// StationConfig names the police station the terminal is installed for.
+// The identity comes from provisioning (the one-time token decides the
+// station); this section only guards against a wrong token: when station.id
+// is set, `kioskctl provision` refuses a token for another station
+// (wrong_station), and the token stays usable.
 type StationConfig struct {
-	ID   string `toml:"id"`   // e.g. "NS-PSB-001"
-	Name string `toml:"name"` // shown on the receipt, e.g. "南沙区公安分局 户政大厅"
+	// ID is the station this box is installed for, e.g. "NS-PSB-001";
+	// empty: accept the station of the token.
+	ID string `toml:"id"`
+	// Name is printed on receipts only when the identity from provisioning
+	// has no station name; empty: the identity's name.
+	Name string `toml:"name"`
 }
 
-func defaultStation() StationConfig {
-	return StationConfig{ID: "DEMO-001", Name: "演示站 Demo station"}
-}
+func defaultStation() StationConfig { return StationConfig{} }
 
 var stationRE = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,31}$`)
 
 func (c *StationConfig) validate() error {
-	if !stationRE.MatchString(c.ID) {
+	if c.ID != "" && !stationRE.MatchString(c.ID) {
 		return bad("station.id", "%q must be 2-32 upper-case letters, digits and '-', e.g. \"NS-PSB-001\"", c.ID)
 	}
 	return nil
@@ -53,7 +58,7 @@ func (c *AuthorityConfig) validate() error {
 
 // StateConfig says where the kiosk keeps its state: keys, outbox, update slots.
 type StateConfig struct {
-	Dir string `toml:"dir"`
+	Dir string `toml:"dir"` // absolute path, 0700, owned by the kiosk's user (the package makes /var/lib/eidkiosk)
 }
 
 func defaultState() StateConfig { return StateConfig{Dir: "/var/lib/eidkiosk"} }

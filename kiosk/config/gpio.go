@@ -12,10 +12,16 @@ type GPIOConfig struct {
 	LEDGreen string `toml:"led_green"` // idle: ready for a visit
 	LEDAmber string `toml:"led_amber"` // busy / attention
 	LEDRed   string `toml:"led_red"`   // fault, tamper, device fault codes
-	Buzzer   string `toml:"buzzer"`
-	Presence string `toml:"presence"` // input: someone stands in front of the kiosk
-	Tamper   string `toml:"tamper"`   // input: enclosure switch (pulled up: open or a cut wire reads "open")
-	IRLight  string `toml:"ir_light"` // infrared illuminator, on during face capture
+	Buzzer   string `toml:"buzzer"`    // active buzzer (on/off)
+	// Presence is the input of a sensor that sees someone in front of the
+	// kiosk; off ("") unless configured (wired on GPIO23 in the pinout).
+	Presence string `toml:"presence"`
+	// Tamper is the input of the enclosure switch (pulled up: open or a
+	// cut wire reads "open" and locks the terminal); off ("") unless
+	// configured, so a board without a switch fitted does not lock at
+	// every start (wired on GPIO24 in the pinout).
+	Tamper  string `toml:"tamper"`
+	IRLight string `toml:"ir_light"` // infrared illuminator, on during face capture
 	// ActiveLow lists the peripherals whose active level is low, by key
 	// ("led_green", "buzzer", "presence", "tamper", ...). Default: all
 	// active high (tamper: high = open).
@@ -63,7 +69,7 @@ func (c *GPIOConfig) IsActiveLow(key string) bool {
 
 func defaultGPIO() GPIOConfig {
 	return GPIOConfig{LEDGreen: "GPIO17", LEDAmber: "GPIO27", LEDRed: "GPIO22", Buzzer: "GPIO18",
-		Presence: "GPIO23", Tamper: "GPIO24", IRLight: "GPIO25", ActiveLow: []string{},
+		IRLight: "GPIO25", ActiveLow: []string{},
 		Debounce: D(50 * time.Millisecond), PollInterval: D(100 * time.Millisecond)}
 }
 
@@ -101,7 +107,7 @@ func (c *GPIOConfig) validate() error {
 // PrinterConfig is the optional ESC/POS receipt printer (drivers/printer).
 type PrinterConfig struct {
 	Port string `toml:"port"` // serial device, e.g. "/dev/receipt-printer"; empty: no printer
-	Baud int    `toml:"baud"`
+	Baud int    `toml:"baud"` // the printer's serial speed (115200 for raster QR codes)
 	// QR is how the QR code is printed: "native" (the printer's own QR
 	// command, GS ( k) or "raster" (an image, for printers without it).
 	QR string `toml:"qr"`

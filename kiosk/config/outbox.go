@@ -25,9 +25,9 @@ func (c *OutboxConfig) validate() error {
 
 // UplinkConfig is the upload to the authority (kiosk/uplink).
 type UplinkConfig struct {
-	MinBackoff Duration `toml:"min_backoff"`
-	MaxBackoff Duration `toml:"max_backoff"`
-	Timeout    Duration `toml:"timeout"` // per request
+	MinBackoff Duration `toml:"min_backoff"` // first wait before retrying a failed upload
+	MaxBackoff Duration `toml:"max_backoff"` // the wait doubles up to this
+	Timeout    Duration `toml:"timeout"`     // per request
 }
 
 func defaultUplink() UplinkConfig {

@@ -8,10 +8,10 @@ import (
 
 // UpdateConfig is the update agent (kiosk/update).
 type UpdateConfig struct {
-	Enabled      bool     `toml:"enabled"`
+	Enabled      bool     `toml:"enabled"`       // the update agent polls the TUF repository and installs releases
 	RepoURL      string   `toml:"repo_url"`      // TUF repository; empty: <authority.url>/tuf/
 	Channel      string   `toml:"channel"`       // "stable" or "pilot"
-	PollInterval Duration `toml:"poll_interval"` // at least 1m, default 1h; `kioskctl update now` or `fleet poke` check at once
+	PollInterval Duration `toml:"poll_interval"` // how often the repository is asked for a new release: at least 1m, default 1h; `kioskctl update now` or `fleet poke` check at once
 	HealthWindow Duration `toml:"health_window"` // a new slot must pass its health check within this
 	OfflineGrace Duration `toml:"offline_grace"` // visits go on without fresh metadata this long
 	MaxSize      int64    `toml:"max_size"`      // largest release accepted, bytes

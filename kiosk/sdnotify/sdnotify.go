@@ -1,9 +1,15 @@
 // Package sdnotify tells systemd about the kiosk's life: READY=1 once the
-// kiosk runs, WATCHDOG=1 keep-alives while it is healthy, STATUS= lines for
-// `systemctl status`, STOPPING=1 on the way out. It speaks the sd_notify
-// datagram protocol over the socket named by $NOTIFY_SOCKET, in pure Go
+// kiosk is healthy (its engine runs), WATCHDOG=1 keep-alives while it stays
+// healthy, a STATUS= line for `systemctl status` that is always the current
+// one, STOPPING=1 on the way out. It speaks the sd_notify datagram protocol
+// over the socket named by $NOTIFY_SOCKET, in pure Go
 // (https://www.freedesktop.org/software/systemd/man/latest/sd_notify.html,
 // "Notes" describes the wire format; "@" names an abstract socket).
+//
+// The unit is the contract, not the process ID: the kiosk runs as a child
+// of cage (the unit's main process), so systemd's $WATCHDOG_PID names cage,
+// and the unit's NotifyAccess=all lets the kiosk feed the watchdog anyway.
+// The keep-alives are therefore sent whatever $WATCHDOG_PID says.
 //
 // Outside systemd ($NOTIFY_SOCKET unset) every call is a no-op. It does not
 // pass file descriptors (FDSTORE) and does not read the watchdog of other
@@ -28,30 +34,29 @@ import (
 // *Notifier) sends nothing.
 type Notifier struct {
 	socket   string        // $NOTIFY_SOCKET; "" outside systemd
-	watchdog time.Duration // from $WATCHDOG_USEC when meant for this process
+	watchdog time.Duration // $WATCHDOG_USEC: the unit's WatchdogSec
 }
 
-// FromEnv reads $NOTIFY_SOCKET, $WATCHDOG_USEC and $WATCHDOG_PID with
-// getenv (os.Getenv in production) for process pid.
-func FromEnv(getenv func(string) string, pid int) *Notifier {
+// FromEnv reads $NOTIFY_SOCKET and $WATCHDOG_USEC with getenv (os.Getenv in
+// production). $WATCHDOG_PID is deliberately not compared with this
+// process: under cage it names cage, and the unit (NotifyAccess=all)
+// accepts keep-alives from every process in it.
+func FromEnv(getenv func(string) string) *Notifier {
 	n := &Notifier{socket: getenv("NOTIFY_SOCKET")}
 	if us, err := strconv.ParseInt(getenv("WATCHDOG_USEC"), 10, 64); err == nil && us > 0 {
-		wpid := getenv("WATCHDOG_PID")
-		if wpid == "" || wpid == strconv.Itoa(pid) {
-			n.watchdog = time.Duration(us) * time.Microsecond
-		}
+		n.watchdog = time.Duration(us) * time.Microsecond
 	}
 	return n
 }
 
 // New returns the Notifier for this process from its environment.
-func New() *Notifier { return FromEnv(os.Getenv, os.Getpid()) }
+func New() *Notifier { return FromEnv(os.Getenv) }
 
 // Enabled reports whether a notification socket is set.
 func (n *Notifier) Enabled() bool { return n != nil && n.socket != "" }
 
-// WatchdogInterval is systemd's WatchdogSec for this process; 0 when the
-// unit has no watchdog.
+// WatchdogInterval is the unit's WatchdogSec; 0 when the unit has no
+// watchdog.
 func (n *Notifier) WatchdogInterval() time.Duration {
 	if n == nil {
 		return 0
@@ -93,20 +98,44 @@ func (n *Notifier) Watchdog() error { return n.Notify("WATCHDOG=1") }
 
 func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(s) }
 
-// ErrUnhealthy wraps the health error that made RunWatchdog withhold a
-// keep-alive.
+// ErrUnhealthy wraps the health error that made Supervise withhold READY=1
+// or a keep-alive.
 var ErrUnhealthy = errors.New("sdnotify: unhealthy, keep-alive withheld")
 
-// RunWatchdog sends WATCHDOG=1 every half watchdog interval while healthy
-// returns nil, until ctx ends. When healthy returns an error, the keep-alive
-// is withheld (so systemd restarts the kiosk if it does not recover within
-// WatchdogSec) and the reason goes to STATUS= and to onUnhealthy, which may
-// be nil. Without a watchdog it returns at once. It returns ctx's error.
-func (n *Notifier) RunWatchdog(ctx context.Context, clk clock.Clock, healthy func() error, onUnhealthy func(error)) error {
-	every := n.WatchdogInterval() / 2
-	if every <= 0 || !n.Enabled() {
+// ReadyPoll is how often Supervise checks health before the first READY=1.
+const ReadyPoll = 100 * time.Millisecond
+
+// Health is what Supervise reports.
+type Health struct {
+	// Check returns nil while the kiosk is healthy (required).
+	Check func() error
+	// Status is the STATUS= line while healthy, asked afresh at every
+	// tick; nil leaves the line as it is.
+	Status func() string
+	// OnUnhealthy is told why READY=1 or a keep-alive was withheld, and
+	// of failed sends; may be nil.
+	OnUnhealthy func(error)
+}
+
+// Supervise reports the kiosk's health to systemd until ctx ends, and
+// returns ctx's error. It checks health every ReadyPoll until the first
+// healthy check, which sends READY=1 (so the unit becomes active only once
+// the engine runs; meanwhile STATUS=starting: <reason>). After that, every
+// half watchdog interval, a healthy check sends WATCHDOG=1 with the current
+// STATUS= line, and an unhealthy one withholds the keep-alive (systemd
+// restarts the kiosk if it does not recover within WatchdogSec), sets
+// STATUS=unhealthy: <reason> and tells OnUnhealthy. Without a watchdog it
+// keeps the status current every 15 s. Outside systemd it returns at once.
+func (n *Notifier) Supervise(ctx context.Context, clk clock.Clock, h Health) error {
+	if !n.Enabled() {
 		return nil
 	}
+	every := n.WatchdogInterval() / 2
+	if every <= 0 {
+		every = 15 * time.Second
+	}
+	ready := false
+	lastStarting := ""
 	var mu sync.Mutex
 	var t clock.Timer
 	var tick func()
@@ -114,18 +143,42 @@ func (n *Notifier) RunWatchdog(ctx context.Context, clk clock.Clock, healthy fun
 		if ctx.Err() != nil {
 			return
 		}
-		if err := healthy(); err != nil {
-			_ = n.Status("unhealthy: " + err.Error())
-			if onUnhealthy != nil {
-				onUnhealthy(fmt.Errorf("%w: %w", ErrUnhealthy, err))
+		switch err := h.Check(); {
+		case err != nil && !ready:
+			if st := "starting: " + err.Error(); st != lastStarting {
+				lastStarting = st
+				n.report(h, n.Status(st))
 			}
-		} else if err := n.Watchdog(); err != nil && onUnhealthy != nil {
-			onUnhealthy(err)
+		case err != nil:
+			err = fmt.Errorf("%w: %w", ErrUnhealthy, err)
+			n.report(h, n.Status("unhealthy: "+err.Error()))
+			if h.OnUnhealthy != nil {
+				h.OnUnhealthy(err)
+			}
+		default:
+			var parts []string
+			if !ready {
+				ready = true
+				parts = append(parts, "READY=1")
+			}
+			if n.WatchdogInterval() > 0 {
+				parts = append(parts, "WATCHDOG=1")
+			}
+			if h.Status != nil {
+				parts = append(parts, "STATUS="+oneLine(h.Status()))
+			}
+			if len(parts) > 0 {
+				n.report(h, n.Notify(strings.Join(parts, "\n")))
+			}
+		}
+		next := every
+		if !ready {
+			next = ReadyPoll
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		if ctx.Err() == nil {
-			t = clk.AfterFunc(every, tick)
+			t = clk.AfterFunc(next, tick)
 		}
 	}
 	mu.Lock()
@@ -136,4 +189,11 @@ func (n *Notifier) RunWatchdog(ctx context.Context, clk clock.Clock, healthy fun
 	t.Stop()
 	mu.Unlock()
 	return ctx.Err()
+}
+
+// report passes a failed send to OnUnhealthy.
+func (n *Notifier) report(h Health, err error) {
+	if err != nil && h.OnUnhealthy != nil {
+		h.OnUnhealthy(err)
+	}
 }

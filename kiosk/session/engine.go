@@ -14,15 +14,22 @@ import (
 
 // Options configures an Engine. Face and Submit are required.
 type Options struct {
-	Timeouts       config.TimeoutsConfig
-	Face           FaceCapturer
-	Submit         Submitter
-	Gate           Gate           // nil: always admit
-	Signals        Signals        // nil: none
-	Print          ReceiptPrinter // nil: receipts are only shown
-	Clock          clock.Clock
-	Logger         *slog.Logger
-	Lang           string // language a visit starts in: "zh-CN" or "en"
+	Timeouts config.TimeoutsConfig
+	Face     FaceCapturer
+	Submit   Submitter
+	Gate     Gate           // nil: always admit
+	Signals  Signals        // nil: none
+	Print    ReceiptPrinter // nil: receipts are only shown
+	Clock    clock.Clock
+	Logger   *slog.Logger
+	Lang     string // language a visit starts in: "zh-CN" or "en"
+	// PIN checks the technician PIN (the hash set at provisioning,
+	// provisioning/techpin). Without one, TechnicianPIN is compared; with
+	// neither, technician mode stays closed ("technician.no_pin").
+	PIN PINChecker
+	// TamperLock persists the tamper lock (kiosk/tamper); nil: in memory
+	// only.
+	TamperLock     TamperLock
 	TechnicianPIN  string
 	ConsentVersion string        // version of the privacy notice text; default "1"
 	OnView         func(View)    // called on the engine goroutine for every new View; must not block
@@ -147,6 +154,7 @@ func (e *Engine) View() View {
 // the visit in progress has been wiped.
 func (e *Engine) Run(ctx context.Context) error {
 	e.ctx = ctx
+	e.restoreTamper()
 	e.toAttract()
 	e.publish()
 	for {
@@ -264,6 +272,7 @@ func (e *Engine) handle(ev Event) bool {
 		e.tampered = true
 		if first {
 			e.log.Warn("enclosure opened: visit wiped, terminal locked")
+			e.persistTamper()
 		}
 		if e.state != Technician {
 			e.endVisitData()

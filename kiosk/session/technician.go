@@ -1,8 +1,6 @@
 package session
 
-import (
-	"crypto/subtle"
-)
+import ()
 
 // technicianPIN enters technician mode from Attract or Unavailable when pin
 // is right; wrong PINs in a row lock it for a while.
@@ -15,7 +13,12 @@ func (e *Engine) technicianPIN(pin string) bool {
 		e.notice = "technician.locked"
 		return true
 	}
-	if e.o.TechnicianPIN == "" || subtle.ConstantTimeCompare([]byte(pin), []byte(e.o.TechnicianPIN)) != 1 {
+	if e.o.PIN == nil && e.o.TechnicianPIN == "" {
+		e.notice = "technician.no_pin"
+		e.log.Warn("technician mode refused: no technician PIN was set at provisioning")
+		return true
+	}
+	if !e.pinOK(pin) {
 		e.badPINs++
 		e.notice = "technician.pin_wrong"
 		if e.badPINs >= pinLockAfter {
@@ -34,7 +37,7 @@ func (e *Engine) technicianPIN(pin string) bool {
 
 // clearTamper lifts the tamper lock; only in technician mode.
 func (e *Engine) clearTamper() bool {
-	if e.state != Technician || !e.tampered {
+	if e.state != Technician || !e.tampered || !e.clearPersistedTamper() {
 		return false
 	}
 	e.tampered = false

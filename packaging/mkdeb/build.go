@@ -94,7 +94,7 @@ func Build(opt Options) ([]Result, error) {
 		return nil, fmt.Errorf("mkdeb: %w", err)
 	}
 	defer os.RemoveAll(gen)
-	if err := os.WriteFile(filepath.Join(gen, "kiosk.toml"), []byte(config.Example()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(gen, "kiosk.toml"), []byte(config.ExampleCommented()), 0o644); err != nil {
 		return nil, fmt.Errorf("mkdeb: %w", err)
 	}
 	env := map[string]string{"VERSION": opt.Version, "ARCH": opt.Arch, "BIN": bin, "GEN": gen}

@@ -4,7 +4,7 @@
 // packaging/nfpm/. It adds to each package's Depends the Debian packages of
 // the shared libraries its binaries link (read from the ELF files and the
 // dpkg database, like dpkg-shlibdeps), and writes the default
-// /etc/eidkiosk/kiosk.toml from kiosk/config.
+// /etc/eidkiosk/kiosk.toml from kiosk/config, each key with its meaning.
 //
 //	go build -o bin/ ./cmd/... && go run ./packaging/mkdeb --version 0.3.1 --out dist/
 //
