@@ -19,18 +19,22 @@ import (
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
 
+	"eidkiosk/facemodel"
 	"eidkiosk/internal/atomicfile"
 	"eidkiosk/kiosk/config"
 )
 
 // Options says what to build.
 type Options struct {
-	Version     string
-	Arch        string
-	Bin         string
-	Out         string
-	Root        string
-	Packages    []string // "kiosk", "authority"
+	Version  string
+	Arch     string
+	Bin      string
+	Out      string
+	Root     string
+	Packages []string // "kiosk", "authority", "face-models"
+	// Models is the directory of the verified face models (make models);
+	// default out/models under Root.
+	Models      string
 	NoShlibDeps bool
 	// Compression of the data archive: gzip (default), xz, zstd or none.
 	Compression string
@@ -50,9 +54,14 @@ type Result struct {
 
 // binaries each package installs, by nfpm config name.
 var binaries = map[string][]string{
-	"kiosk":     {"kiosk", "kioskctl", "kiosk-launch"},
-	"authority": {"authority"},
+	"kiosk":       {"kiosk", "kioskctl", "kiosk-launch"},
+	"authority":   {"authority"},
+	"face-models": nil, // data only: the models both load
 }
+
+// ErrModels is returned when the face models to package are missing or do
+// not match the manifest: run `make models`.
+var ErrModels = errors.New("mkdeb: face models missing or altered (run `make models`)")
 
 // ErrMissingBinary is returned when bin/ lacks a binary: build first.
 var ErrMissingBinary = errors.New("mkdeb: binary missing (build with `go build -o bin/ ./cmd/...` first)")
@@ -97,13 +106,27 @@ func Build(opt Options) ([]Result, error) {
 	if err := os.WriteFile(filepath.Join(gen, "kiosk.toml"), []byte(config.ExampleCommented()), 0o644); err != nil {
 		return nil, fmt.Errorf("mkdeb: %w", err)
 	}
-	env := map[string]string{"VERSION": opt.Version, "ARCH": opt.Arch, "BIN": bin, "GEN": gen}
+	models := opt.Models
+	if models == "" {
+		models = filepath.Join(root, "out", "models")
+	}
+	if models, err = filepath.Abs(models); err != nil {
+		return nil, fmt.Errorf("mkdeb: %w", err)
+	}
+	env := map[string]string{"VERSION": opt.Version, "ARCH": opt.Arch, "BIN": bin, "GEN": gen, "MODELS": models}
 	var results []Result
 	for _, name := range opt.Packages {
 		name = strings.TrimSpace(name)
 		bins, ok := binaries[name]
 		if !ok {
-			return nil, fmt.Errorf("mkdeb: unknown package %q (kiosk, authority)", name)
+			return nil, fmt.Errorf("mkdeb: unknown package %q (kiosk, authority, face-models)", name)
+		}
+		if name == "face-models" {
+			for _, st := range facemodel.Verify(models, facemodel.Manifest) {
+				if st.Err != nil {
+					return nil, fmt.Errorf("%w: %v", ErrModels, st.Err)
+				}
+			}
 		}
 		if !opt.NoShlibDeps {
 			fmt.Fprintf(opt.Log, "%s: reading the shared libraries of %s\n", name, strings.Join(bins, ", "))

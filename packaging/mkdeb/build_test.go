@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"eidkiosk/facemodel"
 	"eidkiosk/kiosk/config"
 )
 
@@ -101,7 +102,7 @@ func build(t *testing.T) (map[string]Result, string) {
 		}
 		var res []Result
 		res, buildErr = Build(Options{Version: "1.2.3", Bin: bin, Out: buildDir, Root: root,
-			Packages: []string{"kiosk", "authority"}})
+			Packages: []string{"kiosk", "authority", "face-models"}})
 		buildRes = map[string]Result{}
 		for _, r := range res {
 			buildRes[r.Name] = r
@@ -194,6 +195,52 @@ func TestAuthorityPackage(t *testing.T) {
 	}
 	if d := field(run(t, "dpkg-deb", "--info", a.Path), "Depends"); hasDep(d, "cage") || !hasDep(d, "systemd") {
 		t.Errorf("authority Depends %q", d)
+	}
+}
+
+// TestFaceModelsPackage: the models both products load are one
+// architecture-independent package at /usr/share/eidkiosk/models (two
+// packages may not ship one file), and both products depend on exactly
+// its version.
+func TestFaceModelsPackage(t *testing.T) {
+	pkgs, _ := build(t)
+	m, ok := pkgs["eidkiosk-face-models"]
+	if !ok {
+		t.Fatalf("built %v", pkgs)
+	}
+	if !strings.HasSuffix(m.Path, "_all.deb") {
+		t.Errorf("models package %s is not Architecture: all", m.Path)
+	}
+	contents := run(t, "dpkg-deb", "--contents", m.Path)
+	for _, mo := range facemodel.Manifest {
+		if !strings.Contains(contents, "./usr/share/eidkiosk/models/"+mo.File) {
+			t.Errorf("models package lacks %s:\n%s", mo.File, contents)
+		}
+	}
+	for _, name := range []string{"eidkiosk-kiosk", "eidkiosk-authority"} {
+		d := field(run(t, "dpkg-deb", "--info", pkgs[name].Path), "Depends")
+		if !strings.Contains(d, "eidkiosk-face-models (= 1.2.3)") {
+			t.Errorf("%s Depends %q, want eidkiosk-face-models (= 1.2.3)", name, d)
+		}
+		if c := run(t, "dpkg-deb", "--contents", pkgs[name].Path); strings.Contains(c, ".onnx") {
+			t.Errorf("%s ships a model file itself", name)
+		}
+	}
+}
+
+// TestAlteredModelsRefused: mkdeb packages only models that match the
+// manifest.
+func TestAlteredModelsRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, mo := range facemodel.Manifest {
+		if err := os.WriteFile(filepath.Join(dir, mo.File), []byte("not a model"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := Build(Options{Version: "1.0.0", Bin: t.TempDir(), Out: t.TempDir(), Root: repoRoot(t), Models: dir,
+		Packages: []string{"face-models"}})
+	if !errors.Is(err, ErrModels) {
+		t.Fatalf("err = %v, want ErrModels", err)
 	}
 }
 

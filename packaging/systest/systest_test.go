@@ -53,8 +53,12 @@ func settings(t *testing.T) (dist string, soak time.Duration) {
 // debs finds the newest kiosk and authority packages of this architecture.
 func debs(t *testing.T, dist string) []string {
 	var out []string
-	for _, name := range []string{"eidkiosk-authority", "eidkiosk-kiosk"} {
-		m, _ := filepath.Glob(filepath.Join(dist, name+"_*_"+runtime.GOARCH+".deb"))
+	for _, name := range []string{"eidkiosk-face-models", "eidkiosk-authority", "eidkiosk-kiosk"} {
+		arch := runtime.GOARCH
+		if name == "eidkiosk-face-models" {
+			arch = "all"
+		}
+		m, _ := filepath.Glob(filepath.Join(dist, name+"_*_"+arch+".deb"))
 		if len(m) == 0 {
 			t.Fatalf("no %s .deb for %s in %s: run `make deb` first", name, runtime.GOARCH, dist)
 		}
