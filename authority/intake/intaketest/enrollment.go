@@ -1,6 +1,8 @@
 package intaketest
 
 import (
+	"eidkiosk/internal/repotest"
+
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -32,20 +34,11 @@ const (
 // SharedDir finds the shared material: the directory holding go.mod, walking
 // up from the working directory, then ../shared.
 func SharedDir() (string, error) {
-	dir, err := os.Getwd()
+	root, err := repotest.FindRoot()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("intaketest: %w", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("intaketest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return filepath.Join(root, "..", "shared"), nil
 }
 
 var (
