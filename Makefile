@@ -84,11 +84,17 @@ bench: deps ## benchmarks, each beside its baseline
 screenshots: deps ## PNG of every screen in both languages into docs/screens/
 	LANGUAGE=zh_CN $(GO) run ./cmd/kioskctl screenshots --out docs/screens
 
-deb: build ## .deb packages of the kiosk and the authority into dist/
-	$(GO) run ./packaging/mkdeb --version $(VERSION) --bin $(BIN) --out dist
+DIST ?= dist
+# The system test also upgrades to packages of the next patch version.
+NEXT_VERSION := $(shell echo '$(VERSION)' | awk -F. '{ print $$1 "." $$2 "." $$3 + 1 }')
 
-system-test: deb ## as root: boot Debian 12 under systemd-nspawn, install both .debs, check the units for real (packaging/systest)
-	EIDKIOSK_SYSTEM_TEST=$(CURDIR)/dist $(GO) test -count=1 -timeout 60m -v -run '^TestAppliance$$' ./packaging/systest
+deb: build ## .deb packages of the kiosk and the authority into dist/
+	$(GO) run ./packaging/mkdeb --version $(VERSION) --bin $(BIN) --out $(DIST)
+
+system-test: deb ## as root: boot Debian 12 under systemd-nspawn, install both .debs, upgrade them, check the units for real (packaging/systest)
+	$(MAKE) deb VERSION=$(NEXT_VERSION) BIN=$(BIN)/next DIST=$(DIST)/next
+	EIDKIOSK_SYSTEM_TEST=$(CURDIR)/$(DIST) EIDKIOSK_SYSTEST_UPGRADE=$(CURDIR)/$(DIST)/next \
+		$(GO) test -count=1 -timeout 60m -v -run '^TestAppliance$$' ./packaging/systest
 
 clean: ## remove build output
 	rm -rf $(BIN) dist
