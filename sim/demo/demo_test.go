@@ -296,7 +296,7 @@ func TestSelfTestOnSimStack(t *testing.T) {
 	for _, e := range rep.Entries {
 		names[e.Name] = true
 	}
-	for _, n := range []string{"reader", "camera", "gpio"} {
+	for _, n := range []string{"reader", "camera", "gpio", "enclosure"} {
 		if !names[n] {
 			t.Errorf("no %s check in the report", n)
 		}
