@@ -16,6 +16,7 @@ import (
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
 	"eidkiosk/enroll"
+	"eidkiosk/internal/pgtest"
 	"eidkiosk/kiosk/submit"
 )
 
@@ -33,9 +34,9 @@ func BenchmarkIntakeThroughput(b *testing.B) {
 }
 
 // BenchmarkIntakeThroughputPostgres is the same on PostgreSQL (runs with
-// EIDKIOSK_PG=1 or EIDKIOSK_PG_URL; skipped otherwise).
+// the throw-away cluster of internal/pgtest, or EIDKIOSK_PG_URL).
 func BenchmarkIntakeThroughputPostgres(b *testing.B) {
-	benchThroughput(b, b.TempDir(), intaketest.Postgres(b))
+	benchThroughput(b, b.TempDir(), pgtest.Database(b))
 }
 
 func benchThroughput(b *testing.B, dir, dsn string) {
