@@ -12,12 +12,13 @@ export CGO_ENABLED := 1
 # (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests), dpkg-dev
 # (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session),
 # debootstrap and systemd-container (the system test boots a Debian root with systemd-nspawn),
+# postgresql (the PostgreSQL store's tests start throw-away clusters with its initdb and pg_ctl),
 # npm when no npm is on the PATH (fetches the pinned face models: make models;
 # checked by command, since a NodeSource nodejs provides npm and conflicts
 # with Debian's package).
 DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg-dev xvfb xauth \
 	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland \
-	debootstrap systemd-container
+	debootstrap systemd-container postgresql
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
 PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/config/... ./kiosk/submit/... \

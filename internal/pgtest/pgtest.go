@@ -315,3 +315,65 @@ func Main(m *testing.M) int {
 	}
 	return code
 }
+
+// Shared returns the binary's shared cluster, nil when none was started
+// (no PostgreSQL test ran yet, or EIDKIOSK_PG_URL names a server).
+func Shared() *Cluster {
+	shared.Lock()
+	defer shared.Unlock()
+	return shared.c
+}
+
+// CPUTime is the CPU time (user and system) the cluster's processes used
+// so far: the postmaster, its live backends and the backends it reaped. A
+// benchmark adds it to its own process's so that PostgreSQL's work in
+// other processes is counted beside an embedded database's.
+func (c *Cluster) CPUTime() (time.Duration, error) {
+	pid := c.PID()
+	if pid == 0 {
+		return 0, errors.New("pgtest: postmaster not running")
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: %w", err)
+	}
+	var ticks int64
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f, err := procStat(p)
+		if err != nil || (p != pid && f.ppid != int64(pid)) {
+			continue
+		}
+		ticks += f.utime + f.stime
+		if p == pid {
+			ticks += f.cutime + f.cstime
+		}
+	}
+	// USER_HZ is 100 on every Linux the project builds for.
+	return time.Duration(ticks) * (time.Second / 100), nil
+}
+
+type stat struct{ ppid, utime, stime, cutime, cstime int64 }
+
+// procStat reads the fields of /proc/pid/stat that CPUTime needs (see
+// proc(5); the command name in parentheses may hold spaces).
+func procStat(pid int) (stat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return stat{}, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return stat{}, errors.New("pgtest: malformed stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return stat{}, errors.New("pgtest: short stat")
+	}
+	// f[0] is field 3 (state): ppid is field 4, utime..cstime 14..17.
+	n := func(k int) int64 { v, _ := strconv.ParseInt(f[k-3], 10, 64); return v }
+	return stat{ppid: n(4), utime: n(14), stime: n(15), cutime: n(16), cstime: n(17)}, nil
+}
