@@ -12,12 +12,13 @@ export CGO_ENABLED := 1
 # (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests), dpkg-dev
 # (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session),
 # debootstrap and systemd-container (the system test boots a Debian root with systemd-nspawn),
+# postgresql (the PostgreSQL store's tests start throw-away clusters with its initdb and pg_ctl),
 # npm when no npm is on the PATH (fetches the pinned face models: make models;
 # checked by command, since a NodeSource nodejs provides npm and conflicts
 # with Debian's package).
 DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg-dev xvfb xauth \
 	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland \
-	debootstrap systemd-container
+	debootstrap systemd-container postgresql
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
 PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/config/... ./kiosk/submit/... \
@@ -67,8 +68,8 @@ fuzz: ## longer fuzzing: reader frames, sealed packages, update archives, identi
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime 2m ./kiosk/update
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadIdentity$$' -fuzztime 2m ./provisioning
 
-long: ## the long variants: crash and kill tests, soak of the UI
-	EIDKIOSK_LONG=1 $(GO) test -count=1 -timeout 60m ./kiosk/uplink/ ./kiosk/outbox/ ./kiosk/update/ ./ui/
+long: ## the long variants: crash and kill tests (the PostgreSQL intake's too), soak of the UI
+	EIDKIOSK_LONG=1 $(GO) test -count=1 -timeout 60m ./kiosk/uplink/ ./kiosk/outbox/ ./kiosk/update/ ./ui/ ./authority/intake/
 
 demo: deps ## run one whole scripted visit on simulated hardware against a local authority
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
