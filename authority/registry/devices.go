@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ func (r *Registry) Provision(ctx context.Context, req protocol.ProvisionRequest,
 		if errors.As(err, &ref) {
 			// A refusal is audited outside the failed transaction.
 			if aerr := r.audit(ctx, r.db, "terminal@"+from, "provision.refused", "", req.Station,
-				fmt.Sprintf("%s: token %s… serial %q", ref.Reason, tokenHint(req.Token), req.Serial)); aerr != nil {
+				fmt.Sprintf("%s: token %s… serial %s", ref.Reason, bounded(tokenHint(req.Token), 8), strconv.Quote(bounded(req.Serial, MaxSerial)))); aerr != nil {
 				r.opts.Log.Error("registry: audit failed", "err", aerr)
 			}
 			r.opts.Log.Warn("registry: provisioning refused", "reason", string(ref.Reason), "from", from)
@@ -41,10 +42,16 @@ func (r *Registry) provision(ctx context.Context, req protocol.ProvisionRequest,
 		return nil, refuse(protocol.ReasonInternal, "this authority has no CA loaded")
 	}
 	switch {
-	case strings.TrimSpace(req.Token) == "":
-		return nil, refuse(protocol.ReasonBadRequest, "no enrollment token in the request")
-	case strings.TrimSpace(req.Serial) == "" || len(req.Serial) > 128:
-		return nil, refuse(protocol.ReasonBadRequest, "the terminal sent no usable hardware serial number")
+	case strings.TrimSpace(req.Token) == "" || len(req.Token) > MaxToken:
+		return nil, refuse(protocol.ReasonBadRequest, "no usable enrollment token in the request")
+	case strings.TrimSpace(req.Serial) == "" || !printable(req.Serial, MaxSerial):
+		return nil, refuse(protocol.ReasonBadRequest, "the terminal sent no usable hardware serial number (1-%d printable ASCII characters)", MaxSerial)
+	case req.Station != "" && checkStation(req.Station) != nil:
+		return nil, refuse(protocol.ReasonBadRequest, "the station must be 2-32 upper-case letters, digits and '-', e.g. NS-PSB-001")
+	case req.Software != "" && !printable(req.Software, MaxSoftware):
+		return nil, refuse(protocol.ReasonBadRequest, "the software version must be 1-%d printable ASCII characters", MaxSoftware)
+	case len(req.TPMPublic) > MaxTPMPublic:
+		return nil, refuse(protocol.ReasonBadRequest, "the TPM public area is larger than %d bytes", MaxTPMPublic)
 	case req.KeyKind != protocol.KeyFile && req.KeyKind != protocol.KeyTPM:
 		return nil, refuse(protocol.ReasonBadRequest, "unknown key kind %q (want %q or %q)", req.KeyKind, protocol.KeyFile, protocol.KeyTPM)
 	case req.KeyKind == protocol.KeyTPM && len(req.TPMPublic) == 0:

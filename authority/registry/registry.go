@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"eidkiosk/authority"
+	"eidkiosk/authority/guard"
 	"eidkiosk/authority/pki"
 	"eidkiosk/internal/clock"
 	"eidkiosk/provisioning/protocol"
@@ -78,9 +79,13 @@ type Options struct {
 	// RequireAllowList refuses every serial not on the allow-list, even
 	// while the list is empty. Otherwise an empty list allows every serial.
 	RequireAllowList bool
-	Clock            clock.Clock  // clock.Real{} when nil
-	Rand             io.Reader    // crypto/rand when nil
-	Log              *slog.Logger // slog.Default() when nil
+	// ProvisionRate, RenewRate and GlobalRate limit the provisioning and
+	// renewal endpoints per source address and in total; zero values take
+	// DefaultProvisionRate, DefaultRenewRate and DefaultGlobalRate.
+	ProvisionRate, RenewRate, GlobalRate guard.Rate
+	Clock                                clock.Clock  // clock.Real{} when nil
+	Rand                                 io.Reader    // crypto/rand when nil
+	Log                                  *slog.Logger // slog.Default() when nil
 }
 
 // Registry is the device registry module.
@@ -88,6 +93,8 @@ type Registry struct {
 	db   *authority.DB
 	pki  *pki.PKI
 	opts Options
+
+	provisionLimit, renewLimit *guard.Limiter
 }
 
 var _ authority.Module = (*Registry)(nil)
@@ -105,7 +112,18 @@ func New(db *authority.DB, p *pki.PKI, opts Options) *Registry {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	return &Registry{db: db, pki: p, opts: opts}
+	if opts.ProvisionRate == (guard.Rate{}) {
+		opts.ProvisionRate = DefaultProvisionRate
+	}
+	if opts.RenewRate == (guard.Rate{}) {
+		opts.RenewRate = DefaultRenewRate
+	}
+	if opts.GlobalRate == (guard.Rate{}) {
+		opts.GlobalRate = DefaultGlobalRate
+	}
+	return &Registry{db: db, pki: p, opts: opts,
+		provisionLimit: guard.NewLimiter(opts.ProvisionRate, opts.GlobalRate, opts.Clock),
+		renewLimit:     guard.NewLimiter(opts.RenewRate, opts.GlobalRate, opts.Clock)}
 }
 
 // Name implements authority.Module.
@@ -154,8 +172,8 @@ func (r *Registry) Migrate(ctx context.Context, db *authority.DB) error {
 
 // Routes implements authority.Module.
 func (r *Registry) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+protocol.PathProvision, r.handleProvision)
-	mux.HandleFunc("POST "+protocol.PathRenew, r.handleRenew)
+	mux.Handle("POST "+protocol.PathProvision, limited(r.provisionLimit, r.handleProvision))
+	mux.Handle("POST "+protocol.PathRenew, limited(r.renewLimit, r.handleRenew))
 	mux.HandleFunc("GET "+protocol.PathPing, r.handlePing)
 	mux.HandleFunc("POST "+protocol.PathSelfTest, r.handleSelfTest)
 	mux.HandleFunc("POST "+protocol.PathDeprovision, r.handleDeprovision)
@@ -180,10 +198,12 @@ func refuse(reason protocol.Reason, format string, args ...any) error {
 }
 
 // audit appends one line to the audit log. Nothing personal goes in: device
-// IDs, stations, serial numbers of boxes, reasons.
+// IDs, stations, serial numbers of boxes, reasons. Every value is bounded
+// and its control characters escaped (see bounded): some come from
+// unauthenticated callers.
 func (r *Registry) audit(ctx context.Context, ex execer, actor, action, device, station, detail string) error {
 	_, err := ex.ExecContext(ctx, r.q(`INSERT INTO registry_audit (at_ms, actor, action, device_id, station, detail) VALUES (?, ?, ?, ?, ?, ?)`),
-		ms(r.now()), actor, action, device, station, detail)
+		ms(r.now()), bounded(actor, 128), bounded(action, 64), bounded(device, 64), bounded(station, 64), bounded(detail, 512))
 	if err != nil {
 		return fmt.Errorf("registry: audit: %w", err)
 	}
