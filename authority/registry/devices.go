@@ -94,8 +94,9 @@ func (r *Registry) provision(ctx context.Context, req protocol.ProvisionRequest,
 	case err != nil:
 		return nil, r.internal(err)
 	case used.Valid:
-		return nil, refuse(protocol.ReasonTokenUsed, "this enrollment token was already used on %s (terminal %s); tokens work once: ask city IT for a new token for station %s",
-			fromMS(used.Int64).Format("2006-01-02 15:04 MST"), usedBy.String, station)
+		// Which terminal used it is city IT's to see (`token list`), not
+		// the caller's: the caller may be anyone who saw the token.
+		return nil, refuse(protocol.ReasonTokenUsed, "this enrollment token was already used; tokens work once: ask city IT for a new token for station %s", station)
 	case revoked != 0:
 		return nil, refuse(protocol.ReasonTokenRevoked, "this enrollment token was withdrawn by city IT on %s: ask them for a new token for station %s",
 			fromMS(revoked).Format("2006-01-02 15:04 MST"), station)
@@ -105,6 +106,14 @@ func (r *Registry) provision(ctx context.Context, req protocol.ProvisionRequest,
 	case req.Station != "" && req.Station != station:
 		return nil, refuse(protocol.ReasonWrongStation, "this enrollment token is for station %s, but this terminal is being installed for station %s: use a token for %s, or correct the station",
 			station, req.Station, req.Station)
+	}
+
+	var bound string
+	switch err := tx.QueryRowContext(ctx, r.q(`SELECT serial FROM registry_token_serials WHERE hash = ?`), hash).Scan(&bound); {
+	case err == nil && bound != req.Serial:
+		return nil, refuse(protocol.ReasonSerialNotAllowed, "this enrollment token is for another box (hardware serial %q, this one reports %q): use the token made for this box", bound, req.Serial)
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return nil, r.internal(err)
 	}
 
 	var allowed, listed int

@@ -158,6 +158,8 @@ func (r *Registry) Migrate(ctx context.Context, db *authority.DB) error {
 		`CREATE TABLE IF NOT EXISTS registry_audit (
 			id ` + serial + `, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
 			device_id TEXT NOT NULL, station TEXT NOT NULL, detail TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS registry_token_serials (
+			hash TEXT PRIMARY KEY, serial TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS registry_selftests (
 			id ` + serial + `, device_id TEXT NOT NULL, at_ms BIGINT NOT NULL,
 			passed INTEGER NOT NULL, report TEXT NOT NULL)`,
@@ -253,6 +255,7 @@ func tokenHash(tok string) string {
 type Token struct {
 	Value   string // shown once, e.g. "7K3Q-9D2M-..."
 	Station string
+	Serial  string // the only hardware serial it provisions; empty: any
 	Expires time.Time
 }
 
@@ -260,8 +263,18 @@ type Token struct {
 // stationName, when not empty, sets the station's display name delivered to
 // the terminal; by names the operator for the audit log.
 func (r *Registry) CreateToken(ctx context.Context, station, stationName string, ttl time.Duration, by string) (Token, error) {
+	return r.CreateBoundToken(ctx, station, stationName, "", ttl, by)
+}
+
+// CreateBoundToken is CreateToken for one box: when serial is not empty the
+// token provisions only a terminal reporting that hardware serial, so a
+// token that leaks cannot enrol another box.
+func (r *Registry) CreateBoundToken(ctx context.Context, station, stationName, serial string, ttl time.Duration, by string) (Token, error) {
 	if err := checkStation(station); err != nil {
 		return Token{}, err
+	}
+	if serial != "" && !printable(serial, MaxSerial) {
+		return Token{}, fmt.Errorf("registry: serial %q must be 1-%d printable ASCII characters", bounded(serial, MaxSerial), MaxSerial)
 	}
 	if ttl <= 0 || ttl > 30*24*time.Hour {
 		return Token{}, fmt.Errorf("registry: token lifetime %s must be between 1s and 720h", ttl)
@@ -290,13 +303,18 @@ func (r *Registry) CreateToken(ctx context.Context, station, stationName string,
 		tokenHash(tok), tokenHint(tok), station, ms(now), ms(exp), by); err != nil {
 		return Token{}, fmt.Errorf("registry: store token: %w", err)
 	}
+	if serial != "" {
+		if _, err := tx.ExecContext(ctx, r.q(`INSERT INTO registry_token_serials (hash, serial) VALUES (?, ?)`), tokenHash(tok), serial); err != nil {
+			return Token{}, fmt.Errorf("registry: store token: %w", err)
+		}
+	}
 	if err := r.audit(ctx, tx, by, "token.create", "", station, fmt.Sprintf("token %s… expires %s", tokenHint(tok), exp.UTC().Format(time.RFC3339))); err != nil {
 		return Token{}, err
 	}
 	if err := tx.Commit(); err != nil {
 		return Token{}, fmt.Errorf("registry: %w", err)
 	}
-	return Token{Value: tok, Station: station, Expires: exp}, nil
+	return Token{Value: tok, Station: station, Serial: serial, Expires: exp}, nil
 }
 
 func (r *Registry) upsertStation(ctx context.Context, tx *sql.Tx, id, name string) error {
