@@ -44,7 +44,7 @@ type Case struct {
 	HasReference bool         `json:"has_reference_photo"`
 	HasCardPhoto bool         `json:"has_card_photo"` // the chip's WLT photo (shown only decoded)
 	History      []Transition `json:"history"`
-	Purged       time.Time    `json:"purged,omitzero"`   // review material removed (retention)
+	Purged       time.Time    `json:"purged,omitzero"`    // review material removed (retention)
 	PurgeDue     time.Time    `json:"purge_due,omitzero"` // when it will be, once decided
 }
 
