@@ -3,8 +3,9 @@
 // CA, server certificate, device CA), the device registry, the enrollment
 // intake with its face check (facematch's models against the reference
 // photo registry), the fleet view with the TUF repository, and the review
-// of flagged enrollments (its console on a listener of its own: ServeAdmin). `authority serve` and
-// the demo run it; tests run it on loopback.
+// of flagged enrollments (its console on a listener of its own:
+// ServeAdmin). `authority serve` and the demo run it; tests run it on
+// loopback.
 //
 // It holds no logic of its own beyond the order of construction and the
 // HTTPS server's lifecycle.
@@ -196,9 +197,47 @@ func (s *Service) TLSConfig() *tls.Config { return s.PKI.ServerTLSConfig() }
 
 // Serve serves HTTPS on ln until ctx is done, then shuts down gracefully.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.Server.Handler(), s.TLSConfig())
+}
+
+// AdminTLSConfig is the review console's TLS 1.3 configuration: the
+// authority's server certificate, no client certificates (officers log in
+// with a password and a one-time code).
+func (s *Service) AdminTLSConfig() *tls.Config {
+	c := s.PKI.ServerTLSConfig()
+	c.ClientAuth, c.ClientCAs = tls.NoClientCert, nil
+	return c
+}
+
+// ServeAdmin serves the officers' review console over HTTPS on ln (keep it
+// on loopback or an officers' network) until ctx is done; with a retention
+// configured it removes decided enrollments' review material hourly.
+func (s *Service) ServeAdmin(ctx context.Context, ln net.Listener) error {
+	if s.Review.Retention() > 0 {
+		go func() {
+			t := time.NewTicker(time.Hour)
+			defer t.Stop()
+			for {
+				if n, err := s.Review.Purge(ctx, "retention"); err != nil {
+					s.log.Warn("service: review retention", "err", err)
+				} else if n > 0 {
+					s.log.Info("service: review material removed", "enrollments", n)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	return s.serve(ctx, ln, s.Review.Console(s.log), s.AdminTLSConfig())
+}
+
+func (s *Service) serve(ctx context.Context, ln net.Listener, h http.Handler, tc *tls.Config) error {
 	hs := &http.Server{
-		Handler:           s.Server.Handler(),
-		TLSConfig:         s.TLSConfig(),
+		Handler:           h,
+		TLSConfig:         tc,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,
