@@ -134,7 +134,8 @@ func (s *Store) AddOfficer(ctx context.Context, name, password, actor string) (*
 	return key, nil
 }
 
-// DisableOfficer disables an account and ends its sessions at once.
+// DisableOfficer disables an account; its open sessions end at their next
+// request.
 func (s *Store) DisableOfficer(ctx context.Context, name, actor string) error {
 	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE review_officers SET disabled = 1 WHERE name = ?`), name)
 	if err != nil {
@@ -143,9 +144,8 @@ func (s *Store) DisableOfficer(ctx context.Context, name, actor string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("%w: %s", ErrOfficer, name)
 	}
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM review_sessions WHERE officer = ?`), name); err != nil {
-		return fmt.Errorf("review: disable officer: %w", err)
-	}
+	// Its sessions are refused from the next request on (Authenticate
+	// checks the account every time) with "account disabled".
 	return s.audit(ctx, s.db, actor, "officer_disable", "", name)
 }
 
