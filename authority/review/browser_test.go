@@ -58,7 +58,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	clean := f.submit(t, "990102195602140028", nil)
-	dup := f.submit(t, "990102195602140028", nil)       // duplicate_id_number
+	dup := f.submit(t, "990102195602140028", nil)          // duplicate_id_number
 	fake := f.submit(t, intaketest.CitizenNumber, notLive) // not_live, with a reference photo
 	third := f.submit(t, "990103198001010017", notLive)
 	const pw = "correct horse battery"
