@@ -35,6 +35,13 @@ type fixture struct {
 
 func newFixture(t testing.TB, opts review.Options) *fixture {
 	t.Helper()
+	return newFixtureDB(t, opts, "")
+}
+
+// newFixtureDB is newFixture on the database dsn names ("" for SQLite in a
+// temporary directory, or a postgres:// URL).
+func newFixtureDB(t testing.TB, opts review.Options, dsn string) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	f := &fixture{clk: clock.NewFake(time.Now()), rnd: rand.New(rand.NewPCG(3, 4)), log: &intaketest.SyncBuffer{}}
@@ -48,7 +55,10 @@ func newFixture(t testing.TB, opts review.Options) *fixture {
 		t.Fatal(err)
 	}
 	reg.Add(f.dev)
-	if f.db, err = authority.OpenDB(ctx, dir); err != nil {
+	if dsn == "" {
+		dsn = dir
+	}
+	if f.db, err = authority.OpenDB(ctx, dsn); err != nil {
 		t.Fatal(err)
 	}
 	opts.Clock = f.clk

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"eidkiosk/authority"
 	"eidkiosk/authority/intake/intaketest"
 	"eidkiosk/authority/review"
 )
@@ -15,8 +16,21 @@ import (
 // verified, a flagged one needs review, an officer's decision moves it once,
 // and every transition is stored with who, when and why.
 func TestStatusModel(t *testing.T) {
+	statusModel(t, newFixture(t, review.Options{}))
+}
+
+// TestStatusModelOnPostgres is TestStatusModel on PostgreSQL (runs with
+// EIDKIOSK_PG=1 or EIDKIOSK_PG_URL).
+func TestStatusModelOnPostgres(t *testing.T) {
+	f := newFixtureDB(t, review.Options{}, intaketest.Postgres(t))
+	if f.db.Dialect != authority.Postgres {
+		t.Fatalf("dialect %s", f.db.Dialect)
+	}
+	statusModel(t, f)
+}
+
+func statusModel(t *testing.T, f *fixture) {
 	ctx := context.Background()
-	f := newFixture(t, review.Options{})
 	clean := f.submit(t, intaketest.CitizenNumber, nil)
 	dup := f.submit(t, intaketest.CitizenNumber, nil) // same number: duplicate_id_number
 	fake := f.submit(t, "990102195602140028", notLive)
