@@ -120,7 +120,8 @@ func (s *Store) Routes(*http.ServeMux) {}
 // Retention returns the configured retention (0: kept).
 func (s *Store) Retention() time.Duration { return s.opts.Retention }
 
-// Migrate implements authority.Module: it creates the review_ tables.
+// Migrate implements authority.Module: it creates the review_ tables and
+// gives a status to enrollments stored without one (run it after intake's).
 func (s *Store) Migrate(ctx context.Context, db *authority.DB) error {
 	blob, serial := "BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"
 	if db.Dialect == authority.Postgres {
@@ -172,6 +173,41 @@ func (s *Store) Migrate(ctx context.Context, db *authority.DB) error {
 		}
 	}
 	s.db = db
+	return s.backfill(ctx)
+}
+
+// backfill gives a status to enrollments that intake stored more than a
+// minute ago without one: those stored before the review module existed,
+// and any whose report failed (intake logs it). Their stored flags decide,
+// as in Checked; the transition's actor is "backfill".
+func (s *Store) backfill(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT id FROM intake_enrollments
+		WHERE received < ? AND id NOT IN (SELECT enrollment_id FROM review_status) ORDER BY seq`), s.now().Add(-time.Minute).UnixMilli())
+	if err != nil {
+		return fmt.Errorf("review: backfill: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("review: backfill: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("review: backfill: %w", err)
+	}
+	for _, id := range ids {
+		kinds, err := s.flagKinds(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.checked(ctx, id, kinds, "backfill"); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -189,6 +225,10 @@ func (s *Store) now() time.Time { return s.opts.Clock.Now() }
 // hook (intake.Options.Reviews) and idempotent: an enrollment already past
 // received keeps its status.
 func (s *Store) Checked(ctx context.Context, id string, flags []string) error {
+	return s.checked(ctx, id, flags, "intake")
+}
+
+func (s *Store) checked(ctx context.Context, id string, flags []string, actor string) error {
 	to, reason := Verified, ""
 	if len(flags) > 0 {
 		to = NeedsReview
@@ -210,7 +250,7 @@ func (s *Store) Checked(ctx context.Context, id string, flags []string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
-	if err := s.transition(ctx, tx, Transition{EnrollmentID: id, From: Received, To: to, Actor: "intake", Reason: reason}, now); err != nil {
+	if err := s.transition(ctx, tx, Transition{EnrollmentID: id, From: Received, To: to, Actor: actor, Reason: reason}, now); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -276,3 +276,38 @@ func BenchmarkPasswordHashOWASP(b *testing.B) {
 		review.CheckPassword(h, "correct horse battery")
 	}
 }
+
+// Enrollments stored without the review module (or whose report failed)
+// get their status from their stored flags at the next start.
+func TestBackfill(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, review.Options{})
+	f.submit(t, intaketest.CitizenNumber, nil)
+	dup := f.submit(t, intaketest.CitizenNumber, nil)
+	if _, err := f.db.ExecContext(ctx, `DELETE FROM review_status`); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := f.rv.Status(ctx, dup); st != review.Received {
+		t.Fatalf("without a status row: %s", st)
+	}
+	if err := f.rv.Migrate(ctx, f.db); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := f.rv.Status(ctx, dup); st != review.Received {
+		t.Fatalf("a fresh enrollment was backfilled: %s", st)
+	}
+	f.clk.Advance(2 * time.Minute)
+	if err := f.rv.Migrate(ctx, f.db); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := f.rv.Status(ctx, dup); st != review.NeedsReview {
+		t.Fatalf("backfilled: %s", st)
+	}
+	if h, _ := f.rv.History(ctx, dup); h[len(h)-1].Actor != "backfill" {
+		t.Errorf("history %+v", h)
+	}
+	c, _ := f.rv.Counts(ctx)
+	if c[review.Verified] != 1 || c[review.NeedsReview] != 1 || c[review.Received] != 0 {
+		t.Errorf("counts %v", c)
+	}
+}
