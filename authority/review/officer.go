@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -96,11 +97,12 @@ func CheckPassword(hash, password string) bool {
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
-// dummyHash equalises the time of a login with an unknown name.
-var dummyHash = func() string {
+// dummyHash equalises the time of a login with an unknown name; made on
+// first use (an argon2id hash is not free: not at every binary's start).
+var dummyHash = sync.OnceValue(func() string {
 	h, _ := HashPassword("not a password of anyone")
 	return h
-}()
+})
 
 // AddOfficer creates an account and returns its TOTP key (the secret and an
 // otpauth:// URL for the officer's authenticator app; shown once).
@@ -181,8 +183,9 @@ type Session struct {
 
 // Login checks name, password and TOTP code and opens a session. Unknown
 // names, wrong passwords and wrong codes all return ErrLogin (and count as
-// failures of a known account); a locked or disabled account is refused
-// even with the right credentials. A TOTP code is accepted once.
+// failures of a known account); a locked account is refused even with the
+// right credentials, a disabled one with ErrDisabled once they are right. A
+// TOTP code is accepted once.
 func (s *Store) Login(ctx context.Context, name, password, code string) (*Session, error) {
 	now := s.now()
 	var hash, secret string
@@ -190,16 +193,12 @@ func (s *Store) Login(ctx context.Context, name, password, code string) (*Sessio
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT password, totp_secret, totp_step, disabled, failures, locked_until FROM review_officers WHERE name = ?`), name).
 		Scan(&hash, &secret, &step, &dis, &failures, &locked)
 	if errors.Is(err, sql.ErrNoRows) {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash(), password)
 		s.audit(ctx, s.db, "-", "login_failed", "", "unknown officer")
 		return nil, ErrLogin
 	}
 	if err != nil {
 		return nil, fmt.Errorf("review: login: %w", err)
-	}
-	if dis != 0 {
-		s.audit(ctx, s.db, name, "login_failed", "", "disabled")
-		return nil, ErrDisabled
 	}
 	if locked > now.UnixMilli() {
 		s.audit(ctx, s.db, name, "login_failed", "", "locked")
@@ -226,6 +225,11 @@ func (s *Store) Login(ctx context.Context, name, password, code string) (*Sessio
 			return nil, ErrLocked
 		}
 		return nil, ErrLogin
+	}
+	// A disabled account learns so only with the right credentials.
+	if dis != 0 {
+		s.audit(ctx, s.db, name, "login_failed", "", "disabled")
+		return nil, ErrDisabled
 	}
 	// The step only moves forward: a replayed code fails above.
 	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE review_officers SET failures = 0, locked_until = 0, totp_step = ? WHERE name = ? AND totp_step < ?`), newStep, name, newStep)
