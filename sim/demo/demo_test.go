@@ -197,6 +197,9 @@ func TestDemo(t *testing.T) {
 	}
 	ctx := context.Background()
 	env, res, out := runDemo(t, sim.DemoCitizenCard)
+	if res.Status != "verified" {
+		t.Errorf("the demo citizen's enrollment is %q at the authority, want verified", res.Status)
+	}
 	if !res.AtAuthority {
 		t.Fatal("not at the authority")
 	}
