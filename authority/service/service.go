@@ -2,7 +2,8 @@
 // database (SQLite under the data directory, or PostgreSQL), the PKI (root
 // CA, server certificate, device CA), the device registry, the enrollment
 // intake with its face check (facematch's models against the reference
-// photo registry), and the fleet view with the TUF repository. `authority serve` and
+// photo registry), the fleet view with the TUF repository, and the phone
+// e-ID (authority/binding). `authority serve` and
 // the demo run it; tests run it on loopback.
 //
 // It holds no logic of its own beyond the order of construction and the
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"eidkiosk/authority"
+	"eidkiosk/authority/binding"
 	"eidkiosk/authority/fleet"
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/pki"
@@ -67,6 +69,7 @@ type Service struct {
 	Registry *registry.Registry
 	Intake   *intake.Intake
 	Fleet    *fleet.Module
+	Binding  *binding.Module // the phone e-ID: bindings, credentials, revocation
 	Server   *authority.Server
 	RepoDir  string
 	// Faces is the face matcher of the intake's face check (nil when
@@ -174,12 +177,18 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 	devs.mu.Unlock()
 	fl := fleet.New(db, devs, repoDir, c.Clock)
 	fl.Log = c.Logger
-	srv, err := authority.NewServer(ctx, db, c.Logger, reg, in, fl)
+	bd, err := binding.New(binding.Options{DataDir: c.DataDir, Receipts: intakeReceipts{in}, Status: intakeStatus{in},
+		Clock: c.Clock, Log: c.Logger})
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Server: srv, RepoDir: repoDir, Faces: faces, log: c.Logger}, nil
+	srv, err := authority.NewServer(ctx, db, c.Logger, reg, in, fl, bd)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Binding: bd, Server: srv, RepoDir: repoDir, Faces: faces, log: c.Logger}, nil
 }
 
 // TLSConfig is the server's TLS 1.3 configuration with optional client
