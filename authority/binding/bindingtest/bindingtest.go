@@ -8,6 +8,9 @@ package bindingtest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -17,8 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"eidkiosk/authority"
 	"eidkiosk/authority/binding"
+	"eidkiosk/eidcred"
+	"eidkiosk/enroll"
 	"eidkiosk/internal/clock"
 )
 
@@ -119,4 +126,48 @@ func Start(tb testing.TB, start time.Time, o binding.Options) *Server {
 	sum := sha256.Sum256(hs.Certificate().Raw)
 	s.Module, s.URL, s.CAFingerprint, s.Client = m, hs.URL, hex.EncodeToString(sum[:]), hs.Client()
 	return s
+}
+
+// Phone is a phone bound to a new accepted enrollment, holding a
+// credential issued now.
+type Phone struct {
+	Key          *ecdsa.PrivateKey
+	Credential   []byte
+	EID          string
+	EnrollmentID string
+}
+
+// NewPhone stores a new verified enrollment, binds a new phone key to it
+// and fetches a credential, through the module's own methods.
+func (s *Server) NewPhone(tb testing.TB, maskedName string) *Phone {
+	tb.Helper()
+	ctx := context.Background()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id := uuid.NewString()
+	code, err := enroll.NewBindingCode(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Enrollments.Add(id, code, maskedName, s.Clock.Now(), binding.StatusVerified)
+	hk, _ := key.PublicKey.Bytes()
+	st, err := s.Module.Bind(ctx, eidcred.BindRequest{EnrollmentID: id, Code: code, HolderKey: hk}, "bindingtest")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req, err := eidcred.SignRequest(key, st.BindingID, s.Clock.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cred, err := s.Module.Credential(ctx, st.BindingID, req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, _, err := eidcred.ParseUnverified(cred)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &Phone{Key: key, Credential: cred, EID: c.EID, EnrollmentID: id}
 }
