@@ -65,6 +65,9 @@ func (e *Env) phoneEID(ctx context.Context, res *Result, receiptQR string) error
 		return fmt.Errorf("demo: %w", err)
 	}
 	say(out, "12. the wallet shows its QR code (%d characters, QR version %d; it changes with every rendering): %s", len(payload), q.Version(), res.EIDQR)
+	if e.tmp != "" && !e.opts.Keep {
+		say(out, "    (in the demo directory: `kioskctl demo --keep` keeps it)")
+	}
 
 	// The kiosk: issuer keys and revocation list over its mTLS, then the
 	// camera path.
