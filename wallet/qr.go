@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"fmt"
+	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
 )
@@ -19,6 +20,17 @@ func Encode(payload string) (*QR, error) {
 		return nil, fmt.Errorf("wallet: QR code: %w", err)
 	}
 	return &QR{code: q}, nil
+}
+
+// Show presents the credential at time at and draws it: the QR code and
+// its payload.
+func (w *Wallet) Show(at time.Time) (*QR, string, error) {
+	payload, err := w.Present(at)
+	if err != nil {
+		return nil, "", err
+	}
+	q, err := Encode(payload)
+	return q, payload, err
 }
 
 // Version is the QR version (1-40): the symbol's size class.

@@ -127,11 +127,7 @@ func init() {
 
 // show renders one presentation, to the terminal or to pngFile.
 func show(w *wallet.Wallet, pngFile string, size int) error {
-	payload, err := w.Present(time.Now())
-	if err != nil {
-		return err
-	}
-	q, err := wallet.Encode(payload)
+	q, payload, err := w.Show(time.Now())
 	if err != nil {
 		return err
 	}

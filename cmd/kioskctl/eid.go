@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"eidkiosk/internal/cli"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/eidverify"
-	"eidkiosk/provisioning"
 )
 
 // errNotValid makes `eid verify` exit non-zero for every decision but
@@ -111,13 +109,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			id, err := provisioning.LoadIdentity(state)
-			if err != nil {
-				return err
-			}
-			defer id.Close()
-			hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: id.TLSConfig()}}
-			l, err := eidverify.Update(ctx, hc, id.AuthorityURL, state)
+			l, err := eidverify.Refresh(ctx, state)
 			if err != nil {
 				return err
 			}

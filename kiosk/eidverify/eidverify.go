@@ -40,6 +40,7 @@ import (
 
 	"eidkiosk/eidcred"
 	"eidkiosk/internal/atomicfile"
+	"eidkiosk/provisioning"
 )
 
 // Files in the state directory.
@@ -151,6 +152,19 @@ func Update(ctx context.Context, client *http.Client, authorityURL, stateDir str
 		return nil, err
 	}
 	return SaveRevocation(stateDir, lb)
+}
+
+// Refresh is Update for a provisioned terminal: the authority and the TLS
+// configuration (client certificate, pinned root) come from the identity in
+// the state directory.
+func Refresh(ctx context.Context, stateDir string) (*eidcred.RevocationList, error) {
+	id, err := provisioning.LoadIdentity(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer id.Close()
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: id.TLSConfig()}}
+	return Update(ctx, hc, id.AuthorityURL, stateDir)
 }
 
 func get(ctx context.Context, client *http.Client, url string) ([]byte, error) {

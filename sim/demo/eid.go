@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"eidkiosk/eidcred"
 	"eidkiosk/kiosk/eidverify"
 	"eidkiosk/kiosk/eidverify/camframes"
-	"eidkiosk/provisioning"
 	"eidkiosk/wallet"
 )
 
@@ -48,11 +46,7 @@ func (e *Env) phoneEID(ctx context.Context, res *Result, receiptQR string) error
 	}
 	say(out, "11. the authority accepted the enrollment (its checks flagged nothing) and issued a credential: e-ID %s…, valid until %s",
 		c.EID[:5], time.Unix(c.NotAfter, 0).UTC().Format(time.RFC3339))
-	payload, err := w.Present(time.Now())
-	if err != nil {
-		return err
-	}
-	q, err := wallet.Encode(payload)
+	q, payload, err := w.Show(time.Now())
 	if err != nil {
 		return err
 	}
@@ -72,14 +66,7 @@ func (e *Env) phoneEID(ctx context.Context, res *Result, receiptQR string) error
 	// The kiosk: issuer keys and revocation list over its mTLS, then the
 	// camera path.
 	kioskState := filepath.Join(st.Dir, "kiosk")
-	id, err := provisioning.LoadIdentity(kioskState)
-	if err != nil {
-		return err
-	}
-	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: id.TLSConfig()}}
-	_, err = eidverify.Update(ctx, hc, st.AuthorityURL, kioskState)
-	id.Close()
-	if err != nil {
+	if _, err := eidverify.Refresh(ctx, kioskState); err != nil {
 		return err
 	}
 	say(out, "13. the kiosk fetched the issuer keys and the signed revocation list (%s, %s)", eidverify.IssuersFile, eidverify.RevocationFile)
