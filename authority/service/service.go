@@ -2,10 +2,10 @@
 // database (SQLite under the data directory, or PostgreSQL), the PKI (root
 // CA, server certificate, device CA), the device registry, the enrollment
 // intake with its face check (facematch's models against the reference
-// photo registry), the fleet view with the TUF repository, and the review
-// of flagged enrollments (its console on a listener of its own:
-// ServeAdmin). `authority serve` and the demo run it; tests run it on
-// loopback.
+// photo registry), the fleet view with the TUF repository, the review of
+// flagged enrollments (its console on a listener of its own: ServeAdmin),
+// and the phone e-ID (authority/binding). `authority serve` and the demo
+// run it; tests run it on loopback.
 //
 // It holds no logic of its own beyond the order of construction and the
 // HTTPS server's lifecycle.
@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"eidkiosk/authority"
+	"eidkiosk/authority/binding"
 	"eidkiosk/authority/fleet"
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/pki"
@@ -74,6 +75,7 @@ type Service struct {
 	Intake   *intake.Intake
 	Fleet    *fleet.Module
 	Review   *review.Store
+	Binding  *binding.Module // the phone e-ID: bindings, credentials, revocation
 	Server   *authority.Server
 	RepoDir  string
 	// Faces is the face matcher of the intake's face check (nil when
@@ -183,12 +185,18 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 	fl := fleet.New(db, devs, repoDir, c.Clock)
 	fl.Log = c.Logger
 	rv.SetSource(in)
-	srv, err := authority.NewServer(ctx, db, c.Logger, reg, in, fl, rv)
+	bd, err := binding.New(binding.Options{DataDir: c.DataDir, Receipts: intakeReceipts{in}, Status: reviewStatus{rv},
+		Clock: c.Clock, Log: c.Logger})
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Review: rv, Server: srv, RepoDir: repoDir, Faces: faces, log: c.Logger}, nil
+	srv, err := authority.NewServer(ctx, db, c.Logger, reg, in, fl, rv, bd)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Review: rv, Binding: bd, Server: srv, RepoDir: repoDir, Faces: faces, log: c.Logger}, nil
 }
 
 // TLSConfig is the server's TLS 1.3 configuration with optional client

@@ -75,6 +75,11 @@ func TestChainWithoutCamera(t *testing.T) {
 	if !res.AtAuthority || res.EnrollmentID == "" {
 		t.Fatalf("result %+v", res)
 	}
+	// Card 0 has no reference photo: flagged face_unchecked, so the phone
+	// binds but waits for an officer.
+	if res.EIDStatus != "pending" {
+		t.Fatalf("phone e-ID %q, want pending (flags %v)", res.EIDStatus, res.Flags)
+	}
 	n, err := env.Stack.Authority.Intake.Count(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("authority holds %d enrollments (%v), want 1", n, err)
@@ -229,6 +234,10 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "challenge 2/2") {
 		t.Fatalf("the liveness challenges were not narrated:\n%s", out.String())
+	}
+	// The phone e-ID: bound, issued, read through the camera path, valid.
+	if res.EIDStatus != "valid" || !fileExists(res.EIDQR) {
+		t.Fatalf("phone e-ID %q, QR %s", res.EIDStatus, res.EIDQR)
 	}
 }
 
