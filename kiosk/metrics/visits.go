@@ -81,7 +81,7 @@ func newRecorder(clk clock.Clock) *Recorder {
 	r := &Recorder{clk: clk, cur: session.Attract, since: clk.Now()}
 	r.started = prometheus.NewCounter(prometheus.CounterOpts{Name: "eidkiosk_visits_started_total",
 		Help: "Visits started (a card placed or start tapped while admitted)."})
-	r.ended = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "eidkiosk_visits_closedtotal",
+	r.ended = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "eidkiosk_visits_ended_total",
 		Help: "Visits ended, by outcome (completed, failed, cancelled, timeout, interrupted) and reason (the fault kind; none when completed)."},
 		[]string{"outcome", "reason"})
 	r.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "eidkiosk_visit_duration_seconds",
