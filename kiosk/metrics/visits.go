@@ -13,9 +13,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"eidkiosk/enroll"
 	"eidkiosk/facematch/score"
 	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
+	"eidkiosk/kiosk/face/liveness"
+	"eidkiosk/kiosk/face/measure"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/kiosk/uplink"
@@ -123,11 +126,55 @@ func newRecorder(clk clock.Clock) *Recorder {
 	for _, res := range []string{"delivered", "failed"} {
 		r.heartbeats.WithLabelValues(res)
 	}
-	for _, o := range []string{"completed"} {
-		r.ended.WithLabelValues(o, "none")
+	r.preset()
+	return r
+}
+
+// preset exports every known label value at 0 from the start, so that
+// rates, ratios and alerts have a series before the first event.
+func (r *Recorder) preset() {
+	for k := session.FaultNone; k.String() != "fault(?)"; k++ {
+		switch k {
+		case session.FaultOutboxFull, session.FaultOutboxStale, session.FaultDisabled, session.FaultUpdating:
+			r.unavailable.WithLabelValues(reason(k))
+			continue
+		case session.FaultTamper:
+			r.unavailable.WithLabelValues(reason(k))
+		}
+		r.ended.WithLabelValues(outcome(k), reason(k))
+	}
+	r.ended.WithLabelValues("timeout", "timeout")
+	r.ended.WithLabelValues("cancelled", "canceled")
+	for _, o := range []string{"completed", "failed", "cancelled", "timeout", "interrupted"} {
 		r.duration.WithLabelValues(o)
 	}
-	return r
+	for _, st := range stepOf {
+		r.steps.WithLabelValues(st)
+	}
+	for _, res := range []string{"ok", "liveness_failed", "no_portrait", "camera_fault", "cancelled", "error"} {
+		r.captures.WithLabelValues(res)
+	}
+	for _, c := range liveness.All {
+		r.challenges.WithLabelValues(keyLabel(c), "passed")
+		r.challenges.WithLabelValues(keyLabel(c), "failed")
+	}
+	for _, g := range []string{measure.GuideNoFace, measure.GuideOneFace, measure.GuideCloser, measure.GuideBack,
+		measure.GuideLeft, measure.GuideRight, measure.GuideUp, measure.GuideDown, measure.GuideStraight,
+		measure.GuideLevel, measure.GuideOpenEyes, measure.GuideHoldStill, measure.GuideTooDark,
+		measure.GuideTooBright, measure.GuideUnevenLite} {
+		r.guidance.WithLabelValues(keyLabel(g))
+	}
+	for _, d := range []string{string(score.Match), string(score.Refer), string(score.NoMatch), "error"} {
+		r.matches.WithLabelValues(d)
+	}
+	for _, c := range []string{enroll.CodeReplayOtherDevice, enroll.CodeDeviceMismatch, enroll.CodeMalformed,
+		enroll.CodeTampered, enroll.CodeBadSignature, enroll.CodeWrongKey, enroll.CodeUndecryptable,
+		enroll.CodeIDMismatch, enroll.CodeSchema, enroll.CodeCheckDigit, enroll.CodeConflict, enroll.CodeTooLarge} {
+		r.refusals.WithLabelValues(c, "package")
+	}
+	for _, c := range []string{enroll.CodeNoClientCert, enroll.CodeDeviceUnknown, enroll.CodeDeviceRevoked} {
+		r.refusals.WithLabelValues(c, "terminal")
+	}
 }
 
 var allStates = []session.State{session.Attract, session.CardWait, session.CardReading, session.DataShown,
