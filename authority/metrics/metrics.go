@@ -37,6 +37,7 @@ import (
 
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
+	"eidkiosk/authority/intake"
 	"eidkiosk/enroll"
 	"eidkiosk/internal/clock"
 )
@@ -252,6 +253,11 @@ var (
 	dScrapeErr = prometheus.NewDesc("eidkiosk_authority_metrics_errors", "1 when a part of the figures could not be read at this scrape, by part.", []string{"part"}, nil)
 )
 
+// knownFlags are the intake's flag kinds, exported at 0 when no stored
+// enrollment carries them.
+var knownFlags = []string{intake.FlagDuplicateNumber, intake.FlagFaceMismatch, intake.FlagFaceRefer,
+	intake.FlagFaceUnchecked, intake.FlagKioskFaceRefer, intake.FlagNotLive}
+
 // terminalStates are exported at 0 when no terminal is in them.
 var terminalStates = []string{"total", "ok", fleet.FlagSilent, fleet.FlagFailing, "never_reported", "revoked", "replaced",
 	"deprovisioned", fleet.FlagBacklog, fleet.FlagStale, fleet.FlagRollback, fleet.FlagRefused, fleet.FlagLoop}
@@ -290,8 +296,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if o.DB != nil {
 		flags, err := FlagCounts(ctx, o.DB)
 		failed("flags", err)
-		for k, n := range flags {
-			g(dFlags, float64(n), codeLabel(k))
+		if err == nil {
+			for _, k := range knownFlags {
+				g(dFlags, float64(flags[k]), k)
+				delete(flags, k)
+			}
+			for k, n := range flags { // a verifier's kind added later
+				g(dFlags, float64(n), codeLabel(k))
+			}
 		}
 		ts, err := fleet.List(ctx, o.DB, now, fleet.ListOptions{SilentAfter: o.SilentAfter, Roster: o.Roster})
 		failed("fleet", err)
