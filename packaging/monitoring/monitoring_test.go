@@ -102,6 +102,23 @@ func value(body []byte, series string) float64 {
 	return -1
 }
 
+// total sums the samples of the series starting with prefix and holding
+// label.
+func total(body []byte, prefix, label string) float64 {
+	sum := 0.0
+	for _, l := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(l, prefix) || !strings.Contains(l, label) {
+			continue
+		}
+		if i := strings.LastIndexByte(l, ' '); i > 0 {
+			if f, err := strconv.ParseFloat(l[i+1:], 64); err == nil {
+				sum += f
+			}
+		}
+	}
+	return sum
+}
+
 // names lists the metric names an exposition has (histograms with their
 // _bucket, _sum and _count series).
 func names(body []byte) map[string]bool {
@@ -174,6 +191,13 @@ func TestDemoVisitEndpoints(t *testing.T) {
 	moved(k, before, `eidkiosk_face_captures_total{result="ok"}`, 1)
 	moved(k, before, `eidkiosk_uplink_uploads_total`, 1)
 	moved(k, before, `eidkiosk_uplink_upload_duration_seconds_count`, 1)
+	moved(k, before, `eidkiosk_heartbeats_total{result="delivered"}`, 1)
+	if total(k, `eidkiosk_liveness_challenges_total{`, `result="passed"`) < 1 {
+		t.Error("no liveness challenge counted as passed")
+	}
+	if res.CardPhoto {
+		moved(k, before, `eidkiosk_face_match_decisions_total{decision="match"}`, 1)
+	}
 	if v := value(k, `eidkiosk_device_up{device="reader"}`); v != 1 {
 		t.Errorf("reader up = %v after a visit it read the card of", v)
 	}
