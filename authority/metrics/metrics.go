@@ -33,13 +33,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
 	"eidkiosk/authority/intake"
 	"eidkiosk/enroll"
 	"eidkiosk/internal/clock"
+	"eidkiosk/internal/promserve"
 )
 
 // Options say where the figures read at each scrape come from; any may be
@@ -146,24 +146,12 @@ func (m *Metrics) Issued(kind string) {
 }
 
 // Handler serves the metrics in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
-}
+func (m *Metrics) Handler() http.Handler { return promserve.Handler(m.Registry) }
 
 // Serve serves /metrics on ln until ctx ends, then closes ln; it returns
 // ctx's error.
 func (m *Metrics) Serve(ctx context.Context, ln net.Listener) error {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	return ctx.Err()
+	return promserve.Serve(ctx, ln, m.Registry)
 }
 
 // Middleware counts and times the packages posted to the intake

@@ -6,33 +6,16 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"eidkiosk/authority/intake/intaketest"
 )
-
-// lockedBuilder is the command's stdout, read while it runs.
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // `serve --metrics-addr` serves the authority's metrics on a listener of
 // its own while the authority runs, and stops with it.
 func TestServeMetricsAddr(t *testing.T) {
-	var out, errb lockedBuilder
+	var out, errb intaketest.SyncBuffer
 	app.Stdout, app.Stderr = &out, &errb
 	defer func() { app.Stdout, app.Stderr = nil, nil }()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -45,17 +28,17 @@ func TestServeMetricsAddr(t *testing.T) {
 	re := regexp.MustCompile(`metrics: (http://\S+/metrics)`)
 	var url string
 	for deadline := time.Now().Add(60 * time.Second); url == ""; {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
+		if m := re.FindStringSubmatch(string(out.Bytes())); m != nil {
 			url = m[1]
 			break
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("serve ended: %v\n%s%s", err, out.String(), errb.String())
+			t.Fatalf("serve ended: %v\n%s%s", err, string(out.Bytes()), string(errb.Bytes()))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no metrics address printed:\n%s%s", out.String(), errb.String())
+			t.Fatalf("no metrics address printed:\n%s%s", string(out.Bytes()), string(errb.Bytes()))
 		}
 	}
 	res, err := http.Get(url)

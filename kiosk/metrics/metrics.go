@@ -31,9 +31,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"eidkiosk/internal/clock"
+	"eidkiosk/internal/promserve"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/update"
@@ -73,9 +73,7 @@ func New(src Sources) *Metrics {
 }
 
 // Handler serves the metrics in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
-}
+func (m *Metrics) Handler() http.Handler { return promserve.Handler(m.Registry) }
 
 // ErrNotLoopback is returned by Serve for an address off the loopback.
 var ErrNotLoopback = errors.New("metrics: refusing to listen beyond loopback")
@@ -98,17 +96,7 @@ func (m *Metrics) Serve(ctx context.Context, addr string, ready func(net.Addr)) 
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	return ctx.Err()
+	return promserve.Serve(ctx, ln, m.Registry)
 }
 
 var (
