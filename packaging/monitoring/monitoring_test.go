@@ -134,6 +134,47 @@ func names(body []byte) map[string]bool {
 	return out
 }
 
+// demoRun is a demo environment with the repository initialised and the
+// review queue fed, ready for a visit.
+type demoRun struct {
+	env *demo.Env
+	out bytes.Buffer
+}
+
+func startDemo(t *testing.T) *demoRun {
+	t.Helper()
+	d := &demoRun{}
+	env, err := demo.Setup(context.Background(), demo.Options{Dir: t.TempDir(), Out: &d.out, Timeout: 3 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	d.env = env
+	// City IT's update repository (`eidkiosk-authority release init`), for
+	// its expiry.
+	keys := t.TempDir()
+	if err := release.Init(env.Stack.Authority.RepoDir, filepath.Join(keys, "offline"), filepath.Join(keys, "online"),
+		release.InitOptions{Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	env.Stack.Authority.Metrics.SetReviewQueue(review{})
+	return d
+}
+
+// visit runs the scripted citizen's visit to the end (the enrollment at
+// the authority).
+func (d *demoRun) visit(t *testing.T) demo.Result {
+	t.Helper()
+	res, err := d.env.Run(context.Background())
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, d.out.String())
+	}
+	if !res.AtAuthority {
+		t.Fatalf("the enrollment did not reach the authority: %+v\n%s", res, d.out.String())
+	}
+	return res
+}
+
 // TestDemoVisitEndpoints runs one demo visit (the real kiosk on the
 // simulated stack, the face through OpenCV on the webcam recording) and
 // checks both endpoints after it.
@@ -142,31 +183,10 @@ func TestDemoVisitEndpoints(t *testing.T) {
 		t.Skip("-short: a whole demo visit")
 	}
 	pt := promtool(t)
-	ctx := context.Background()
-	var out bytes.Buffer
-	env, err := demo.Setup(ctx, demo.Options{Dir: t.TempDir(), Out: &out, Timeout: 3 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	// City IT's update repository (`eidkiosk-authority release init`), for
-	// its expiry.
-	keys := t.TempDir()
-	if err := release.Init(env.Stack.Authority.RepoDir, filepath.Join(keys, "offline"), filepath.Join(keys, "online"),
-		release.InitOptions{Now: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	kiosk := env.System.Metrics
-	auth := env.Stack.Authority.Metrics
-	auth.SetReviewQueue(review{})
+	d := startDemo(t)
+	kiosk, auth := d.env.System.Metrics, d.env.Stack.Authority.Metrics
 	before := scrape(t, kiosk.Handler())
-	res, err := env.Run(ctx)
-	if err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
-	}
-	if !res.AtAuthority {
-		t.Fatalf("the enrollment did not reach the authority: %+v\n%s", res, out.String())
-	}
+	res := d.visit(t)
 	k := scrape(t, kiosk.Handler())
 	a := scrape(t, auth.Handler())
 	run(t, k, pt, "check", "metrics") // fails the test on any finding
