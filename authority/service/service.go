@@ -4,8 +4,10 @@
 // intake with its face check (facematch's models against the reference
 // photo registry), the fleet view with the TUF repository, the review of
 // flagged enrollments (its console on a listener of its own: ServeAdmin),
-// and the phone e-ID (authority/binding). `authority serve` and the demo
-// run it; tests run it on loopback.
+// the phone e-ID (authority/binding), and the Prometheus metrics
+// (authority/metrics: the intake is instrumented by a middleware in front
+// of the HTTPS handler; `authority serve --metrics-addr` serves them).
+// `authority serve` and the demo run it; tests run it on loopback.
 //
 // It holds no logic of its own beyond the order of construction and the
 // HTTPS server's lifecycle.
@@ -29,6 +31,7 @@ import (
 	"eidkiosk/authority/binding"
 	"eidkiosk/authority/fleet"
 	"eidkiosk/authority/intake"
+	"eidkiosk/authority/metrics"
 	"eidkiosk/authority/pki"
 	"eidkiosk/authority/registry"
 	"eidkiosk/authority/review"
@@ -52,6 +55,8 @@ type Config struct {
 	// Retention is how long review material stays reviewable after an
 	// officer's decision (0: kept); see review.Options.
 	Retention time.Duration
+	// Version is the authority's build, for its metrics.
+	Version string
 }
 
 // FaceConfig configures the intake's face check: the live capture against
@@ -81,7 +86,11 @@ type Service struct {
 	// Faces is the face matcher of the intake's face check (nil when
 	// Face.Off).
 	Faces *facematch.Matcher
-	log   *slog.Logger
+	// Metrics are the authority's Prometheus metrics; Serve instruments
+	// the intake with them. Modules built later feed them
+	// (Metrics.SetReviewQueue, Metrics.Issued).
+	Metrics *metrics.Metrics
+	log     *slog.Logger
 }
 
 // devices forwards to the registry, which is built after the intake (it
@@ -196,7 +205,25 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 		closeAll()
 		return nil, err
 	}
-	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Review: rv, Binding: bd, Server: srv, RepoDir: repoDir, Faces: faces, log: c.Logger}, nil
+	met := metrics.New(metrics.Options{DB: db, Roster: Roster(reg), Enrolled: in.Count, RepoDir: repoDir,
+		Clock: c.Clock, Version: c.Version})
+	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Review: rv, Binding: bd, Server: srv, RepoDir: repoDir,
+		Faces: faces, Metrics: met, log: c.Logger}, nil
+}
+
+// Roster lists the registry's terminals for the fleet view.
+func Roster(reg *registry.Registry) fleet.Roster {
+	return func(ctx context.Context) ([]fleet.Registered, error) {
+		devs, err := reg.Devices(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]fleet.Registered, 0, len(devs))
+		for _, d := range devs {
+			out = append(out, fleet.Registered{DeviceID: d.ID, Station: d.Station, Status: d.Status, Reason: d.Reason})
+		}
+		return out, nil
+	}
 }
 
 // TLSConfig is the server's TLS 1.3 configuration with optional client
@@ -205,7 +232,7 @@ func (s *Service) TLSConfig() *tls.Config { return s.PKI.ServerTLSConfig() }
 
 // Serve serves HTTPS on ln until ctx is done, then shuts down gracefully.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
-	return s.serve(ctx, ln, s.Server.Handler(), s.TLSConfig())
+	return s.serve(ctx, ln, s.Metrics.Middleware(s.Server.Handler()), s.TLSConfig())
 }
 
 // AdminTLSConfig is the review console's TLS 1.3 configuration: the

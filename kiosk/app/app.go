@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"eidkiosk/drivers/camera"
@@ -37,6 +38,7 @@ import (
 	facecap "eidkiosk/kiosk/face"
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
+	"eidkiosk/kiosk/metrics"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/peripherals"
 	"eidkiosk/kiosk/session"
@@ -88,6 +90,8 @@ type System struct {
 	Lease    *lease.Lease
 	Update   *update.Agent
 	Tail     *logging.Tail
+	// Metrics is the Prometheus registry; Run serves it on metrics.addr.
+	Metrics *metrics.Metrics
 	// Face is the capture pipeline; the UI takes its live preview from it
 	// when it has one.
 	Face session.FaceCapturer
@@ -107,6 +111,8 @@ type System struct {
 	// health is the parts' live health (reader, camera), for the heartbeat,
 	// the update gate and technician mode.
 	health health.Board
+	// printerFault: the last receipt did not print (metrics).
+	printerFault atomic.Bool
 }
 
 // ErrNotProvisioned is the gate's reason before provisioning.
@@ -131,6 +137,8 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	if err := os.MkdirAll(cfg.State.Dir, 0o700); err != nil {
 		return fail(fmt.Errorf("app: state directory: %w", err))
 	}
+	s.Metrics = s.newMetrics()
+	s.views = append(s.views, s.Metrics.Visits.Observe)
 
 	// Identity (provisioning) — without it the kiosk runs but refuses visits.
 	id, err := provisioning.LoadIdentity(cfg.State.Dir)
@@ -163,7 +171,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		submitter = submit.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader)
 		s.Uplink, err = uplink.New(uplink.Options{
 			URL: s.uplinkURL(), Certificate: id.TLSCertificate(), Roots: id.RootCAs,
-			ReceiptKey: ed25519.PublicKey(id.ReceiptPublicKey), Queue: ob,
+			ReceiptKey: ed25519.PublicKey(id.ReceiptPublicKey), Queue: s.Metrics.Visits.Queue(ob),
 			MinBackoff: cfg.Uplink.MinBackoff.Duration, MaxBackoff: cfg.Uplink.MaxBackoff.Duration,
 			Timeout: cfg.Uplink.Timeout.Duration, Clock: o.Clock, Logger: s.log,
 		})
@@ -241,7 +249,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	// The engine.
 	s.Engine = session.New(session.Options{
 		Timeouts:   cfg.Timeouts,
-		Face:       s.sampleForMatch(face),
+		Face:       s.Metrics.Visits.Face(s.sampleForMatch(face)),
 		Submit:     submitter,
 		Gate:       gate{s},
 		Signals:    signals{peripherals.Signals{P: s.GPIO}, s.Lease},
@@ -252,7 +260,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		PIN:        s.technicianPIN(),
 		TamperLock: s.tamperLock(),
 		OnView:     s.onView,
-		Match:      match,
+		Match:      s.Metrics.Visits.Matcher(match),
 	})
 	if u, ok := face.(facecap.Unavailable); ok {
 		// The face pipeline could not start (a model missing or altered):
