@@ -3,18 +3,18 @@ package audit
 // The events a terminal records. Their fields are listed beside each; none
 // is personal.
 const (
-	EventStart           = "kiosk.start"          // version, config (SHA-256 prefix of the configuration in force)
-	EventStop            = "kiosk.stop"           // uptime_sec
-	EventVisitEnded      = "visit.ended"          // outcome: completed or the fault (timeout, canceled, liveness, ...), or abandoned
-	EventTechLogin       = "technician.login"     //
-	EventTechLogout      = "technician.logout"    //
-	EventTechPINFailed   = "technician.pin_failed" //
-	EventConfigChanged   = "config.changed"       // from, to (SHA-256 prefixes) or version (a signed remote configuration written)
-	EventUpdate          = "update.step"          // phase, release, outcome
-	EventTamper          = "tamper"               // state: opened, closed, cleared
-	EventProvisioning    = "provisioning"         // what (provision, deprovision, selftest.sent...), detail, at
-	EventRenewal         = "renewal"              // outcome: renewed or failed, detail
-	EventOutboxExport    = "outbox.export"        // count, by (tool)
+	EventStart         = "kiosk.start"           // version, config (SHA-256 prefix of the configuration in force)
+	EventStop          = "kiosk.stop"            // uptime_sec
+	EventVisitEnded    = "visit.ended"           // outcome: completed or the fault (timeout, canceled, liveness, ...), or abandoned
+	EventTechLogin     = "technician.login"      //
+	EventTechLogout    = "technician.logout"     //
+	EventTechPINFailed = "technician.pin_failed" //
+	EventConfigChanged = "config.changed"        // from, to (SHA-256 prefixes) or version (a signed remote configuration written)
+	EventUpdate        = "update.step"           // phase, release, outcome
+	EventTamper        = "tamper"                // state: opened, closed, cleared
+	EventProvisioning  = "provisioning"          // what (provision, deprovision, selftest.sent...), detail, at
+	EventRenewal       = "renewal"               // outcome: renewed or failed, detail
+	EventOutboxExport  = "outbox.export"         // count, by (tool)
 )
 
 // Record appends event with fields given as key, value pairs; a nil Log
