@@ -286,3 +286,26 @@ func auditStates(ctx context.Context, db interface {
 	}
 	return out, rows.Err()
 }
+
+// AuditEntries returns up to max entries held of terminal id's audit log
+// after sequence number after, oldest first (`authority audit show`).
+func (m *Module) AuditEntries(ctx context.Context, id string, after uint64, max int) ([]fleetproto.AuditEntry, error) {
+	rows, err := m.db.QueryContext(ctx, m.db.Rebind(`SELECT entry FROM fleet_audit WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?`), id, int64(after), max)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: audit of %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []fleetproto.AuditEntry
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, fmt.Errorf("fleet: audit of %s: %w", id, err)
+		}
+		var e fleetproto.AuditEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			return nil, fmt.Errorf("fleet: audit of %s: %w", id, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -587,3 +587,28 @@ func KeysOf(pub crypto.PublicKey) (fleetproto.AuditKeys, error) {
 
 // DirIn is the audit log's directory in a kiosk state directory.
 func DirIn(stateDir string) string { return filepath.Join(stateDir, "audit") }
+
+// Last returns the newest entry recording event (ok false: none), reading
+// files from the newest back.
+func (l *Log) Last(event string) (e fleetproto.AuditEntry, ok bool, err error) {
+	err = l.locked(func() error {
+		fs, err := files(l.o.Dir)
+		if err != nil {
+			return err
+		}
+		for i := len(fs) - 1; i >= 0 && !ok; i-- {
+			es, err := readFile(fs[i])
+			if err != nil {
+				return err
+			}
+			for j := len(es) - 1; j >= 0; j-- {
+				if es[j].Event == event && es[j].Hash != "" {
+					e, ok = es[j], true
+					break
+				}
+			}
+		}
+		return nil
+	})
+	return e, ok, err
+}
