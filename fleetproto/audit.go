@@ -10,6 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -208,3 +211,36 @@ type AuditAck struct {
 
 // MaxAuditBatch is the most entries a terminal sends in one heartbeat.
 const MaxAuditBatch = 100
+
+// String is the entry as one line for people: number, time, event, its
+// fields in order of name, and "signed" on a checkpoint.
+func (e AuditEntry) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%6d  %s  %s", e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05Z"), e.Event)
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
+		fmt.Fprintf(&b, "  %s=%q", k, e.Fields[k])
+	}
+	if e.Event == EventCheckpoint {
+		fmt.Fprintf(&b, "  signed by key %.16s…", e.Key)
+	}
+	return b.String()
+}
+
+// String summarises a verification for people.
+func (s AuditSummary) String() string {
+	if s.Entries == 0 {
+		return "no entries"
+	}
+	out := fmt.Sprintf("entries %d to %d (%d), %d checkpoints", s.First, s.Last, s.Entries, s.Checkpoints)
+	switch {
+	case s.Unverified > 0:
+		out += ", signatures not checked (no key)"
+	case s.Signed == 0:
+		out += ", none signed yet"
+	case s.Signed == s.Last:
+		out += ", all signed"
+	default:
+		out += fmt.Sprintf(", signed up to %d (%d after it wait for the next checkpoint)", s.Signed, s.Last-s.Signed)
+	}
+	return out
+}

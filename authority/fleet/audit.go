@@ -21,7 +21,9 @@ import (
 // differs from the copy held, or a log that went backwards), an altered
 // entry or a bad signature sets the terminal's alert: it shows as the flag
 // "audit" in `authority fleet`, and no more entries are taken from that
-// terminal until city IT has looked (ClearAuditAlert).
+// terminal: the copy held stays as it was when the fault was found (what
+// to trust after a fork is city IT's call; there is no command that
+// re-anchors a copy).
 
 // Audit alert kinds.
 const (
@@ -246,22 +248,6 @@ func (m *Module) VerifyAudit(ctx context.Context, id string) (AuditReport, error
 		return rep, fmt.Errorf("fleet: audit of %s: alert %s at intake: %s", id, st.Alert, st.Detail)
 	}
 	return rep, nil
-}
-
-// ClearAuditAlert lifts a terminal's audit alert once city IT has looked
-// into it; entries are then taken again from the terminal's next heartbeat
-// (after a gap, from where the copy ends: the gap stays in the copy's
-// history as the alert logged).
-func (m *Module) ClearAuditAlert(ctx context.Context, id, by string) error {
-	res, err := m.db.ExecContext(ctx, m.db.Rebind(`UPDATE fleet_audit_state SET alert = '', alert_detail = '' WHERE device_id = ?`), id)
-	if err != nil {
-		return fmt.Errorf("fleet: clear audit alert of %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: %s", ErrNoAudit, id)
-	}
-	m.log().Warn("fleet: audit alert cleared", "terminal", id, "by", by)
-	return nil
 }
 
 // auditStates maps each terminal to its audit state, for the listing.

@@ -12,11 +12,12 @@
 // (a file's first entry chains to the previous file's last). Every append is
 // one write followed by fsync (and an fsync of the directory when it created
 // the file), under an exclusive flock of DIR/lock so the kiosk and kioskctl
-// can both append. After a power loss the last line may be torn: the next
-// open or append finds it (no newline, or a line that is not a whole entry)
-// and truncates it; it was never acknowledged to its caller, and the chain
-// continues from the last whole entry. A damaged line anywhere else is left
-// as it is: Verify reports it.
+// can both append (what root creates is given to the directory's owner).
+// After a power loss the last line may be torn: the next open or append
+// finds it (a last line without its newline) and truncates it; it was never
+// acknowledged to its caller, and the chain continues from the last whole
+// entry. A damaged line anywhere else, or a whole last line that is not an
+// entry, is left as it is: Verify reports it.
 //
 // Entries carry event names and non-personal fields (outcomes, versions,
 // counts, reason codes); free text is passed through logging.Scrub. It does
@@ -115,6 +116,9 @@ func Open(o Options) (*Log, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
+	if err := adopt(o.Dir); err != nil {
+		return nil, err
+	}
 	l := &Log{o: o}
 	if o.Signer != nil {
 		id, err := fleetproto.KeyID(o.Signer.Public())
@@ -128,6 +132,10 @@ func Open(o Options) (*Log, error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	l.lock = f
+	if err := adopt(f.Name()); err != nil {
+		f.Close()
+		return nil, err
+	}
 	if err := l.locked(func() error { return nil }); err != nil {
 		f.Close()
 		return nil, err
@@ -394,6 +402,9 @@ func (l *Log) write(e fleetproto.AuditEntry) (fleetproto.AuditEntry, error) {
 		return e, fmt.Errorf("audit: append entry %d: %w", e.Seq, werr)
 	}
 	if created {
+		if err := adopt(l.cur); err != nil {
+			return e, err
+		}
 		if err := syncDir(l.o.Dir); err != nil {
 			return e, err
 		}
@@ -407,6 +418,26 @@ func (l *Log) write(e fleetproto.AuditEntry) (fleetproto.AuditEntry, error) {
 		l.unsigned++
 	}
 	return e, nil
+}
+
+// adopt gives path to the owner of its directory when root writes it (root
+// runs kioskctl; the kiosk's user must go on appending to what root created).
+func adopt(path string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	fi, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 {
+		return nil
+	}
+	if err := os.Lchown(path, int(st.Uid), int(st.Gid)); err != nil {
+		return fmt.Errorf("audit: give %s to uid %d: %w", filepath.Base(path), st.Uid, err)
+	}
+	return nil
 }
 
 func syncDir(dir string) error {
