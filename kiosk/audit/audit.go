@@ -315,6 +315,14 @@ func lastWhole(es []fleetproto.AuditEntry) *fleetproto.AuditEntry {
 	return nil
 }
 
+// maxValue bounds a field's value (an error message), so that a
+// heartbeat's batch stays small.
+const maxValue = 240
+
+// maxBatchBytes bounds the entries of one heartbeat (the authority takes
+// reports up to 64 KiB).
+const maxBatchBytes = 32 << 10
+
 // Append writes one entry and returns it once it is on disk; it writes a
 // signed checkpoint after it when CheckpointEvery entries are unsigned.
 // Field values are scrubbed of anything that looks like an ID number.
@@ -324,6 +332,9 @@ func (l *Log) Append(event string, fields map[string]string) (fleetproto.AuditEn
 		var err error
 		clean := make(map[string]string, len(fields))
 		for k, v := range fields {
+			if len(v) > maxValue {
+				v = strings.ToValidUTF8(v[:maxValue], "") + "…"
+			}
 			clean[k] = logging.Scrub(v)
 		}
 		if len(clean) == 0 {
@@ -530,7 +541,8 @@ func (l *Log) Since(after uint64, max int) ([]fleetproto.AuditEntry, error) {
 }
 
 // Batch is the heartbeat's audit part: the head and up to
-// fleetproto.MaxAuditBatch entries after the last acknowledged one.
+// fleetproto.MaxAuditBatch entries (and 32 KiB of them) after the last
+// acknowledged one.
 func (l *Log) Batch() (*fleetproto.AuditBatch, error) {
 	l.mu.Lock()
 	acked := l.acked
@@ -540,8 +552,16 @@ func (l *Log) Batch() (*fleetproto.AuditBatch, error) {
 		return nil, nil
 	}
 	b := &fleetproto.AuditBatch{Head: head.Seq, HeadHash: head.Hash}
-	var err error
-	b.Entries, err = l.Since(acked, fleetproto.MaxAuditBatch)
+	es, err := l.Since(acked, fleetproto.MaxAuditBatch)
+	size := 0
+	for i, e := range es {
+		line, _ := json.Marshal(e)
+		if size += len(line); size > maxBatchBytes && i > 0 {
+			es = es[:i]
+			break
+		}
+	}
+	b.Entries = es
 	return b, err
 }
 

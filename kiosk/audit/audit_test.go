@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -292,5 +293,37 @@ func TestNothingPersonalInFields(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, "audit-00000000000000000001.log"))
 	if bytes.Contains(b, []byte("11010519491231002X")) || !bytes.Contains(b, []byte("redacted")) {
 		t.Fatalf("an ID number reached the log: %s", b)
+	}
+}
+
+// A heartbeat's batch stays within what the authority takes, however long
+// the entries' texts; the rest follows in the next batch.
+func TestBatchBounded(t *testing.T) {
+	l, err := audit.Open(audit.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	long := strings.Repeat("reader timeout ", 100)
+	for range fleetproto.MaxAuditBatch {
+		if err := l.Record(audit.EventRenewal, "outcome", "failed", "detail", long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := l.Batch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(b)
+	if len(body) > 40<<10 || len(b.Entries) == 0 || len(b.Entries) == fleetproto.MaxAuditBatch || b.Head != fleetproto.MaxAuditBatch {
+		t.Fatalf("batch of %d entries, %d bytes, head %d", len(b.Entries), len(body), b.Head)
+	}
+	if v := b.Entries[0].Fields["detail"]; len(v) > 300 {
+		t.Fatalf("a field of %d bytes", len(v))
+	}
+	l.SetAcked(b.Entries[len(b.Entries)-1].Seq)
+	next, _ := l.Batch()
+	if next.Entries[0].Seq != b.Entries[len(b.Entries)-1].Seq+1 {
+		t.Fatalf("the next batch starts at %d", next.Entries[0].Seq)
 	}
 }
