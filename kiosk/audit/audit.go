@@ -43,6 +43,7 @@ import (
 	"syscall"
 
 	"eidkiosk/fleetproto"
+	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/logging"
 )
@@ -416,7 +417,7 @@ func (l *Log) write(e fleetproto.AuditEntry) (fleetproto.AuditEntry, error) {
 		if err := adopt(l.cur); err != nil {
 			return e, err
 		}
-		if err := syncDir(l.o.Dir); err != nil {
+		if err := atomicfile.SyncDir(l.o.Dir); err != nil {
 			return e, err
 		}
 		l.prune()
@@ -447,18 +448,6 @@ func adopt(path string) error {
 	}
 	if err := os.Lchown(path, int(st.Uid), int(st.Gid)); err != nil {
 		return fmt.Errorf("audit: give %s to uid %d: %w", filepath.Base(path), st.Uid, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("audit: sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -20,23 +20,11 @@ import (
 // key, and neither holds the citizen's name or number.
 func TestAuditReachesTheAuthority(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	env, err := Setup(ctx, Options{Dir: dir, Face: stillFace{sharedFace(t)}, Timeout: 60 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	rctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- env.System.Run(rctx) }()
-	res, err := env.Citizen(rctx)
-	if err != nil || !res.AtAuthority {
-		t.Fatalf("visit: %v %+v", err, res)
-	}
+	env, rctx, cancel, done := firstVisit(t)
 	id := env.System.Identity.DeviceID
 	fl := env.Stack.Authority.Fleet
 	var held []fleetproto.AuditEntry
+	var err error
 	for !slices.ContainsFunc(held, func(e fleetproto.AuditEntry) bool {
 		return e.Event == audit.EventVisitEnded && e.Fields["outcome"] == "completed"
 	}) {
@@ -105,4 +93,26 @@ func TestAuditReachesTheAuthority(t *testing.T) {
 			}
 		}
 	}
+}
+
+// firstVisit sets up the simulated chain with a still face, runs the
+// system and walks one visit that must reach the authority; cancel stops
+// the system, whose Run result arrives on done.
+func firstVisit(t *testing.T) (*Env, context.Context, context.CancelFunc, <-chan error) {
+	t.Helper()
+	ctx := context.Background()
+	env, err := Setup(ctx, Options{Dir: t.TempDir(), Face: stillFace{sharedFace(t)}, Timeout: 60 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	rctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- env.System.Run(rctx) }()
+	res, err := env.Citizen(rctx)
+	if err != nil || !res.AtAuthority {
+		t.Fatalf("first visit: %v %+v", err, res)
+	}
+	return env, rctx, cancel, done
 }
