@@ -109,6 +109,7 @@ type System struct {
 
 	audit      *auditor // the audit log's writer (audit.go); nil: no log
 	auditAcked uint64   // the last AuditAck.Have seen
+	auditAlert string   // and its alert
 	// tamperOpened: the enclosure was reported open (its closing is audited).
 	tamperOpened atomic.Bool
 

@@ -273,18 +273,18 @@ func (s *System) onAuditAck(a fleetproto.AuditAck) {
 		return
 	}
 	l.SetAcked(a.Have)
+	s.mu.Lock()
+	moved, newAlert := a.Have != s.auditAcked, a.Alert != s.auditAlert
+	s.auditAcked, s.auditAlert = a.Have, a.Alert
+	s.mu.Unlock()
 	if a.Alert != "" {
-		s.noteError("audit", auditErr("the authority's copy of the audit log has an alert: "+a.Alert))
+		if newAlert { // once, not at every heartbeat
+			s.noteError("audit", auditErr("the authority's copy of the audit log has an alert: "+a.Alert))
+		}
 		return
 	}
-	if head, ok := l.Head(); ok && head.Seq > a.Have {
-		s.mu.Lock()
-		moved := a.Have != s.auditAcked
-		s.auditAcked = a.Have
-		s.mu.Unlock()
-		if moved {
-			s.heartbeat().Kick()
-		}
+	if head, ok := l.Head(); ok && head.Seq > a.Have && moved {
+		s.heartbeat().Kick()
 	}
 }
 

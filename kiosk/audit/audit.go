@@ -137,11 +137,70 @@ func Open(o Options) (*Log, error) {
 		f.Close()
 		return nil, err
 	}
-	if err := l.locked(func() error { return nil }); err != nil {
+	if err := l.locked(l.newKey); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return l, nil
+}
+
+// EventNewChain starts a chain after the device key changed (the terminal
+// was provisioned again): fields previous_key, previous_last,
+// previous_hash name the chain archived before it.
+const EventNewChain = "audit.new_chain"
+
+// newKey archives the log when its last checkpoint was signed by another
+// key than Signer's (a terminal deprovisioned and provisioned again, with a
+// new device ID and key): the old chain, which the authority knows under
+// the old device ID, moves to DIR/previous-<time>-<key>/, and a new chain
+// starts whose first entry names the old one's head.
+func (l *Log) newKey() error {
+	if l.keyID == "" || l.head == nil {
+		return nil
+	}
+	fs, err := files(l.o.Dir)
+	if err != nil {
+		return err
+	}
+	old := ""
+	for i := len(fs) - 1; i >= 0 && old == ""; i-- {
+		es, err := readFile(fs[i])
+		if err != nil {
+			return err
+		}
+		for j := len(es) - 1; j >= 0; j-- {
+			if es[j].Event == fleetproto.EventCheckpoint && es[j].Hash != "" {
+				old = es[j].Key
+				break
+			}
+		}
+	}
+	if old == "" || old == l.keyID {
+		return nil
+	}
+	head := *l.head
+	arch := filepath.Join(l.o.Dir, fmt.Sprintf("previous-%s-%.12s", l.o.Clock.Now().UTC().Format("20060102T150405Z"), old))
+	if err := os.Mkdir(arch, 0o700); err != nil {
+		return fmt.Errorf("audit: archive the chain of the previous key: %w", err)
+	}
+	for _, f := range fs {
+		if err := os.Rename(f, filepath.Join(arch, filepath.Base(f))); err != nil {
+			return fmt.Errorf("audit: archive the chain of the previous key: %w", err)
+		}
+	}
+	if err := atomicfile.SyncDir(arch); err != nil {
+		return err
+	}
+	if err := atomicfile.SyncDir(l.o.Dir); err != nil {
+		return err
+	}
+	if err := l.refresh(); err != nil {
+		return err
+	}
+	_, err = l.write(fleetproto.AuditEntry{Event: EventNewChain, Fields: map[string]string{
+		"previous_key": old, "previous_last": strconv.FormatUint(head.Seq, 10), "previous_hash": head.Hash,
+		"archive": filepath.Base(arch)}})
+	return err
 }
 
 // Close releases the lock file.

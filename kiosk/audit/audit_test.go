@@ -327,3 +327,42 @@ func TestBatchBounded(t *testing.T) {
 		t.Fatalf("the next batch starts at %d", next.Entries[0].Seq)
 	}
 }
+
+// A terminal provisioned again (new device ID, new key) keeps its old log
+// in an archive and starts a chain the new key signs from its first entry,
+// which names the old chain's head.
+func TestNewKeyStartsANewChain(t *testing.T) {
+	dir := t.TempDir()
+	k1, k2 := newKey(t), newKey(t)
+	fill(t, dir, k1, 10).Close()
+	oldHead, _, _ := audit.Read(dir)
+	l, err := audit.Open(audit.Options{Dir: dir, Signer: k2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Record(audit.EventStart, "version", "2.0.0")
+	l.Checkpoint()
+	l.Close()
+	s, err := audit.Verify(dir, keys(t, &k2.PublicKey))
+	if err != nil || s.First != 1 || s.Signed != s.Last {
+		t.Fatalf("new chain: %+v %v", s, err)
+	}
+	es, _, _ := audit.Read(dir)
+	last := oldHead[len(oldHead)-1]
+	if es[0].Event != audit.EventNewChain || es[0].Fields["previous_hash"] != last.Hash || es[0].Fields["previous_last"] != strconv.FormatUint(last.Seq, 10) {
+		t.Fatalf("first entry of the new chain: %+v", es[0])
+	}
+	arch, _ := filepath.Glob(filepath.Join(dir, "previous-*"))
+	if len(arch) != 1 {
+		t.Fatalf("archives: %v", arch)
+	}
+	if s, err := audit.Verify(arch[0], keys(t, &k1.PublicKey)); err != nil || s.Last != last.Seq {
+		t.Fatalf("archived chain: %+v %v", s, err)
+	}
+	// Opening again with the new key changes nothing.
+	l, _ = audit.Open(audit.Options{Dir: dir, Signer: k2})
+	l.Close()
+	if again, _, _ := audit.Read(dir); len(again) != len(es) {
+		t.Fatalf("%d entries after reopening, %d before", len(again), len(es))
+	}
+}
