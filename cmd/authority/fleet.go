@@ -17,36 +17,40 @@ import (
 	"eidkiosk/internal/cli"
 )
 
+// The store the fleet commands (and `audit`) open: --data or --db.
+var fleetData, fleetDSN string
+
+func storeFlags(fs *flag.FlagSet) {
+	fs.StringVar(&fleetData, "data", defaultData, "the authority's data directory (SQLite store)")
+	fs.StringVar(&fleetDSN, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
+}
+
+// withFleet opens the fleet module and the registry of the same store.
+func withFleet(ctx context.Context, f func(*fleet.Module, *registry.Registry) error) error {
+	src := fleetData
+	if fleetDSN != "" {
+		src = fleetDSN
+	}
+	db, err := authority.OpenDB(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m := fleet.New(db, nil, "", nil)
+	if err := m.Migrate(ctx, db); err != nil {
+		return err
+	}
+	reg := registry.New(db, nil, registry.Options{})
+	if err := reg.Migrate(ctx, db); err != nil {
+		return err
+	}
+	return f(m, reg)
+}
+
 func init() {
-	var data, dsn string
 	var silent time.Duration
 	var backlog int
 	var asJSON, flaggedOnly bool
-	storeFlags := func(fs *flag.FlagSet) {
-		fs.StringVar(&data, "data", defaultData, "the authority's data directory (SQLite store)")
-		fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
-	}
-	// withFleet opens the fleet module and the registry of the same store.
-	withFleet := func(ctx context.Context, f func(*fleet.Module, *registry.Registry) error) error {
-		src := data
-		if dsn != "" {
-			src = dsn
-		}
-		db, err := authority.OpenDB(ctx, src)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		m := fleet.New(db, nil, "", nil)
-		if err := m.Migrate(ctx, db); err != nil {
-			return err
-		}
-		reg := registry.New(db, nil, registry.Options{})
-		if err := reg.Migrate(ctx, db); err != nil {
-			return err
-		}
-		return f(m, reg)
-	}
 	app.Register(&cli.Command{
 		Name: "fleet",
 		Summary: "list every registered terminal (also those never heard from, replaced, revoked or deprovisioned) with channel, " +
@@ -134,6 +138,11 @@ func writeFleet(ts []fleet.Terminal) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, t := range ts {
+		if t.Audit != nil && t.Audit.Alert != "" {
+			fmt.Fprintf(app.Stdout, "%s: audit log %s: %s (`eidkiosk-authority audit verify --device %s`)\n", t.DeviceID, t.Audit.Alert, t.Audit.Detail, t.DeviceID)
+		}
 	}
 	fmt.Fprintf(app.Stdout, "%d terminals\n", len(ts))
 	return nil

@@ -15,6 +15,7 @@ import (
 	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/health"
 	"eidkiosk/internal/logging"
+	"eidkiosk/kiosk/audit"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/peripherals"
@@ -71,8 +72,13 @@ func (s *System) noteError(part string, err error) {
 // session.Tamper to the engine).
 func (s *System) onTamper(open bool, at time.Time) {
 	if !open {
+		if s.tamperOpened.Swap(false) {
+			s.record(audit.EventTamper, "state", "closed")
+		}
 		return
 	}
+	s.tamperOpened.Store(true)
+	s.record(audit.EventTamper, "state", "opened")
 	s.noteError("tamper", errors.New("enclosure opened at "+at.UTC().Format(time.RFC3339)))
 	// Tell the authority at once, beside the regular heartbeat.
 	if s.client != nil {
@@ -130,6 +136,7 @@ func (s *System) collect() fleetproto.Report {
 	}
 	ls := s.Lease.Snapshot()
 	r.Lease = fleetproto.Lease{Holder: ls.Holder, Expiry: ls.Expiry}
+	r.Audit = s.auditBatch()
 	if v := s.Engine.View(); v.Tampered {
 		r.Healthy = false
 		r.LastErrors = append(r.LastErrors, "tamper: enclosure opened; terminal locked")

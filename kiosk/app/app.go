@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,7 @@ import (
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/health"
 	"eidkiosk/internal/logging"
+	"eidkiosk/kiosk/audit"
 	"eidkiosk/kiosk/config"
 	facecap "eidkiosk/kiosk/face"
 	"eidkiosk/kiosk/heartbeat"
@@ -108,6 +110,12 @@ type System struct {
 	lastErr []string
 	closers []func() error
 
+	audit      *auditor // the audit log's writer (audit.go); nil: no log
+	auditAcked uint64   // the last AuditAck.Have seen
+	auditAlert string   // and its alert
+	// tamperOpened: the enclosure was reported open (its closing is audited).
+	tamperOpened atomic.Bool
+
 	// health is the parts' live health (reader, camera), for the heartbeat,
 	// the update gate and technician mode.
 	health health.Board
@@ -153,6 +161,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	default:
 		return fail(fmt.Errorf("app: device identity: %w", err))
 	}
+	s.openAudit()
 
 	// Outbox, sealing and uplink.
 	ob, err := outbox.Open(ctx, outbox.DirIn(cfg.State.Dir), cfg.Outbox, o.Clock)
@@ -245,6 +254,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	}
 
 	s.Face = face
+	s.views = append(s.views, s.auditView())
 
 	// The engine.
 	s.Engine = session.New(session.Options{
@@ -257,9 +267,9 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		Clock:      o.Clock,
 		Logger:     s.log,
 		Lang:       cfg.UI.Language,
-		PIN:        s.technicianPIN(),
+		PIN:        s.auditedPIN(s.technicianPIN()),
 		TamperLock: s.tamperLock(),
-		OnView:     s.onView,
+		OnView:     s.onView, // with s.auditView among the observers
 		Match:      s.Metrics.Visits.Matcher(match),
 	})
 	if u, ok := face.(facecap.Unavailable); ok {
@@ -281,7 +291,11 @@ func Build(ctx context.Context, o Options) (*System, error) {
 			OfflineGrace: cfg.Update.OfflineGrace.Duration, MaxTarget: cfg.Update.MaxSize, OnStatus: s.onUpdateStatus(),
 			Clock: o.Clock, Lease: s.Lease, Checks: s.healthChecks(), Log: s.log,
 			OnConfig: func(ctx context.Context, data []byte, version int64) error {
-				return applyRemoteConfig(o.ConfigPath, data, version, s.log)
+				if err := applyRemoteConfig(o.ConfigPath, data, version, s.log); err != nil {
+					return err
+				}
+				s.record(audit.EventConfigChanged, "version", strconv.FormatInt(version, 10), "applies", "next start")
+				return nil
 			},
 		})
 		if err != nil {

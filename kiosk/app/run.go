@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"eidkiosk/kiosk/audit"
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/metrics"
@@ -32,6 +33,11 @@ func (s *System) Run(ctx context.Context) error {
 				errc <- fmt.Errorf("app: %s: %w", name, err)
 			}
 		}()
+	}
+	s.auditStart()
+	defer s.auditStop()
+	if s.AuditLog() != nil {
+		run("audit", s.auditCheckpoints)
 	}
 	run("session", s.Engine.Run)
 	run("reader", func(ctx context.Context) error { return s.Poller.Run(ctx, s.readerEvent) })
@@ -135,8 +141,13 @@ func (s *System) renewLoop(ctx context.Context) error {
 	t := time.NewTicker(6 * time.Hour)
 	defer t.Stop()
 	for {
-		if _, err := r.Check(ctx); err != nil && ctx.Err() == nil {
+		renewed, err := r.Check(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
 			s.noteError("renewal", err)
+			s.record(audit.EventRenewal, "outcome", "failed", "detail", err.Error())
+		case renewed:
+			s.record(audit.EventRenewal, "outcome", "renewed", "until", s.Identity.Expires().UTC().Format(time.RFC3339))
 		}
 		select {
 		case <-ctx.Done():

@@ -129,19 +129,7 @@ func utf16le(s string) []byte {
 // sealed package.
 func TestProvisionEnrolRevoke(t *testing.T) {
 	ctx := context.Background()
-	env, err := Setup(ctx, Options{Dir: t.TempDir(), Face: stillFace{sharedFace(t)}, Timeout: 60 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	rctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- env.System.Run(rctx) }()
-	res, err := env.Citizen(rctx)
-	if err != nil || !res.AtAuthority {
-		t.Fatalf("first visit: %v %+v", err, res)
-	}
+	env, rctx, cancel, done := firstVisit(t) // audit_test.go
 	if err := env.Stack.Authority.Registry.Revoke(ctx, env.System.Identity.DeviceID, "test: terminal stolen", "test"); err != nil {
 		t.Fatal(err)
 	}
