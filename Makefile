@@ -95,6 +95,7 @@ screenshots: deps ## PNG of every screen in both languages into docs/screens/
 	LANGUAGE=zh_CN $(GO) run ./cmd/kioskctl screenshots --out docs/screens
 
 deb: build ## .deb packages (and -dbgsym), manual pages, copyright, changelog and a CycloneDX SBOM per binary into dist/
+	rm -rf dist/*.deb dist/sbom
 	$(GO) run ./packaging/mkdeb --version $(VERSION) --bin $(BIN) --out dist --maintainer "$(MAINTAINER)" --sbom
 
 lintian: deb ## lintian on the .debs in dist/ (fails on any error) and each SBOM against go version -m
