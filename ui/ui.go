@@ -378,9 +378,9 @@ func (u *UI) apply(v session.View) {
 				u.shown.actions.Hide()
 			}
 		}
-		s.content.Show()
+		reveal(s.content)
 		if s.actions != nil {
-			s.actions.Show()
+			reveal(s.actions)
 		}
 		u.shown = s
 	}

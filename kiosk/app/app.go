@@ -44,6 +44,7 @@ import (
 	"eidkiosk/kiosk/update"
 	"eidkiosk/kiosk/uplink"
 	"eidkiosk/provisioning"
+	"eidkiosk/provisioning/selftest"
 )
 
 // Version is the kiosk software version, set at build time with
@@ -103,6 +104,10 @@ type System struct {
 	views   []func(session.View)
 	lastErr []string
 	closers []func() error
+	// lastSelfTest is the last self-test run by technician mode (nil: none
+	// since start); selfTestNames the checks it runs, for the list before.
+	lastSelfTest  *selftest.Report
+	selfTestNames []string
 
 	// health is the parts' live health (reader, camera), for the heartbeat,
 	// the update gate and technician mode.
