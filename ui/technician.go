@@ -409,7 +409,9 @@ func (u *UI) startTechPoll() {
 	if u.o.Tech == nil {
 		return
 	}
+	u.bg.Add(1)
 	go func() {
+		defer u.bg.Done()
 		t := time.NewTicker(u.o.TechPoll)
 		defer t.Stop()
 		for {
@@ -441,7 +443,9 @@ func (u *UI) runSelfTest() {
 	u.tech.running = true
 	u.tech.selfTest.Disable()
 	ctx, cancel := context.WithTimeout(u.ctx, time.Minute)
+	u.bg.Add(1)
 	go func() {
+		defer u.bg.Done()
 		defer cancel()
 		checks := u.o.Tech.SelfTest(ctx)
 		u.do(func() {

@@ -165,7 +165,9 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		if err != nil {
 			return fail(fmt.Errorf("app: sealer: %w", err))
 		}
-		submitter = submit.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader)
+		guard := &sealGuard{inner: submit.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader), timeout: cfg.Timeouts.Sealing.Duration}
+		submitter = guard
+		s.closers = append(s.closers, guard.wait) // closers run last first: before the outbox closes
 		s.Uplink, err = uplink.New(uplink.Options{
 			URL: s.uplinkURL(), Certificate: id.TLSCertificate(), Roots: id.RootCAs,
 			ReceiptKey: ed25519.PublicKey(id.ReceiptPublicKey), Queue: ob,
