@@ -10,6 +10,7 @@ require (
 	github.com/creack/pty v1.1.24
 	github.com/fxamacker/cbor/v2 v2.10.0
 	github.com/fyne-io/oksvg v0.2.0
+	github.com/go-logfmt/logfmt v0.6.1
 	github.com/google/go-tpm v0.9.8
 	github.com/google/licensecheck v0.3.1
 	github.com/google/uuid v1.6.0

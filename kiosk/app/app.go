@@ -48,6 +48,7 @@ import (
 	"eidkiosk/kiosk/update"
 	"eidkiosk/kiosk/uplink"
 	"eidkiosk/provisioning"
+	"eidkiosk/provisioning/selftest"
 )
 
 // Version is the kiosk software version, set at build time with
@@ -109,6 +110,10 @@ type System struct {
 	views   []func(session.View)
 	lastErr []string
 	closers []func() error
+	// lastSelfTest is the last self-test run by technician mode (nil: none
+	// since start); selfTestNames the checks it runs, for the list before.
+	lastSelfTest  *selftest.Report
+	selfTestNames []string
 
 	audit      *auditor // the audit log's writer (audit.go); nil: no log
 	auditAcked uint64   // the last AuditAck.Have seen
@@ -177,7 +182,9 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		if err != nil {
 			return fail(fmt.Errorf("app: sealer: %w", err))
 		}
-		submitter = submit.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader)
+		guard := &sealGuard{inner: submit.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader), timeout: cfg.Timeouts.Sealing.Duration}
+		submitter = guard
+		s.closers = append(s.closers, guard.wait) // closers run last first: before the outbox closes
 		s.Uplink, err = uplink.New(uplink.Options{
 			URL: s.uplinkURL(), Certificate: id.TLSCertificate(), Roots: id.RootCAs,
 			ReceiptKey: ed25519.PublicKey(id.ReceiptPublicKey), Queue: s.Metrics.Visits.Queue(ob),

@@ -170,3 +170,34 @@ func (s *System) Healthy() error {
 	}
 	return nil
 }
+
+// sealGuard lets a sealing that started finish when the kiosk stops: the
+// citizen confirmed, so the enrollment is sealed and in the outbox before
+// the outbox closes (the uplink sends it after the restart). It is bounded
+// by the sealing timeout, as the engine's own wait is.
+type sealGuard struct {
+	inner   session.Submitter
+	timeout time.Duration
+	wg      sync.WaitGroup
+}
+
+func (g *sealGuard) Submit(ctx context.Context, enr *session.Enrollment) (session.Receipt, error) {
+	g.wg.Add(1)
+	defer g.wg.Done()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.timeout)
+	defer cancel()
+	return g.inner.Submit(ctx, enr)
+}
+
+// wait waits for the sealings under way (System.Close, before the outbox
+// closes).
+func (g *sealGuard) wait() error {
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(g.timeout + time.Second):
+		return errors.New("app: a sealing did not finish before the stop")
+	}
+}

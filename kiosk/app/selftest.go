@@ -18,6 +18,21 @@ import (
 // (disk, clock, authority) and the hardware through the live drivers, and
 // sends the report to the authority when provisioned.
 func (s *System) SelfTest(ctx context.Context, progress func(name string, i, n int)) selftest.Report {
+	rep := selftest.Runner{Timeout: 20 * time.Second, Clock: s.clk, Progress: progress}.Run(ctx, s.selfTestChecks())
+	s.mu.Lock()
+	s.lastSelfTest = &rep
+	s.mu.Unlock()
+	if s.Identity != nil {
+		if err := selftest.Send(ctx, s.Identity, rep, Version); err != nil {
+			s.noteError("selftest", err)
+		}
+	}
+	return rep
+}
+
+// selfTestChecks are the checks of the running kiosk's self-test, in order:
+// those of `kioskctl selftest`, the hardware through the live drivers.
+func (s *System) selfTestChecks() []selftest.Check {
 	var checks []selftest.Check
 	if s.Identity != nil {
 		checks = selftest.Builtin(s.Identity, s.Config.State.Dir, 1<<30, 30*time.Second)
@@ -33,13 +48,7 @@ func (s *System) SelfTest(ctx context.Context, progress func(name string, i, n i
 	if c := s.cameraCheck(); c != nil {
 		checks = append(checks, c)
 	}
-	rep := selftest.Runner{Timeout: 20 * time.Second, Clock: s.clk, Progress: progress}.Run(ctx, checks)
-	if s.Identity != nil {
-		if err := selftest.Send(ctx, s.Identity, rep, Version); err != nil {
-			s.noteError("selftest", err)
-		}
-	}
-	return rep
+	return checks
 }
 
 func (s *System) readerCheck() selftest.Check {
