@@ -9,30 +9,27 @@ import (
 
 	"eidkiosk/authority/binding"
 	"eidkiosk/authority/intake"
+	"eidkiosk/authority/review"
 	"eidkiosk/internal/pii"
 )
 
-// This file adapts the intake to the phone e-ID module (authority/binding).
-// intakeStatus stands in for the review status store (authority/review)
-// until it lands: swap it there, nothing else changes.
+// This file adapts the intake and the review status store to the phone
+// e-ID module (authority/binding).
 
-// intakeStatus says "verified" when the intake's checks flagged nothing and
-// "needs_review" otherwise; it never approves or rejects (an officer does,
-// in the review console).
-type intakeStatus struct{ in *intake.Intake }
+// reviewStatus is the enrollment's status as the review store keeps it
+// (received, verified, needs_review, approved, rejected): a binding waits
+// for verified or approved and is refused when rejected.
+type reviewStatus struct{ rv *review.Store }
 
-func (s intakeStatus) Status(ctx context.Context, id string) (string, error) {
-	st, err := s.in.Status(ctx, id)
-	if errors.Is(err, intake.ErrNotFound) {
+func (s reviewStatus) Status(ctx context.Context, id string) (string, error) {
+	st, err := s.rv.Status(ctx, id)
+	if errors.Is(err, review.ErrNotFound) {
 		return "", binding.ErrUnknownEnrollment
 	}
 	if err != nil {
 		return "", err
 	}
-	if len(st.Flags) == 0 {
-		return binding.StatusVerified, nil
-	}
-	return binding.StatusNeedsReview, nil
+	return string(st), nil
 }
 
 // intakeReceipts opens the stored package for the binding code's hash and

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"eidkiosk/authority/service"
 	"eidkiosk/facematch/score"
@@ -15,14 +17,17 @@ import (
 )
 
 func init() {
-	var addr, data, dsn, hosts, repo, logFormat, logLevel string
+	var addr, adminAddr, data, dsn, hosts, repo, logFormat, logLevel string
 	var allowList, noFace bool
+	var retention time.Duration
 	faceTh := score.Default
 	app.Register(&cli.Command{
 		Name:    "serve",
 		Summary: "run the authority: provisioning, enrollment intake, fleet view and update repository over HTTPS",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&addr, "addr", "127.0.0.1:8443", "HOST:PORT to listen on")
+			fs.StringVar(&adminAddr, "admin-addr", "127.0.0.1:8444", "HOST:PORT of the officers' review console (TLS, own listener; keep it on loopback); empty: no console")
+			fs.DurationVar(&retention, "retention", 0, "remove review material (portrait, photos, evidence) this long after an officer's decision; 0: keep")
 			fs.StringVar(&data, "data", defaultData, "data directory: keys, PKI and the SQLite store")
 			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) shared by several intake replicas; empty: SQLite in --data")
 			fs.StringVar(&hosts, "hosts", "127.0.0.1,localhost", "comma-separated names and IPs for the server certificate")
@@ -39,7 +44,7 @@ func init() {
 			svc, err := service.Open(ctx, service.Config{
 				DataDir: data, DB: dsn, Hosts: strings.Split(hosts, ","), RepoDir: repo,
 				Logger: log, RequireAllowList: allowList,
-				Face: service.FaceConfig{Off: noFace, Thresholds: faceTh},
+				Face: service.FaceConfig{Off: noFace, Thresholds: faceTh}, Retention: retention,
 			})
 			if err != nil {
 				return err
@@ -58,7 +63,22 @@ func init() {
 				log.Warn("systemd notification failed", "err", err)
 			}
 			defer n.Stopping()
-			return svc.Serve(ctx, ln)
+			if adminAddr == "" {
+				return svc.Serve(ctx, ln)
+			}
+			aln, err := net.Listen("tcp", adminAddr)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("listen (review console): %w", err)
+			}
+			fmt.Fprintf(app.Stdout, "review console: https://%s/\n", aln.Addr())
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() { errc <- svc.ServeAdmin(ctx, aln) }()
+			err = svc.Serve(ctx, ln)
+			cancel()
+			return errors.Join(err, <-errc)
 		},
 	})
 }

@@ -281,6 +281,19 @@ func Build(ctx context.Context, o Options) (*System, error) {
 			s.Update = nil
 		}
 	}
+	if s.Update == nil && !o.NoUpdate && cfg.State.Dir != "" && update.RunningSlot(cfg.State.Dir) != "" {
+		// Updates are off, yet this process may run a release the Debian
+		// package put on trial: an agent that only settles the trial
+		// (health checks, commit or roll back) and fetches nothing.
+		s.Update, err = update.New(update.Options{
+			StateDir: cfg.State.Dir, ConfirmOnly: true, Version: Version, HealthWindow: cfg.Update.HealthWindow.Duration,
+			OnStatus: s.onUpdateStatus(), Clock: o.Clock, Lease: s.Lease, Checks: s.healthChecks(), Log: s.log,
+		})
+		if err != nil {
+			s.log.Warn("update agent (trial only) not started", "err", err)
+			s.Update = nil
+		}
+	}
 	return s, nil
 }
 

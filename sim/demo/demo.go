@@ -39,7 +39,9 @@ type Options struct {
 	// sim.DemoCitizenCard's test photo shows the man of the camera's
 	// recording (the face matches the card); sim.DemoStrangerCard's shows
 	// someone else (the visit ends with "please see an officer"); other
-	// cards' photos do not decode, and nothing is compared at the kiosk.
+	// cards' photos do not decode, and nothing is compared at the kiosk
+	// (sim.DemoReviewCard's holder has another person's reference photo at
+	// the authority: the enrollment needs review).
 	Card int
 	// Step is called after each visible step with the state reached (the UI
 	// attaches screenshots here); it runs on the citizen's goroutine.
@@ -64,6 +66,9 @@ type Result struct {
 	CardPhoto bool
 	// Flags are the authority's flags on the enrollment.
 	Flags []string
+	// Status is the enrollment's status at the authority (authority/review):
+	// verified, or needs_review when flagged.
+	Status string
 	// EIDStatus is the kiosk's decision on the phone's e-ID QR code
 	// ("valid"), or "pending" when the enrollment awaits review.
 	EIDStatus string
@@ -251,6 +256,10 @@ func (e *Env) Citizen(ctx context.Context) (Result, error) {
 		d.EnrollmentID, d.Short, d.DeviceID, d.StationID, d.Name, d.Number, d.PortraitSz, d.Evidence, d.Flags)
 	res.Flags = d.Flags
 	say(out, "   face at the authority: %s", faceFlags(d.Flags))
+	if res.Status, err = e.Stack.Authority.Review.Status(ctx, res.EnrollmentID); err != nil {
+		return res, err
+	}
+	say(out, "   status at the authority: %s (officers: `authority review list --data DIR/authority`)", res.Status)
 	if err := e.phoneEID(ctx, &res, receiptQR); err != nil {
 		return res, err
 	}

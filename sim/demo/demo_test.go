@@ -202,6 +202,9 @@ func TestDemo(t *testing.T) {
 	}
 	ctx := context.Background()
 	env, res, out := runDemo(t, sim.DemoCitizenCard)
+	if res.Status != "verified" {
+		t.Errorf("the demo citizen's enrollment is %q at the authority, want verified", res.Status)
+	}
 	if !res.AtAuthority {
 		t.Fatal("not at the authority")
 	}
@@ -305,7 +308,7 @@ func TestSelfTestOnSimStack(t *testing.T) {
 	for _, e := range rep.Entries {
 		names[e.Name] = true
 	}
-	for _, n := range []string{"reader", "camera", "gpio"} {
+	for _, n := range []string{"reader", "camera", "gpio", "enclosure"} {
 		if !names[n] {
 			t.Errorf("no %s check in the report", n)
 		}
