@@ -281,3 +281,18 @@ func TestPayloadSize(t *testing.T) {
 		t.Fatalf("payload %d characters: too large for a phone screen", len(qr))
 	}
 }
+
+// BenchmarkVerify: the decision alone (Base45, zlib, COSE, two ECDSA
+// verifications), without the QR decode; compare with
+// kiosk/eidverify/camframes' BenchmarkDecodeVerify640 for the camera path.
+func BenchmarkVerify(b *testing.B) {
+	f := newFixture(b)
+	qr := f.present(b, t0)
+	p := f.policy()
+	for b.Loop() {
+		if r := eidcred.Verify(qr, t0, p); r.Status != eidcred.Valid {
+			b.Fatal(r.Status)
+		}
+	}
+	b.ReportMetric(float64(len(qr)), "payload-chars")
+}

@@ -59,7 +59,11 @@ var (
 
 // Decode reads the text of the QR code in img.
 func Decode(img image.Image) (string, error) {
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	src, err := luminance(img)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoQR, err)
+	}
+	bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src))
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrNoQR, err)
 	}
@@ -72,6 +76,32 @@ func Decode(img image.Image) (string, error) {
 		}
 	}
 	return r.GetText(), nil
+}
+
+// luminance hands the decoder the image's brightness plane directly where
+// the image has one (grey frames, JPEG's Y plane) or computes it in one
+// pass over RGBA: gozxing's generic path calls At for every pixel, which is
+// most of a 640×480 frame's decoding time.
+func luminance(img image.Image) (gozxing.LuminanceSource, error) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	switch m := img.(type) {
+	case *image.Gray:
+		return gozxing.NewPlanarYUVLuminanceSource(m.Pix, m.Stride, h, 0, 0, w, h, false)
+	case *image.YCbCr:
+		return gozxing.NewPlanarYUVLuminanceSource(m.Y, m.YStride, h, 0, 0, w, h, false)
+	case *image.RGBA:
+		y := make([]byte, w*h)
+		for r := 0; r < h; r++ {
+			row := m.Pix[r*m.Stride : r*m.Stride+4*w]
+			for c := 0; c < w; c++ {
+				p := row[4*c : 4*c+3 : 4*c+3]
+				y[r*w+c] = byte((306*uint32(p[0]) + 601*uint32(p[1]) + 117*uint32(p[2])) >> 10)
+			}
+		}
+		return gozxing.NewPlanarYUVLuminanceSource(y, w, h, 0, 0, w, h, false)
+	}
+	return gozxing.NewLuminanceSourceFromImage(img), nil
 }
 
 // LoadPolicy reads the issuer keys and the revocation list from the state

@@ -19,9 +19,10 @@ import (
 )
 
 // phoneEID continues after the receipt: the reference wallet binds with the
-// receipt's QR text, the authority accepts the enrollment (its intake
-// flagged nothing), the wallet fetches its credential and shows its QR code
-// (saved as a PNG in the demo directory), and the kiosk reads it through
+// receipt's QR text, the authority accepts the enrollment (the review store
+// says verified: its automatic checks passed), the wallet fetches its
+// credential and shows its QR code (saved as a PNG in the demo directory),
+// and the kiosk reads it through
 // its camera path (a folder frame source holding a 640×480 frame of that
 // QR code) and verifies it offline.
 func (e *Env) phoneEID(ctx context.Context, res *Result, receiptQR string) error {
@@ -37,14 +38,14 @@ func (e *Env) phoneEID(ctx context.Context, res *Result, receiptQR string) error
 	say(out, "10. the phone scans the receipt QR; the wallet binds its P-256 key at the authority (TLS pinned to the CA fingerprint): binding %s, %s", bs.BindingID, bs.State)
 	c, err := w.Refresh(ctx)
 	if errors.Is(err, wallet.ErrPending) {
-		say(out, "    the enrollment waits for an officer's review (flags %v): the phone's e-ID comes when it is approved", res.Flags)
+		say(out, "    the enrollment waits for review (flags %v): the phone's e-ID comes when an officer approves it", res.Flags)
 		res.EIDStatus = eidcred.StatePending
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("demo: wallet refresh: %w", err)
 	}
-	say(out, "11. the authority accepted the enrollment (its checks flagged nothing) and issued a credential: e-ID %s…, valid until %s",
+	say(out, "11. the authority accepted the enrollment (verified: its automatic checks passed) and issued a credential: e-ID %s…, valid until %s",
 		c.EID[:5], time.Unix(c.NotAfter, 0).UTC().Format(time.RFC3339))
 	q, payload, err := w.Show(time.Now())
 	if err != nil {

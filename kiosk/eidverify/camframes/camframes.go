@@ -9,6 +9,7 @@ package camframes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -22,14 +23,16 @@ import (
 
 // Source adapts a camera source to eidverify.Frames.
 type Source struct {
-	Src camera.Source
-	mat gocv.Mat
+	Src       camera.Source
+	mat, gray gocv.Mat
 }
 
-// New wraps src; Close frees the frame buffer (not src).
-func New(src camera.Source) *Source { return &Source{Src: src, mat: gocv.NewMat()} }
+// New wraps src; Close frees the frame buffers (not src).
+func New(src camera.Source) *Source {
+	return &Source{Src: src, mat: gocv.NewMat(), gray: gocv.NewMat()}
+}
 
-// Frame reads the next frame as an image.
+// Frame reads the next frame as a grey image (all the QR decoder looks at).
 func (s *Source) Frame(ctx context.Context) (image.Image, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -37,15 +40,29 @@ func (s *Source) Frame(ctx context.Context) (image.Image, error) {
 	if _, err := s.Src.Read(&s.mat); err != nil {
 		return nil, fmt.Errorf("camframes: %w", err)
 	}
-	img, err := s.mat.ToImage()
+	return Gray(s.mat, &s.gray)
+}
+
+// Gray converts a BGR frame to a grey image in OpenCV, using tmp as the
+// grey Mat.
+func Gray(bgr gocv.Mat, tmp *gocv.Mat) (*image.Gray, error) {
+	if bgr.Empty() {
+		return nil, fmt.Errorf("camframes: empty frame")
+	}
+	gocv.CvtColor(bgr, tmp, gocv.ColorBGRToGray)
+	pix, err := tmp.DataPtrUint8()
 	if err != nil {
 		return nil, fmt.Errorf("camframes: %w", err)
 	}
-	return img, nil
+	w, h := tmp.Cols(), tmp.Rows()
+	if len(pix) < w*h {
+		return nil, fmt.Errorf("camframes: grey frame of %d bytes for %d×%d", len(pix), w, h)
+	}
+	return &image.Gray{Pix: append([]byte(nil), pix[:w*h]...), Stride: w, Rect: image.Rect(0, 0, w, h)}, nil
 }
 
-// Close frees the frame buffer.
-func (s *Source) Close() error { return s.mat.Close() }
+// Close frees the frame buffers.
+func (s *Source) Close() error { return errors.Join(s.mat.Close(), s.gray.Close()) }
 
 // Scene draws a size frame of a phone screen held up to the camera: a dark
 // background, a white screen, and the QR code scaled to fill (fraction) of
