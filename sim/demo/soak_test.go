@@ -30,11 +30,14 @@ import (
 // exactly once and nothing else is; goroutines and open files are back
 // where they were after the warm-up, and the figures are printed. 40
 // visits; EIDKIOSK_LONG=1 runs 10,000, with the authority down for two
-// minutes every 2,000 visits.
+// minutes every 2,000 visits; EIDKIOSK_SOAK_VISITS=n runs n.
 func TestSoak(t *testing.T) {
 	visits, warm, downEvery, downFor := 40, 10, 20, 3*time.Second
 	if os.Getenv("EIDKIOSK_LONG") != "" {
 		visits, warm, downEvery, downFor = 10000, 200, 2000, 2*time.Minute
+	}
+	if n, err := strconv.Atoi(os.Getenv("EIDKIOSK_SOAK_VISITS")); err == nil && n > warm {
+		visits = n // a shorter or longer soak by hand
 	}
 	if testing.Short() {
 		t.Skip("runs many visits")
