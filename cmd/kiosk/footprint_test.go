@@ -134,18 +134,15 @@ func BenchmarkFootprint(b *testing.B) {
 			wcancel()
 			b.Fatalf("visit %d: the kiosk stayed on the attract screen: %v", i, err)
 		}
-		// Pulled; the next card two poll intervals later (a card swapped
-		// within one poll is not told apart; see drivers/idcard).
-		st.Reader.Remove()
-		time.Sleep(2 * cfg.Reader.PollInterval.Duration)
+		if err := st.Reader.Pull(wctx); err != nil {
+			wcancel()
+			b.Fatalf("visit %d: %v", i, err)
+		}
 		if _, _, err := d.WaitFor(wctx, isAttract); err != nil {
 			wcancel()
 			b.Fatalf("visit %d: no attract screen after the card was pulled: %v", i, err)
 		}
 		wcancel()
-		// The reader may be polled only on the attract screen: let it see
-		// the empty antenna there before the next card.
-		time.Sleep(2 * cfg.Reader.PollInterval.Duration)
 	}
 	perVisit := time.Since(t0) / time.Duration(max(*footprintVisits, 1))
 	time.Sleep(5 * time.Second)

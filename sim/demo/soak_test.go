@@ -225,18 +225,9 @@ func (e *Env) soakVisit(ctx context.Context, kind string, face *flakyFace) (stri
 	return v.Receipt.EnrollmentID, e.backToAttract(ctx)
 }
 
-// pull takes the card off the reader and returns two poll intervals later,
-// as a citizen's hand would (a card swapped within one poll is not told
-// apart; see drivers/idcard).
-func (e *Env) pull(ctx context.Context) error {
-	e.Stack.Reader.Remove()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("soak: %w", ctx.Err())
-	case <-time.After(2 * e.System.Config.Reader.PollInterval.Duration):
-		return nil
-	}
-}
+// pull takes the card off the reader and waits until the kiosk has seen
+// the empty reader.
+func (e *Env) pull(ctx context.Context) error { return e.Stack.Reader.Pull(ctx) }
 
 // backToAttract waits for the attract screen, answering a failure screen
 // as the citizen would (done).
