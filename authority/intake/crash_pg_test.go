@@ -37,8 +37,8 @@ const (
 // TestPostgresCrash runs the intake in a child process (this test binary
 // again, TestPostgresCrashChild) on a PostgreSQL cluster of its own, has
 // four terminals post sealed packages to it over TLS, and crashes it with
-// SIGKILL at a random moment once each round stored something: the authority process, the PostgreSQL
-// postmaster, or both, in turn; 6 crashes (60 with EIDKIOSK_LONG=1, 20 of
+// SIGKILL at a random moment once each round stored something: the
+// authority process, the PostgreSQL postmaster, or both, in turn; 6 crashes (60 with EIDKIOSK_LONG=1, 20 of
 // each kind). Packages not acknowledged are sent again, as an outbox
 // would. Afterwards every acknowledged enrollment is in the database once
 // with the receipt the terminal got, a last pass over every package is
