@@ -37,8 +37,8 @@ const (
 // TestPostgresCrash runs the intake in a child process (this test binary
 // again, TestPostgresCrashChild) on a PostgreSQL cluster of its own, has
 // four terminals post sealed packages to it over TLS, and crashes it with
-// SIGKILL at random moments: the authority process, the PostgreSQL
-// postmaster, or both, in turn; 6 crashes (60 with EIDKIOSK_LONG=1, 20 of
+// SIGKILL at a random moment once each round stored something: the
+// authority process, the PostgreSQL postmaster, or both, in turn; 6 crashes (60 with EIDKIOSK_LONG=1, 20 of
 // each kind). Packages not acknowledged are sent again, as an outbox
 // would. Afterwards every acknowledged enrollment is in the database once
 // with the receipt the terminal got, a last pass over every package is
@@ -172,12 +172,12 @@ func TestPostgresCrash(t *testing.T) {
 	}
 
 	var child *exec.Cmd
-	var childOut bytes.Buffer
+	var childOut *intaketest.SyncBuffer // the child's stderr
 	startChild := func() {
 		child = exec.Command(os.Args[0], "-test.run=^TestPostgresCrashChild$", "-test.count=1", "-test.v")
 		child.Env = append(os.Environ(), envPGCrashDir+"="+dir, envPGCrashDSN+"="+dsn, envPGCrashAddr+"="+addr)
-		childOut.Reset()
-		child.Stderr = &childOut
+		childOut = &intaketest.SyncBuffer{}
+		child.Stderr = childOut
 		stdout, err := child.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -198,7 +198,7 @@ func TestPostgresCrash(t *testing.T) {
 		case <-ready:
 		case <-time.After(60 * time.Second):
 			child.Process.Kill()
-			t.Fatalf("authority child did not start:\n%s", childOut.String())
+			t.Fatalf("authority child did not start:\n%s", string(childOut.Bytes()))
 		}
 	}
 	killChild := func() {
@@ -206,7 +206,7 @@ func TestPostgresCrash(t *testing.T) {
 		err := child.Wait()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("authority child ended by itself (%v):\n%s", err, childOut.String())
+			t.Fatalf("authority child ended by itself (%v):\n%s", err, string(childOut.Bytes()))
 		}
 	}
 
@@ -220,7 +220,24 @@ func TestPostgresCrash(t *testing.T) {
 			wg.Add(1)
 			go func() { defer wg.Done(); terminal(i, stop) }()
 		}
-		time.Sleep(time.Duration(200+crng.IntN(800)) * time.Millisecond)
+		// Crash during intake: once this round stored something (a slow,
+		// race-built child needs seconds to get going), at a random moment.
+		mu.Lock()
+		acked0 := len(acked)
+		mu.Unlock()
+		for deadline := time.Now().Add(3 * time.Minute); ; {
+			mu.Lock()
+			n := len(acked)
+			mu.Unlock()
+			if n > acked0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("crash %d: nothing acknowledged in 3 minutes:\n%s", k, string(childOut.Bytes()))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(crng.IntN(800)) * time.Millisecond)
 		switch k % 3 {
 		case 0:
 			kinds["authority"]++

@@ -52,17 +52,7 @@ func smokeAttractScreen(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	cfgPath := filepath.Join(st.Dir, "kiosk.toml")
-	f, err := os.Create(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := toml.NewEncoder(f).Encode(st.Config(config.Default())); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, filepath.Join(st.Dir, "kiosk.toml"), st.Config(config.Default()))
 
 	cmd := exec.Command(bin, "--config", cfgPath, "--windowed")
 	cmd.Env = append(os.Environ(), "LANG=zh_CN.UTF-8", "EIDKIOSK_TEST=1")
@@ -127,4 +117,20 @@ func simConfigRefused(t *testing.T, bin string) {
 			t.Errorf("kiosk %s accepted:\n%s", flag, out)
 		}
 	}
+}
+
+// writeConfig writes cfg as the kiosk's TOML configuration file at path.
+func writeConfig(tb testing.TB, path string, cfg config.Config) string {
+	tb.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := toml.NewEncoder(f).Encode(cfg); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }

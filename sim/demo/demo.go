@@ -50,6 +50,10 @@ type Options struct {
 	Timeout time.Duration
 	// Face replaces the OpenCV pipeline (tests of the rest of the chain).
 	Face session.FaceCapturer
+	// Config, when set, adjusts the kiosk configuration before the system
+	// is built (a soak shortens the timeouts and routes the uplink through
+	// a switchable proxy).
+	Config func(*config.Config)
 }
 
 // Result is where the enrollment ended up.
@@ -115,6 +119,9 @@ func Setup(ctx context.Context, o Options) (*Env, error) {
 	}
 	e.Stack = st
 	cfg := DemoConfig(st)
+	if o.Config != nil {
+		o.Config(&cfg)
+	}
 	sys, err := app.Build(ctx, app.Options{
 		Config: cfg, Logger: o.Log, Pins: &st.Pins, NoUpdate: true, Face: o.Face, PhotoDecoder: st.PhotoDecoder,
 		OnView: []func(session.View){func(v session.View) {

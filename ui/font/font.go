@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"golang.org/x/image/font/sfnt"
 
@@ -145,10 +146,11 @@ func cached(ttc, family, dir string) (Face, error) {
 	base := strings.TrimSuffix(filepath.Base(ttc), filepath.Ext(ttc))
 	name := fmt.Sprintf("%s-%s-%016x.otf", base, strings.ReplaceAll(family, " ", ""), h.Sum64())
 	path := filepath.Join(dir, name)
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := mapFile(path); err == nil {
 		if n, err := Verify(b, Probe); err == nil {
 			return Face{Path: path, Name: n, Bytes: b}, nil
 		}
+		syscall.Munmap(b)
 		// A damaged cache file is replaced below.
 	}
 	coll, err := os.ReadFile(ttc)
@@ -169,6 +171,10 @@ func cached(ttc, family, dir string) (Face, error) {
 	}
 	if err := writeAtomic(dir, name, out); err != nil {
 		return Face{}, err
+	}
+	// From now on the cached file, mapped: out and the collection are garbage.
+	if b, err := mapFile(path); err == nil {
+		return Face{Path: path, Name: n, Bytes: b}, nil
 	}
 	return Face{Path: path, Name: n, Bytes: out}, nil
 }

@@ -18,6 +18,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -180,6 +181,31 @@ func (s *Sim) Remove() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.card, s.selected, s.hidden = -1, false, false
+}
+
+// Pull takes the card off the antenna and returns once the terminal has
+// looked at the empty antenna four times (a poller confirms a removal with
+// find, find again, SAM reset, find: the fourth find is the next poll, so
+// the removal was reported; a card it never saw takes two polls). A card
+// placed again sooner could pass for the same card never removed.
+func (s *Sim) Pull(ctx context.Context) error {
+	s.Remove()
+	s.mu.Lock()
+	f0 := s.stats.Requests[reader.CmdFindCard]
+	s.mu.Unlock()
+	for {
+		s.mu.Lock()
+		n := s.stats.Requests[reader.CmdFindCard] - f0
+		s.mu.Unlock()
+		if n >= 4 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sim: the terminal did not poll the empty reader: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // Placed returns the index of the card on the antenna, -1 if none.
