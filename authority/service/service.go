@@ -25,6 +25,7 @@ import (
 
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
+	"eidkiosk/authority/guard"
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/pki"
 	"eidkiosk/authority/registry"
@@ -45,6 +46,51 @@ type Config struct {
 	RequireAllowList bool
 	// Face configures the face check of every stored enrollment.
 	Face FaceConfig
+	// Limits bounds what clients can hold on the HTTPS listener; zero
+	// fields take DefaultLimits'.
+	Limits Limits
+}
+
+// Limits are the HTTPS listener's bounds on connections and their times.
+type Limits struct {
+	ConnsPerClient int           // open connections of one client address
+	Conns          int           // open connections of all clients
+	ReadHeader     time.Duration // request line and headers
+	Read           time.Duration // a whole request, body included
+	Write          time.Duration // a whole response
+	Idle           time.Duration // a kept-alive connection between requests
+}
+
+// DefaultLimits: the largest legitimate request is a 4 MiB enrollment
+// package, 30 s even at 1.1 Mbit/s; the largest response a release
+// archive, which a terminal fetches with Range requests and resumes. A
+// terminal holds two or three connections (uplink, heartbeat, update), a
+// station's terminals share no address, and the demo or a test rig runs a
+// few terminals and the CLI from one: 32 per address.
+var DefaultLimits = Limits{ConnsPerClient: 32, Conns: 4096, ReadHeader: 5 * time.Second, Read: 45 * time.Second,
+	Write: 2 * time.Minute, Idle: 60 * time.Second}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.ConnsPerClient == 0 {
+		l.ConnsPerClient = d.ConnsPerClient
+	}
+	if l.Conns == 0 {
+		l.Conns = d.Conns
+	}
+	if l.ReadHeader == 0 {
+		l.ReadHeader = d.ReadHeader
+	}
+	if l.Read == 0 {
+		l.Read = d.Read
+	}
+	if l.Write == 0 {
+		l.Write = d.Write
+	}
+	if l.Idle == 0 {
+		l.Idle = d.Idle
+	}
+	return l
 }
 
 // FaceConfig configures the intake's face check: the live capture against
@@ -71,8 +117,9 @@ type Service struct {
 	RepoDir  string
 	// Faces is the face matcher of the intake's face check (nil when
 	// Face.Off).
-	Faces *facematch.Matcher
-	log   *slog.Logger
+	Faces  *facematch.Matcher
+	log    *slog.Logger
+	limits Limits
 }
 
 // devices forwards to the registry, which is built after the intake (it
@@ -179,7 +226,7 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 		closeAll()
 		return nil, err
 	}
-	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Server: srv, RepoDir: repoDir, Faces: faces, log: c.Logger}, nil
+	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Server: srv, RepoDir: repoDir, Faces: faces, log: c.Logger, limits: c.Limits.withDefaults()}, nil
 }
 
 // TLSConfig is the server's TLS 1.3 configuration with optional client
@@ -187,14 +234,18 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 func (s *Service) TLSConfig() *tls.Config { return s.PKI.ServerTLSConfig() }
 
 // Serve serves HTTPS on ln until ctx is done, then shuts down gracefully.
+// The connections of each client address and in total, and the time a
+// request may take, are bounded by Config.Limits.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	l := s.limits
+	ln = guard.Listen(ln, l.ConnsPerClient, l.Conns)
 	hs := &http.Server{
 		Handler:           s.Server.Handler(),
 		TLSConfig:         s.TLSConfig(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: l.ReadHeader,
+		ReadTimeout:       l.Read,
+		WriteTimeout:      l.Write,
+		IdleTimeout:       l.Idle,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
