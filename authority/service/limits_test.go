@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +73,21 @@ func TestProbeSlowClients(t *testing.T) {
 				t.Fatalf("connection %d still open after 20 s of a 1-byte body", i)
 			}
 		}
+	}
+}
+
+// Finding 8: a data directory writable by everyone (0777) was accepted.
+func TestOpenRefusesWritableDataDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	s, err := service.Open(context.Background(), service.Config{DataDir: dir, Face: service.FaceConfig{Off: true}})
+	if err == nil {
+		s.Close()
+		t.Fatal("a 0777 data directory was accepted")
+	}
+	if !errors.Is(err, service.ErrUnsafeDataDir) || !strings.Contains(err.Error(), "chmod 700") {
+		t.Fatalf("%v", err)
 	}
 }

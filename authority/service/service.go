@@ -34,6 +34,9 @@ import (
 	"eidkiosk/internal/clock"
 )
 
+// ErrUnsafeDataDir: the data directory is writable by other users.
+var ErrUnsafeDataDir = errors.New("unsafe data directory")
+
 // Config says where the authority keeps its state.
 type Config struct {
 	DataDir string   // keys, PKI, and the SQLite file unless DB is set
@@ -158,6 +161,13 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
+	}
+	if fi, err := os.Stat(c.DataDir); err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	} else if fi.Mode().Perm()&0o022 != 0 {
+		// Keys and the database live here: another user who can write
+		// the directory can swap them.
+		return nil, fmt.Errorf("service: %w: data directory %s is writable by other users (mode %v): chmod 700 %s", ErrUnsafeDataDir, c.DataDir, fi.Mode().Perm(), c.DataDir)
 	}
 	dsn := c.DB
 	if dsn == "" {
