@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -40,7 +36,7 @@ func TestProbeOperatorOutputEscaped(t *testing.T) {
 
 	// A provisioned terminal whose heartbeat carries a newline.
 	tok := a.Token(t, "NS-PSB-001", time.Hour)
-	req, _ := provisionRequest(t, "SN-2")
+	req, _ := registrytest.Request(t, "SN-2")
 	req.Token = tok
 	b, err := a.Registry.Provision(ctx, req, "test")
 	if err != nil {
@@ -84,14 +80,4 @@ func TestProbeOperatorOutputEscaped(t *testing.T) {
 			t.Errorf("%v: %d lines, want a header and %d rows:\n%s", c.args, len(lines), c.rows, s)
 		}
 	}
-}
-
-func provisionRequest(t *testing.T, serial string) (protocol.ProvisionRequest, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "t"}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return protocol.ProvisionRequest{CSR: der, Serial: serial, KeyKind: protocol.KeyFile}, key
 }
