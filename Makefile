@@ -3,7 +3,15 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 VERSION ?= 0.1.0
-LDFLAGS := -X eidkiosk/kiosk/app.Version=$(VERSION)
+# The shipped binaries are position independent with full RELRO (what
+# lintian's hardening checks and Debian's policy ask; mkdeb refuses others).
+BUILDFLAGS := -buildmode=pie
+LDFLAGS := -X eidkiosk/kiosk/app.Version=$(VERSION) -linkmode=external -extldflags=-Wl,-z,relro,-z,now
+# The packages' Maintainer: make deb MAINTAINER='City IT <eid@city.example.org>'.
+# Default: the git identity of whoever builds, else the author of the
+# checked-out commit; mkdeb refuses a placeholder (no name, no mail domain).
+MAINTAINER ?= $(shell if git config user.email >/dev/null; then echo "$$(git config user.name) <$$(git config user.email)>"; \
+	else git log -1 --format='%an <%ae>' 2>/dev/null; fi)
 export CGO_ENABLED := 1
 
 # Debian packages the build, the tests and the demo need: OpenCV 4.6 and its
@@ -12,12 +20,14 @@ export CGO_ENABLED := 1
 # (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests), dpkg-dev
 # (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session),
 # debootstrap and systemd-container (the system test boots a Debian root with systemd-nspawn),
+# postgresql (the PostgreSQL store's tests start throw-away clusters with its initdb and pg_ctl),
+# lintian (make lintian checks the .debs),
 # npm when no npm is on the PATH (fetches the pinned face models: make models;
 # checked by command, since a NodeSource nodejs provides npm and conflicts
 # with Debian's package).
 DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg-dev xvfb xauth \
 	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland \
-	debootstrap systemd-container
+	debootstrap systemd-container postgresql chromium prometheus lintian xdotool
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
 PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/config/... ./kiosk/submit/... \
@@ -26,7 +36,7 @@ PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/con
 
 MODELS ?= out/models
 
-.PHONY: help deps models build test test-fast check fuzz long demo sim-kiosk bench screenshots deb system-test clean
+.PHONY: help deps models build test test-fast check fuzz long demo sim-kiosk bench screenshots deb lintian system-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -45,8 +55,8 @@ models: ## the pinned face models (npm pack, SHA-256 checked) into out/models; o
 	@command -v npm >/dev/null || { echo "models: npm is missing (apt-get install npm)"; exit 1; }
 	$(GO) run ./facemodel/fetchmodels --dir $(MODELS)
 
-build: deps ## build bin/kiosk, bin/kiosk-launch, bin/kioskctl, bin/authority
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+build: deps ## build bin/kiosk, bin/kiosk-launch, bin/kioskctl, bin/authority (PIE, full RELRO)
+	$(GO) build $(BUILDFLAGS) -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 check: ## gofmt, go vet (the dependency rules are tests)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
@@ -60,6 +70,7 @@ test: deps check ## deps, vet, every test with -race, every golden screen, Mat l
 	$(GO) test -run '^$$' -fuzz '^FuzzProvisionJSON$$' -fuzztime 5s -fuzzminimizetime 1s ./authority/registry
 	$(GO) test -run '^$$' -fuzz '^FuzzHeartbeat$$' -fuzztime 5s -fuzzminimizetime 1s ./authority/fleet
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime 5s -fuzzminimizetime 1s ./enroll
+	@$(MAKE) --no-print-directory lintian
 
 test-fast: check ## the pure-Go packages only, without the race detector (seconds)
 	$(GO) test $(PURE)
@@ -73,15 +84,15 @@ fuzz: ## longer fuzzing: reader frames, sealed packages and their canonical form
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime 2m ./kiosk/update
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadIdentity$$' -fuzztime 2m ./provisioning
 
-long: ## the long variants: crash and kill tests, soak of the UI
-	EIDKIOSK_LONG=1 $(GO) test -count=1 -timeout 60m ./kiosk/uplink/ ./kiosk/outbox/ ./kiosk/update/ ./ui/
+long: ## the long variants: crash and kill tests (the PostgreSQL intake's too), soak of the UI
+	EIDKIOSK_LONG=1 $(GO) test -count=1 -timeout 60m ./kiosk/uplink/ ./kiosk/outbox/ ./kiosk/update/ ./kiosk/audit/ ./ui/ ./authority/intake/
 
 demo: deps ## run one whole scripted visit on simulated hardware against a local authority
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+	$(GO) build $(BUILDFLAGS) -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 	LANGUAGE=zh_CN ./$(BIN)/kioskctl demo
 
 sim-kiosk: deps ## the whole kiosk in a window on simulated hardware; type 'place 0' to put a card on the reader
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/kioskctl
+	$(GO) build $(BUILDFLAGS) -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/kioskctl
 	./$(BIN)/kioskctl sim kiosk
 
 bench: deps ## benchmarks, each beside its baseline
@@ -90,11 +101,21 @@ bench: deps ## benchmarks, each beside its baseline
 screenshots: deps ## PNG of every screen in both languages into docs/screens/
 	LANGUAGE=zh_CN $(GO) run ./cmd/kioskctl screenshots --out docs/screens
 
-deb: build ## .deb packages of the kiosk and the authority into dist/
-	$(GO) run ./packaging/mkdeb --version $(VERSION) --bin $(BIN) --out dist
+DIST ?= dist
+# The system test also upgrades to packages of the next patch version.
+NEXT_VERSION := $(shell echo '$(VERSION)' | awk -F. '{ print $$1 "." $$2 "." $$3 + 1 }')
 
-system-test: deb ## as root: boot Debian 12 under systemd-nspawn, install both .debs, check the units for real (packaging/systest)
-	EIDKIOSK_SYSTEM_TEST=$(CURDIR)/dist $(GO) test -count=1 -timeout 60m -v -run '^TestAppliance$$' ./packaging/systest
+deb: build ## .deb packages (and -dbgsym), manual pages, copyright, changelog and a CycloneDX SBOM per binary into dist/
+	rm -rf $(DIST)/*.deb $(DIST)/sbom
+	$(GO) run ./packaging/mkdeb --version $(VERSION) --bin $(BIN) --out $(DIST) --maintainer "$(MAINTAINER)" --sbom
+
+lintian: deb ## lintian on the .debs in dist/ (fails on any error) and each SBOM against go version -m
+	EIDKIOSK_DEB_DIST=$(CURDIR)/$(DIST) $(GO) test -count=1 -v -run '^TestBuiltPackages$$' ./packaging/mkdeb
+
+system-test: deb ## as root: boot Debian 12 under systemd-nspawn, install both .debs, upgrade them, check the units for real (packaging/systest)
+	$(MAKE) deb VERSION=$(NEXT_VERSION) BIN=$(BIN)/next DIST=$(DIST)/next
+	EIDKIOSK_SYSTEM_TEST=$(CURDIR)/$(DIST) EIDKIOSK_SYSTEST_UPGRADE=$(CURDIR)/$(DIST)/next \
+		$(GO) test -count=1 -timeout 60m -v -run '^TestAppliance$$' ./packaging/systest
 
 clean: ## remove build output
 	rm -rf $(BIN) dist

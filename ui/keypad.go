@@ -146,7 +146,7 @@ func (k *keypad) open(u *UI) {
 	k.pin = wipePIN(k.pin)
 	k.visible = true
 	k.show(u)
-	k.root.Show()
+	reveal(k.root)
 }
 
 func (k *keypad) hide() {

@@ -53,9 +53,18 @@ func (b button) setText(s string) {
 
 func (b button) show(on bool) { showIf(b.box, on) }
 
+// reveal shows o and repaints it: a fyne.Container's Show only clears its
+// Hidden flag, so on a real screen (the GL driver redraws what changed) a
+// container shown again stays undrawn until something else repaints; the
+// test driver, which draws everything at each capture, hides that.
+func reveal(o fyne.CanvasObject) {
+	o.Show()
+	o.Refresh()
+}
+
 func showIf(o fyne.CanvasObject, on bool) {
 	if on && !o.Visible() {
-		o.Show()
+		reveal(o)
 	} else if !on && o.Visible() {
 		o.Hide()
 	}

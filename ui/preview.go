@@ -143,6 +143,28 @@ func (p *previewView) stop() {
 	}()
 }
 
+// shutdown stops the preview for good (UI.Close): it waits for the loop
+// to return and zeroes the frame buffers itself, since no Fyne call may be
+// queued any more.
+func (p *previewView) shutdown() {
+	done := p.done
+	if p.cancel != nil {
+		p.cancel()
+		p.cancel = nil
+	}
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	p.writeMu.Lock()
+	for _, b := range p.bufs {
+		pii.Zero(b.Pix)
+	}
+	p.writeMu.Unlock()
+}
+
 func (p *previewView) wipe() {
 	if p.cancel != nil {
 		return // a new capture started meanwhile; its frames overwrite the buffers

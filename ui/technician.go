@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -13,7 +14,6 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"eidkiosk/internal/health"
 	"eidkiosk/kiosk/session"
 	"eidkiosk/ui/techstatus"
 )
@@ -24,24 +24,31 @@ import (
 type TechInfo interface {
 	// TechStatus is polled every Options.TechPoll while technician mode is open.
 	TechStatus(ctx context.Context) TechStatus
-	// SelfTest runs the self-test now (reader, camera, GPIO, authority,
-	// clock) and returns its checklist; the next TechStatus shows it too.
+	// SelfTest runs the whole self-test now (what `kioskctl selftest` runs)
+	// and returns its checklist; the next TechStatus shows it too.
 	SelfTest(ctx context.Context) []Check
 }
 
-// Check is one line of the checklist: the kiosk's health model. A Check
-// without a time (Ran false) is shown as not tested yet. Name is "reader",
-// "camera", "gpio", "authority", "clock" (translated), or any other name
-// (shown as is).
-type Check = health.Check
+// Check is one line of the checklist. Its name is translated when the
+// catalogue has technician.check.<name> (spaces and brackets as "_"),
+// else shown as is.
+type Check = techstatus.Check
 
-// TechStatus is one snapshot for technician mode, and OutboxStatus and
-// UpdateStatus its parts: plain-Go types in ui/techstatus, so that the kiosk
-// fills them without linking Fyne.
+// TechStatus is one snapshot for technician mode, and OutboxStatus,
+// UpdateStatus and LogLine its parts: plain-Go types in ui/techstatus, so
+// that the kiosk fills them without linking Fyne.
 type (
 	TechStatus   = techstatus.Status
 	OutboxStatus = techstatus.Outbox
 	UpdateStatus = techstatus.Update
+	LogLine      = techstatus.LogLine
+)
+
+// Rows of technician mode: the self-test has seven checks on a provisioned
+// kiosk; the log shows the newest lines that fit.
+const (
+	techCheckRows = 8
+	techLogRows   = 6
 )
 
 // techScreen shows the checklist and states; values are short lines
@@ -50,11 +57,12 @@ type techScreen struct {
 	title, tamper                *widget.Label
 	visits                       *canvas.Text
 	checksH, stateH, logH        *canvas.Text
-	checks                       [6]checkRow
+	checks                       [techCheckRows]checkRow
+	checkList                    *fyne.Container
 	outbox, uplink, version      *canvas.Text
 	update, lease, reader        *canvas.Text
 	camera, gpio, quality        *canvas.Text
-	logLines                     [8]*canvas.Text
+	logLines                     [techLogRows]*canvas.Text
 	selfTest, clearTamper, leave button
 	running                      bool
 	last                         TechStatus
@@ -124,7 +132,8 @@ func (s *techScreen) build(u *UI) *screen {
 		s.logLines[i] = line(u, false)
 		logs = append(logs, s.logLines[i])
 	}
-	left := container.NewVBox(tile(u, lines(rows...)), tile(u, lines(logs...)))
+	s.checkList = lines(rows...)
+	left := container.NewVBox(tile(u, s.checkList), tile(u, lines(logs...)))
 	right := tile(u, lines(s.stateH, s.version, s.update, s.lease, s.outbox, s.uplink, s.reader, s.camera, s.gpio, s.quality, s.visits))
 	c := container.NewBorder(container.NewHBox(u.bigIcon(iconTech, 56), s.title, layout.NewSpacer(), s.tamper), nil, nil, nil,
 		container.NewGridWithColumns(2, left, container.NewVBox(right)))
@@ -157,13 +166,32 @@ func (s *techScreen) apply(u *UI, v session.View) {
 	s.show(u, v, s.last)
 }
 
-// clip shortens a technician line to n runes.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
+// Widths of technician lines in pixels at sizeCaption: a check row (after
+// its icon), a log line, a state line (each column is half the screen).
+const (
+	techCheckWidth = 536
+	techLineWidth  = 564
+)
+
+// clip shortens a technician line with "…" until it is at most w pixels
+// wide in the kiosk font (CJK glyphs are twice as wide as Latin ones, so
+// a count of runes does not fit a column).
+func clip(s string, w float32) string {
+	width := func(s string) float32 { return fyne.MeasureText(s, sizeCaption, fyne.TextStyle{}).Width }
+	if width(s) <= w {
 		return s
 	}
-	return string(r[:n-1]) + "…"
+	r := []rune(s)
+	lo, hi := 0, len(r) // the longest prefix that fits with the ellipsis
+	for lo < hi {
+		m := (lo + hi + 1) / 2
+		if width(string(r[:m])+"…") <= w {
+			lo = m
+		} else {
+			hi = m - 1
+		}
+	}
+	return string(r[:lo]) + "…"
 }
 
 // show fills the status widgets. Fyne thread.
@@ -171,89 +199,201 @@ func (s *techScreen) show(u *UI, v session.View, st TechStatus) {
 	s.last = st
 	checks := st.Checks
 	if len(checks) == 0 {
-		// Before any self-test, show what the engine knows.
+		// No status yet: what the engine knows.
 		now := u.o.Clock.Now()
-		checks = []Check{{Name: "reader", OK: v.ReaderOK, At: now}, {Name: "camera", OK: v.CameraOK, At: now}}
+		checks = []Check{{Name: "reader", Status: passIf(v.ReaderOK), At: now}, {Name: "camera", Status: passIf(v.CameraOK), At: now}}
 	}
+	relayout := false
 	for i := range s.checks {
 		r := s.checks[i]
 		if i >= len(checks) {
+			relayout = relayout || r.box.Visible()
 			showIf(r.box, false)
 			continue
 		}
 		c := checks[i]
-		name := c.Name
-		if u.cat.Has(u.lang, "technician."+c.Name) {
-			name = u.t("technician." + c.Name)
-		}
 		verdict, res := u.t("technician.unknown"), iconUnknown
-		if c.Ran() && c.OK {
+		switch c.Status {
+		case techstatus.Pass:
 			verdict, res = u.t("technician.pass"), iconOK
-		} else if c.Ran() {
+		case techstatus.Skip:
+			verdict, res = u.t("technician.skip"), iconOK
+		case techstatus.Fail:
 			verdict, res = u.t("technician.fail"), iconFail
 		}
-		l := fmt.Sprintf("%s: %s", name, verdict)
+		l := u.tOr("technician.check."+nameKey(c.Name), c.Name) + ": " + verdict
 		if c.Detail != "" {
 			l += " — " + scrub(c.Detail)
 		}
-		if !c.OK && c.Fix != "" {
+		if c.Status == techstatus.Fail && c.Fix != "" {
 			l += " — " + scrub(c.Fix)
 		}
-		setText(r.text, clip(l, 52))
+		setText(r.text, clip(l, techCheckWidth))
 		if r.icon.Resource != res {
 			r.icon.SetResource(res)
 		}
+		relayout = relayout || !r.box.Visible()
 		showIf(r.box, true)
+	}
+	if relayout {
+		// The pitch layout places visible rows only: lay them out again.
+		s.checkList.Refresh()
 	}
 	kv := func(t *canvas.Text, key, val string) {
 		if val == "" {
 			val = "—"
 		}
-		setText(t, clip(u.t(key)+": "+scrub(val), 56))
+		setText(t, clip(u.t(key)+": "+scrub(val), techLineWidth))
 	}
-	kv(s.version, "technician.version", st.Version)
-	upd := st.Update.State
+	ver := st.Version
+	if st.Slot != "" {
+		ver += " (" + u.t("technician.slot", st.Slot) + ")"
+	}
+	kv(s.version, "technician.version", ver)
+	upd := u.t("technician.updates_off")
+	if st.Update.Phase != "" {
+		upd = u.tOr("technician.phase."+st.Update.Phase, st.Update.Phase)
+	}
 	if st.Update.Available != "" {
-		upd += " → " + st.Update.Available
+		upd += ", " + u.t("technician.available", st.Update.Available)
 	}
 	kv(s.update, "technician.update", upd)
-	kv(s.lease, "technician.lease", st.Update.Lease)
+	lease := ""
+	if st.Update.LeaseHolder != "" {
+		lease = u.t("technician.until", st.Update.LeaseHolder, st.Update.LeaseUntil.Format("15:04:05"))
+	}
+	kv(s.lease, "technician.lease", lease)
 	ob := u.t("technician.outbox_depth", st.Outbox.Depth)
 	if st.Outbox.Depth > 0 && st.Outbox.Oldest > 0 {
-		ob += ", " + u.t("technician.oldest", st.Outbox.Oldest.Round(time.Second).String())
+		ob += ", " + u.t("technician.oldest", u.duration(st.Outbox.Oldest))
 	}
 	kv(s.outbox, "technician.outbox", ob)
-	up := st.Outbox.Uplink
+	up := u.tOr("technician.uplink_state."+string(st.Outbox.Uplink), string(st.Outbox.Uplink))
+	if st.Outbox.Sent > 0 {
+		up += ", " + u.t("technician.sent", st.Outbox.Sent)
+	}
+	if st.Outbox.Reason != "" {
+		up += ": " + st.Outbox.Reason
+	}
 	if !st.Outbox.LastAck.IsZero() {
-		up += " (ack " + st.Outbox.LastAck.Format("01-02 15:04") + ")"
+		up += " (" + u.t("technician.ack", st.Outbox.LastAck.Format("01-02 15:04")) + ")"
 	}
 	kv(s.uplink, "technician.uplink", up)
-	kv(s.reader, "technician.reader", st.Reader)
-	kv(s.camera, "technician.camera", st.Camera)
-	kv(s.gpio, "technician.gpio", st.GPIO)
+	if st.Reader.OK {
+		kv(s.reader, "technician.reader", u.t("technician.reader_ok", st.Reader.Port))
+	} else {
+		kv(s.reader, "technician.reader", u.t("technician.reader_down", st.Reader.Port))
+	}
+	cam := u.t("technician.camera_none")
+	if c := st.Camera; c.Present {
+		key := "technician.camera_ok"
+		if !c.OK {
+			key = "technician.camera_down"
+		}
+		cam = u.t(key, c.Width, c.Height, c.Frames, c.Faults)
+	}
+	kv(s.camera, "technician.camera", cam)
+	gp := u.t("technician.gpio_none")
+	if g := st.GPIO; g.Present {
+		tamper := u.t("technician.tamper_closed")
+		if g.TamperOpen {
+			tamper = u.t("technician.tamper_open")
+		}
+		gp = u.t("technician.gpio_state", u.tOr("technician.mode."+g.Mode, g.Mode), tamper)
+	}
+	kv(s.gpio, "technician.gpio", gp)
 	q := ""
 	for i, m := range st.Quality {
 		if i > 0 {
 			q += ", "
 		}
-		mark := "ok"
+		mark := u.t("technician.measure_ok")
 		if !m.Pass {
-			mark = "LOW"
+			mark = u.t("technician.measure_low")
 		}
-		q += fmt.Sprintf("%s %.2f/%.2f %s", m.Name, m.Value, m.Threshold, mark)
+		q += fmt.Sprintf("%s %.2f/%.2f %s", u.tOr("technician.measure."+m.Name, m.Name), m.Value, m.Threshold, mark)
 	}
 	kv(s.quality, "technician.quality", q)
-	tail := st.LogTail
+	tail := st.Log
 	if len(tail) > len(s.logLines) {
 		tail = tail[len(tail)-len(s.logLines):]
 	}
 	for i, l := range s.logLines {
 		if i < len(tail) {
-			setText(l, clip(scrub(tail[i]), 54))
+			setText(l, clip(u.logLine(tail[i]), techLineWidth))
 		} else {
 			setText(l, "")
 		}
 	}
+}
+
+func passIf(ok bool) techstatus.CheckStatus {
+	if ok {
+		return techstatus.Pass
+	}
+	return techstatus.Fail
+}
+
+// nameKey is a check name as a catalogue key: "authority (mTLS)" →
+// "authority_mtls".
+func nameKey(name string) string {
+	var b strings.Builder
+	sep := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if sep && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r)
+			sep = false
+		} else {
+			sep = true
+		}
+	}
+	return b.String()
+}
+
+// tOr translates key, or returns fallback when the catalogue lacks it.
+func (u *UI) tOr(key, fallback string) string {
+	if fallback == "" || !u.cat.Has(u.lang, key) {
+		if fallback == "" {
+			return "—"
+		}
+		return fallback
+	}
+	return u.t(key)
+}
+
+// duration says d in whole seconds, minutes or hours and minutes.
+func (u *UI) duration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return u.t("technician.dur_s", int(d/time.Second))
+	case d < time.Hour:
+		return u.t("technician.dur_m", int(d/time.Minute))
+	}
+	return u.t("technician.dur_h", int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
+
+// logLine is one log line as a technician reads it: the kiosk's time to the
+// second, the level in the screen's language, the message and the other
+// fields (already scrubbed by the logger; scrubbed again here, but never
+// the time, whose digits are no personal data).
+func (u *UI) logLine(l LogLine) string {
+	var b strings.Builder
+	if !l.At.IsZero() {
+		b.WriteString(l.At.In(u.o.Clock.Now().Location()).Format("15:04:05")) // the kiosk clock's zone
+		b.WriteByte(' ')
+	}
+	if l.Level != "" {
+		b.WriteString(u.tOr("technician.level."+l.Level, l.Level))
+		b.WriteByte(' ')
+	}
+	b.WriteString(scrub(l.Msg))
+	for _, f := range l.Fields {
+		b.WriteString(" " + f.Key + "=" + scrub(f.Value))
+	}
+	return b.String()
 }
 
 // idLike matches runs that look like ID or phone numbers; technician mode
@@ -269,7 +409,9 @@ func (u *UI) startTechPoll() {
 	if u.o.Tech == nil {
 		return
 	}
+	u.bg.Add(1)
 	go func() {
+		defer u.bg.Done()
 		t := time.NewTicker(u.o.TechPoll)
 		defer t.Stop()
 		for {
@@ -301,7 +443,9 @@ func (u *UI) runSelfTest() {
 	u.tech.running = true
 	u.tech.selfTest.Disable()
 	ctx, cancel := context.WithTimeout(u.ctx, time.Minute)
+	u.bg.Add(1)
 	go func() {
+		defer u.bg.Done()
 		defer cancel()
 		checks := u.o.Tech.SelfTest(ctx)
 		u.do(func() {

@@ -132,6 +132,7 @@ type UI struct {
 	prev       *previewView
 	prompt     promptState
 	techStop   context.CancelFunc
+	bg         sync.WaitGroup // technician polling and self-test goroutines
 	silhouette image.Image
 	lastQRKey  string
 }
@@ -169,7 +170,20 @@ func New(o Options) *UI {
 	if o.TechPoll <= 0 {
 		o.TechPoll = 2 * time.Second
 	}
-	u := &UI{o: o, cat: o.Catalog, th: o.Theme, log: o.Logger.With("component", "ui"), do: o.Do, lang: i18n.ZH}
+	u := &UI{o: o, cat: o.Catalog, th: o.Theme, log: o.Logger.With("component", "ui"), lang: i18n.ZH}
+	// After Close nothing reaches Fyne: a call queued before runs as a
+	// no-op, so none lands after the app stopped (a refresh then wakes a
+	// GLFW that is gone: "GLFW library is not initialized").
+	u.do = func(f func()) {
+		if u.isClosed() {
+			return
+		}
+		o.Do(func() {
+			if !u.isClosed() {
+				f()
+			}
+		})
+	}
 	u.ctx, u.cancel = context.WithCancel(context.Background())
 	u.build()
 	u.apply(session.View{State: session.Attract, Lang: i18n.ZH, ReaderOK: true, CameraOK: true})
@@ -232,11 +246,35 @@ func (u *UI) Close() {
 	u.mu.Unlock()
 	u.cancel()
 	if u.prev != nil {
-		u.prev.stop()
+		u.prev.shutdown()
 	}
 	if u.techStop != nil {
 		u.techStop()
 	}
+}
+
+// Detach cuts the UI off from Fyne at once, from any goroutine: nothing
+// queued or to come reaches Fyne any more and the UI's goroutines stop.
+// The kiosk calls it when its context ends, because Fyne quits by itself on
+// SIGTERM and SIGINT: a call reaching Fyne after its loop ended runs off
+// its thread on a terminated GLFW ("GLFW library is not initialized").
+// Close must still follow.
+func (u *UI) Detach() {
+	u.mu.Lock()
+	u.closed = true
+	u.mu.Unlock()
+	u.cancel()
+}
+
+// Wait waits for the UI's background work (technician polling, a running
+// self-test) to return after Close, so that the kiosk's parts it uses can
+// be closed next. Call it off the Fyne thread.
+func (u *UI) Wait() { u.bg.Wait() }
+
+func (u *UI) isClosed() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.closed
 }
 
 func (u *UI) send(ev session.Event) {
@@ -378,9 +416,9 @@ func (u *UI) apply(v session.View) {
 				u.shown.actions.Hide()
 			}
 		}
-		s.content.Show()
+		reveal(s.content)
 		if s.actions != nil {
-			s.actions.Show()
+			reveal(s.actions)
 		}
 		u.shown = s
 	}

@@ -14,6 +14,10 @@
 // It logs who downloaded which release and every change in what terminals
 // report about their updates (refusals, trials, loops).
 //
+// It keeps a verified copy of each terminal's tamper-evident audit log,
+// which arrives with the heartbeats, and flags a gap or a fork in it
+// (audit.go).
+//
 // It does not sign anything (see authority/release) and does not identify
 // terminals itself: Devices, the device registry, maps a client
 // certificate to a device.
@@ -108,6 +112,7 @@ func (m *Module) Migrate(ctx context.Context, db *authority.DB) error {
 			requested_ns BIGINT NOT NULL,
 			requested_by TEXT NOT NULL)`,
 	}
+	stmts = append(stmts, auditTables...) // audit.go
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("fleet: migrate: %w", err)
@@ -161,12 +166,13 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// Bounds of a heartbeat. A real one is 1-3 KB: a dozen checks, a few
-// recent errors, two slots. Each device keeps its newest keepHeartbeats
-// (days of history at one a minute); older ones are dropped as new ones
-// arrive, so a terminal cannot grow the database without bound.
+// Bounds of a heartbeat. A real one is 1-3 KB (a dozen checks, a few
+// recent errors, two slots) plus at most 32 KiB of audit batch
+// (kiosk/audit's maxBatchBytes). Each device keeps its newest
+// keepHeartbeats (days of history at one a minute); older ones are dropped
+// as new ones arrive, so a terminal cannot grow the database without bound.
 const (
-	maxReport      = 16 << 10
+	maxReport      = 64 << 10
 	maxChecks      = 64
 	maxErrors      = 32
 	maxSlots       = 8
@@ -213,17 +219,30 @@ func (m *Module) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "fleet: could not record the heartbeat", http.StatusInternalServerError)
 		return
 	}
+	var ans fleetproto.Answer
+	if rep.Audit != nil {
+		ack, err := m.RecordAudit(r.Context(), id, r.TLS.VerifiedChains[0][0].PublicKey, *rep.Audit)
+		if err != nil {
+			m.log().Error("fleet: audit", "terminal", id, "err", err)
+			http.Error(w, "fleet: could not record the audit entries", http.StatusInternalServerError)
+			return
+		}
+		ans.Audit = &ack
+	}
 	poked, err := m.takePoke(r.Context(), id)
 	if err != nil {
 		m.log().Error("fleet: poke", "terminal", id, "err", err)
 	}
-	if !poked {
+	if poked {
+		m.log().Info("fleet: asked the terminal to check for an update now", "terminal", id)
+		ans.CheckUpdate = true
+	}
+	if ans == (fleetproto.Answer{}) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	m.log().Info("fleet: asked the terminal to check for an update now", "terminal", id)
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(fleetproto.Answer{CheckUpdate: true})
+	json.NewEncoder(w).Encode(ans)
 }
 
 // Poke asks terminal deviceID to check for an update at once: the answer
@@ -331,6 +350,7 @@ const (
 	FlagLoop     = "loop"     // its agent stopped an update loop
 	// FlagNeverReported: registered, but no heartbeat ever arrived.
 	FlagNeverReported = "never-reported"
+	// FlagAudit (audit.go): its audit log showed a gap or a fork.
 )
 
 // Registered is a terminal as the device registry knows it.
@@ -373,6 +393,9 @@ type Terminal struct {
 	LastSeen        time.Time         `json:"last_seen"`
 	Flags           []string          `json:"flags,omitempty"`
 	Report          fleetproto.Report `json:"report"`
+	// Audit is how far the authority's copy of its audit log goes, and
+	// its alert (audit.go); nil when none arrived.
+	Audit *AuditState `json:"audit,omitempty"`
 }
 
 // ListOptions set the thresholds for flags.
@@ -450,6 +473,18 @@ func List(ctx context.Context, db *authority.DB, now time.Time, o ListOptions) (
 			return nil, fmt.Errorf("fleet: registered terminals: %w", err)
 		}
 		out = withRoster(out, reg)
+	}
+	audits, err := auditStates(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if st, ok := audits[out[i].DeviceID]; ok {
+			out[i].Audit = &st
+			if st.Alert != "" {
+				out[i].Flags = append(out[i].Flags, FlagAudit)
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if (len(out[i].Flags) > 0) != (len(out[j].Flags) > 0) {

@@ -7,6 +7,10 @@
 package main
 
 import (
+	// First, before Fyne's lang package reads the locale: LANG=C.UTF-8
+	// made it print "Fyne error: Error parsing user locale C".
+	_ "eidkiosk/internal/localeenv"
+
 	"context"
 	"errors"
 	"flag"
@@ -15,6 +19,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"eidkiosk/internal/display"
 	"eidkiosk/internal/logging"
 	"eidkiosk/kiosk/app"
 	"eidkiosk/kiosk/config"
@@ -53,6 +58,12 @@ func run(cfgPath string, headless, windowed bool) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
+	}
+	if !headless {
+		// Without this, GLFW panics with a stack trace deep in Fyne.
+		if err := display.Check(ctx); err != nil {
+			return err
+		}
 	}
 	log, tail := logging.New(logging.Options{Format: cfg.Log.Format, Level: cfg.Log.Level}, os.Stderr)
 	sys, err := app.Build(ctx, app.Options{Config: cfg, Logger: log, Tail: tail, ConfigPath: cfgPath})

@@ -32,6 +32,8 @@ func TestSmoke(t *testing.T) {
 	}
 	t.Run("AttractScreen", func(t *testing.T) { smokeAttractScreen(t, bin) })
 	t.Run("SimConfigRefused", func(t *testing.T) { simConfigRefused(t, bin) })
+	t.Run("HelpFirstLine", func(t *testing.T) { helpFirstLine(t, bin) })
+	t.Run("NoDisplay", func(t *testing.T) { noDisplay(t, bin) })
 }
 
 // smokeAttractScreen starts the real kiosk binary the way a terminal does, with a configuration file and a provisioned state

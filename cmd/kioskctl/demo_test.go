@@ -19,11 +19,7 @@ func TestBinary(t *testing.T) {
 	if _, err := exec.LookPath("Xvfb"); err != nil {
 		t.Skip("Xvfb not installed (make deps)")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "kioskctl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildKioskctl(t)
 	t.Run("Demo", func(t *testing.T) { demoCommand(t, bin) })
 	t.Run("SimKioskWindow", func(t *testing.T) { simKioskWindow(t, bin) })
 }

@@ -4,7 +4,14 @@
 // signs and publishes releases with `eidkiosk-authority release`).
 package main
 
-import "eidkiosk/internal/cli"
+import (
+	// First, before Fyne's lang package reads the locale: LANG=C.UTF-8
+	// made it print "Fyne error: Error parsing user locale C" before every
+	// command's output.
+	_ "eidkiosk/internal/localeenv"
+
+	"eidkiosk/internal/cli"
+)
 
 // app collects the sub-commands; each file of this package registers its own
 // in an init function, and the logic lives in the library packages.

@@ -122,7 +122,8 @@ func (a *App) Run(ctx context.Context, args []string) error {
 }
 
 func (a *App) help(w io.Writer, prefix string) {
-	fmt.Fprintf(w, "%s: %s\n\nusage: %s COMMAND [flags] [args]\n\ncommands:\n", a.Name, a.Summary, a.Name)
+	// The usage first, as each command's own help and flag's do.
+	fmt.Fprintf(w, "usage: %s COMMAND [flags] [args]\n\n%s: %s\n\ncommands:\n", a.Name, a.Name, a.Summary)
 	width := 0
 	for _, c := range a.commands {
 		width = max(width, len(c.Name))

@@ -60,6 +60,19 @@ func TestHelpOnceOnStdout(t *testing.T) {
 	}
 }
 
+// TestAppHelpStartsWithUsage: the first line of `tool --help` is the
+// usage (issue 16), as for each command.
+func TestAppHelpStartsWithUsage(t *testing.T) {
+	var ran []string
+	a, out, _ := testApp(&ran)
+	if err := a.Run(context.Background(), []string{"--help"}); err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(out.String(), "\n"); first != "usage: tool COMMAND [flags] [args]" {
+		t.Fatalf("first line %q, want the usage", first)
+	}
+}
+
 func TestUnknownAndBadFlags(t *testing.T) {
 	var ran []string
 	a, _, errb := testApp(&ran)

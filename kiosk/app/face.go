@@ -57,19 +57,6 @@ func (s *System) buildFace(cfg config.Config) (session.FaceCapturer, error) {
 	return c, nil
 }
 
-func (s *System) cameraLine() string {
-	if s.camera == nil {
-		return "no camera pipeline"
-	}
-	st := s.camera.Stats()
-	state := "ok"
-	if !s.camera.OK() {
-		state = "NOT DELIVERING"
-	}
-	p := s.camera.PreviewSize()
-	return fmt.Sprintf("%s %s, %dx%d, %d frames, %d faults", s.Config.Camera.Source, state, p.X, p.Y, st.Frames, st.Faults)
-}
-
 func (s *System) cameraCheck() selftest.Check {
 	if s.camera == nil {
 		return nil

@@ -278,6 +278,11 @@ func TestLauncherMain(t *testing.T) {
 	if code := update.Main([]string{"-bogus"}, &buf); code != 2 {
 		t.Fatalf("bad flag: %d", code)
 	}
+	// Asked-for help: the usage first, exit 0 (the manual page is made from it).
+	buf.Reset()
+	if code := update.Main([]string{"--help"}, &buf); code != 0 || !strings.HasPrefix(buf.String(), "usage: kiosk-launch ") {
+		t.Fatalf("--help: %d %q", code, buf.String())
+	}
 }
 
 func TestHangingCheckCannotHoldTheTrial(t *testing.T) {

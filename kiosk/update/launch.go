@@ -261,7 +261,15 @@ func Main(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kiosk-launch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	state := fs.String("state", "/var/lib/eidkiosk", "the kiosk's state directory (state.dir)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: kiosk-launch [flags] -- [kiosk flags]\n\n"+
+			"Starts the kiosk from the A/B slot the update agent selected, counting start attempts so that a slot that never starts or keeps crashing is rolled back.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if err := Exec(*state, fs.Args(), slog.New(slog.NewTextHandler(stderr, nil))); err != nil {

@@ -22,6 +22,7 @@ import (
 	"eidkiosk/facemodel"
 	"eidkiosk/internal/atomicfile"
 	"eidkiosk/kiosk/config"
+	"eidkiosk/packaging/manpage"
 )
 
 // Options says what to build.
@@ -39,9 +40,29 @@ type Options struct {
 	// Compression of the data archive: gzip (default), xz, zstd or none.
 	Compression string
 	Log         io.Writer
+	// Maintainer is the packages' Maintainer, "Name <address>" with a real
+	// mail domain (the Makefile's MAINTAINER).
+	Maintainer string
+	// SBOM writes a CycloneDX SBOM per binary (CycloneDXGomod, run with
+	// `go run`) into the package's docs and beside the packages.
+	SBOM bool
 	// DpkgInfo is the dpkg database's info directory; default
 	// /var/lib/dpkg/info.
 	DpkgInfo string
+}
+
+// manPages names each binary's manual page: the command as a user types
+// it, and its section (8: started by the system, not by a person).
+var manPages = map[string]struct{ Name, Section string }{
+	"kiosk": {"kiosk", "8"}, "kiosk-launch": {"kiosk-launch", "8"},
+	"kioskctl": {"kioskctl", "1"}, "authority": {"eidkiosk-authority", "1"},
+}
+
+// installed is where each binary is installed (the nfpm configurations
+// say the same; the system test and the units rely on these paths).
+var installed = map[string]string{
+	"kiosk": "/usr/lib/eidkiosk/kiosk", "kiosk-launch": "/usr/bin/kiosk-launch",
+	"kioskctl": "/usr/bin/kioskctl", "authority": "/usr/bin/eidkiosk-authority",
 }
 
 // Result is one built package.
@@ -75,6 +96,9 @@ func Build(opt Options) ([]Result, error) {
 	// the agent compares versions as strict semver.
 	if _, err := semver.StrictNewVersion(opt.Version); err != nil {
 		return nil, fmt.Errorf("mkdeb: version %q must be semver, e.g. 0.3.1 or 0.3.1+git42.9267b31: %w", opt.Version, err)
+	}
+	if err := checkMaintainer(opt.Maintainer); err != nil {
+		return nil, err
 	}
 	if opt.Root == "" {
 		opt.Root = "."
@@ -113,7 +137,11 @@ func Build(opt Options) ([]Result, error) {
 	if models, err = filepath.Abs(models); err != nil {
 		return nil, fmt.Errorf("mkdeb: %w", err)
 	}
-	env := map[string]string{"VERSION": opt.Version, "ARCH": opt.Arch, "BIN": bin, "GEN": gen, "MODELS": models}
+	when := buildTime(root)
+	chlog, err := manpage.Gzip(changelog(opt.Version, opt.Maintainer, when))
+	if err != nil {
+		return nil, err
+	}
 	var results []Result
 	for _, name := range opt.Packages {
 		name = strings.TrimSpace(name)
@@ -137,6 +165,9 @@ func Build(opt Options) ([]Result, error) {
 			if _, err := os.Stat(path); err != nil {
 				return nil, fmt.Errorf("%w: %s", ErrMissingBinary, path)
 			}
+			if err := checkHardened(path); err != nil {
+				return nil, err
+			}
 			if opt.NoShlibDeps {
 				continue
 			}
@@ -146,25 +177,47 @@ func Build(opt Options) ([]Result, error) {
 			}
 			libDeps = append(libDeps, deps...)
 		}
+		pkgName := "eidkiosk-" + name
+		stage := filepath.Join(gen, name)
+		extra, dbg, err := stageDocs(opt, name, pkgName, bin, stage, chlog, when, root)
+		if err != nil {
+			return nil, err
+		}
+		env := map[string]string{"VERSION": opt.Version, "ARCH": opt.Arch, "BIN": filepath.Join(stage, "bin"), "GEN": gen, "MODELS": models, "MAINTAINER": opt.Maintainer}
 		fmt.Fprintf(opt.Log, "%s: packaging (%s compression)\n", name, cmp.Or(opt.Compression, "gzip"))
-		r, err := buildOne(filepath.Join(root, "packaging", "nfpm", name+".yaml"), root, opt.Out, env, libDeps, opt.Compression)
+		info, err := parseConfig(filepath.Join(root, "packaging", "nfpm", name+".yaml"), root, env)
+		if err != nil {
+			return nil, err
+		}
+		info.Contents = append(info.Contents, extra...)
+		info.Depends = mergeDeps(info.Depends, libDeps)
+		r, err := writePackage(info, opt.Out, opt.Compression)
 		if err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(opt.Log, "%s  %d KiB\n  Depends: %s\n", r.Path, (r.Size+1023)/1024, strings.Join(r.Depends, ", "))
 		results = append(results, r)
+		if dbg != nil {
+			r, err := writePackage(dbgsymInfo(info, dbg), opt.Out, opt.Compression)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(opt.Log, "%s  %d KiB\n", r.Path, (r.Size+1023)/1024)
+			results = append(results, r)
+		}
 	}
 	return results, nil
 }
 
-func buildOne(cfgPath, root, out string, env map[string]string, libDeps []string, compression string) (Result, error) {
+// parseConfig reads an nfpm configuration, sources relative to root.
+func parseConfig(cfgPath, root string, env map[string]string) (*nfpm.Info, error) {
 	cfg, err := nfpm.ParseFileWithEnvMapping(cfgPath, func(k string) string { return env[k] })
 	if err != nil {
-		return Result{}, fmt.Errorf("mkdeb: %s: %w", cfgPath, err)
+		return nil, fmt.Errorf("mkdeb: %s: %w", cfgPath, err)
 	}
 	info, err := cfg.Get("deb")
 	if err != nil {
-		return Result{}, fmt.Errorf("mkdeb: %s: %w", cfgPath, err)
+		return nil, fmt.Errorf("mkdeb: %s: %w", cfgPath, err)
 	}
 	for _, c := range info.Contents {
 		if c.Source != "" && !filepath.IsAbs(c.Source) {
@@ -176,7 +229,11 @@ func buildOne(cfgPath, root, out string, env map[string]string, libDeps []string
 			*s = filepath.Join(root, *s)
 		}
 	}
-	info.Depends = mergeDeps(info.Depends, libDeps)
+	return info, nil
+}
+
+// writePackage writes the .deb into out.
+func writePackage(info *nfpm.Info, out, compression string) (Result, error) {
 	if compression != "" {
 		info.Deb.Compression = compression
 	}

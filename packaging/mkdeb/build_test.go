@@ -33,13 +33,21 @@ func need(t *testing.T, tools ...string) {
 	}
 }
 
-// stageBinaries puts real ELF executables (the system's true, which links
-// libc) where the kiosk's binaries go: the test is about the packaging.
+// hardenedFlags are the Makefile's build flags that mkdeb requires.
+var hardenedFlags = []string{"-buildmode=pie", "-ldflags=-linkmode=external -extldflags=-Wl,-z,relro,-z,now"}
+
+// stageBinaries puts a real Go program, kiosk-launch built as the
+// Makefile builds (PIE, external linking, full RELRO; it links libc and
+// seven modules), where each of the kiosk's binaries goes: the test is
+// about the packaging.
 func stageBinaries(t *testing.T) string {
 	t.Helper()
-	src, err := exec.LookPath("true")
-	if err != nil {
-		t.Skip("no true(1) to stand in for the binaries")
+	need(t, "gcc", "objcopy")
+	src := filepath.Join(t.TempDir(), "kiosk-launch")
+	cmd := exec.Command("go", append(append([]string{"build"}, hardenedFlags...), "-o", src, "./cmd/kiosk-launch")...)
+	cmd.Dir = repoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	b, err := os.ReadFile(src)
 	if err != nil {
@@ -62,6 +70,8 @@ func run(t *testing.T, name string, args ...string) string {
 	}
 	return string(out)
 }
+
+const testMaintainer = "eidkiosk test build <eidkiosk@city.example.org>"
 
 var (
 	buildOnce sync.Once
@@ -90,8 +100,8 @@ func build(t *testing.T) (map[string]Result, string) {
 			return
 		}
 		var res []Result
-		res, buildErr = Build(Options{Version: "1.2.3", Bin: bin, Out: buildDir, Root: root,
-			Packages: []string{"kiosk", "authority", "face-models"}})
+		res, buildErr = Build(Options{Version: "1.2.3", Bin: bin, Out: buildDir, Root: root, Maintainer: testMaintainer,
+			SBOM: true, Packages: []string{"kiosk", "authority", "face-models"}})
 		buildRes = map[string]Result{}
 		for _, r := range res {
 			buildRes[r.Name] = r
@@ -226,7 +236,7 @@ func TestAlteredModelsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := Build(Options{Version: "1.0.0", Bin: t.TempDir(), Out: t.TempDir(), Root: repoRoot(t), Models: dir,
+	_, err := Build(Options{Version: "1.0.0", Maintainer: testMaintainer, Bin: t.TempDir(), Out: t.TempDir(), Root: repoRoot(t), Models: dir,
 		Packages: []string{"face-models"}})
 	if !errors.Is(err, ErrModels) {
 		t.Fatalf("err = %v, want ErrModels", err)
@@ -287,18 +297,18 @@ func TestUnitsVerify(t *testing.T) {
 
 func TestMissingBinary(t *testing.T) {
 	dir := t.TempDir()
-	_, err := Build(Options{Version: "1.0.0", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"authority"}})
+	_, err := Build(Options{Version: "1.0.0", Maintainer: testMaintainer, Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"authority"}})
 	if !errors.Is(err, ErrMissingBinary) || !strings.Contains(err.Error(), "authority") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := Build(Options{Version: "1.0.0", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"demo"}}); err == nil {
+	if _, err := Build(Options{Version: "1.0.0", Maintainer: testMaintainer, Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Packages: []string{"demo"}}); err == nil {
 		t.Fatal("unknown package accepted")
 	}
-	if _, err := Build(Options{Version: "1.0.0", Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Compression: "bzip2"}); err == nil {
+	if _, err := Build(Options{Version: "1.0.0", Maintainer: testMaintainer, Bin: dir, Out: t.TempDir(), Root: repoRoot(t), Compression: "bzip2"}); err == nil {
 		t.Fatal("unknown compression accepted")
 	}
 	for _, v := range []string{"", "v1.2.3", "1.2", "9267b31", "1.2.3 dirty"} {
-		if _, err := Build(Options{Version: v, Bin: dir, Out: t.TempDir(), Root: repoRoot(t)}); err == nil || !strings.Contains(err.Error(), "version") {
+		if _, err := Build(Options{Version: v, Maintainer: testMaintainer, Bin: dir, Out: t.TempDir(), Root: repoRoot(t)}); err == nil || !strings.Contains(err.Error(), "version") {
 			t.Errorf("version %q: err %v", v, err)
 		}
 	}

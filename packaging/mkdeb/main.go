@@ -6,7 +6,14 @@
 // dpkg database, like dpkg-shlibdeps), and writes the default
 // /etc/eidkiosk/kiosk.toml from kiosk/config, each key with its meaning.
 //
-//	go build -o bin/ ./cmd/... && go run ./packaging/mkdeb --version 0.3.1 --out dist/
+// For lintian it refuses binaries built without PIE, RELRO and immediate
+// binding, ships them stripped with their debug symbols in a -dbgsym
+// package (/usr/lib/debug/.build-id), writes each binary's manual page
+// from its own --help (packaging/manpage), a DEP-5 copyright file with
+// the licence of every Go module linked in (from the module cache), a
+// Debian changelog, and with --sbom a CycloneDX SBOM per binary.
+//
+//	make build && go run ./packaging/mkdeb --version 0.3.1 --maintainer 'City IT <eid@city.example.org>' --sbom --out dist/
 //
 // It does not build the binaries, sign the packages, or publish them.
 package main
@@ -29,6 +36,8 @@ func main() {
 	flag.StringVar(&pkgs, "packages", "kiosk,authority,face-models", "which packages to build, comma-separated")
 	flag.StringVar(&opt.Models, "models", "", "directory of the verified face models (default: out/models under --root; `make models`)")
 	flag.StringVar(&opt.Compression, "compression", "gzip", "compression of the packages' data: gzip, xz (smallest, slowest), zstd or none")
+	flag.StringVar(&opt.Maintainer, "maintainer", "", "the packages' Maintainer, \"Name <address>\" (required; the Makefile's MAINTAINER)")
+	flag.BoolVar(&opt.SBOM, "sbom", false, "write a CycloneDX SBOM per binary (go run "+CycloneDXGomod+")")
 	flag.BoolVar(&opt.NoShlibDeps, "no-shlib-deps", false, "do not add the shared libraries' packages to Depends")
 	flag.Parse()
 	opt.Packages = strings.Split(pkgs, ",")

@@ -79,21 +79,40 @@ func (k *Kiosk) Run(ctx context.Context, o Options) error {
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() {
+		// SIGTERM ends ctx and makes Fyne quit by itself, at the same time:
+		// the UI lets go of Fyne first thing.
+		<-ctx.Done()
+		k.UI.Detach()
+	}()
+	go func() {
 		err := k.sys.Run(ctx)
 		errc <- err
-		fyne.Do(k.App.Quit)
+		// The UI stops on the Fyne thread before the app does: after
+		// App.Run returns, GLFW is gone and no Fyne call may follow.
+		fyne.Do(func() {
+			k.UI.Close()
+			k.App.Quit()
+		})
 	}()
 	k.show(o.Fullscreen)
 	if o.Ready != nil {
 		go func() {
-			time.Sleep(200 * time.Millisecond)
-			fyne.Do(func() { o.Ready(k.Window) })
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+				fyne.Do(func() {
+					if ctx.Err() == nil {
+						o.Ready(k.Window)
+					}
+				})
+			}
 		}()
 	}
 	k.App.Run()
 	cancel()
 	err := <-errc
-	k.UI.Close()
+	k.UI.Close() // no-op when the kiosk stopped first; else stops the goroutines
+	k.UI.Wait()
 	k.voice.Close()
 	return err
 }
@@ -125,7 +144,12 @@ type tech struct{ s *app.System }
 
 func (t tech) TechStatus(ctx context.Context) ui.TechStatus { return t.s.Tech() }
 
-func (t tech) SelfTest(ctx context.Context) []ui.Check { return t.s.SelfTest(ctx, nil).Health() }
+// SelfTest runs the kiosk's whole self-test; the kiosk keeps the report, so
+// its checklist is the one every later TechStatus shows.
+func (t tech) SelfTest(ctx context.Context) []ui.Check {
+	t.s.SelfTest(ctx, nil)
+	return t.s.Tech().Checks
+}
 
 var _ ui.TechInfo = tech{}
 var _ = session.Attract

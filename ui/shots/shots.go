@@ -28,6 +28,7 @@ import (
 	"eidkiosk/ui"
 	"eidkiosk/ui/font"
 	"eidkiosk/ui/i18n"
+	"eidkiosk/ui/techstatus"
 )
 
 // Now is the fixed time of every sample; deadlines count from it.
@@ -127,32 +128,39 @@ func Catalogue() []Shot {
 	return out
 }
 
-// SampleTech is technician data for the screenshots.
+// SampleTech is technician data for the screenshots, in the shape the
+// running kiosk fills (kiosk/app System.Tech): the seven checks of its
+// self-test with the values they measure, states as codes, log lines
+// taken apart from the kiosk's log.
 type SampleTech struct{}
 
 // TechStatus implements ui.TechInfo.
 func (SampleTech) TechStatus(context.Context) ui.TechStatus {
+	at := func(h, m, s int) time.Time { return time.Date(2026, 3, 9, h, m, s, 0, Now.Location()) }
 	return ui.TechStatus{
-		Version: "1.4.2 (slot B, trial ok)",
+		Version: "1.4.2", Slot: "B",
 		Checks: []ui.Check{
-			{Name: "reader", OK: true, At: Now, Detail: "/dev/ttyUSB0, SAM 05.01"},
-			{Name: "camera", OK: true, At: Now, Detail: "1280x720, 29.9 fps"},
-			{Name: "gpio", OK: true, At: Now, Detail: "LEDs, buzzer, presence, tamper"},
-			{Name: "authority", OK: false, At: Now, Detail: "dial tcp: connection refused"},
-			{Name: "clock", OK: true, At: Now, Detail: "NTP offset 12ms"},
+			{Name: "disk space", Status: techstatus.Pass, At: Now, Detail: "12.3 GiB free"},
+			{Name: "certificate", Status: techstatus.Pass, At: Now, Detail: "valid until 2027-03-09 (365 days left)"},
+			{Name: "authority (mTLS)", Status: techstatus.Fail, At: Now, Detail: "dial tcp: connection refused", Fix: "check the network cable"},
+			{Name: "clock", Status: techstatus.Untested},
+			{Name: "reader", Status: techstatus.Pass, At: Now, Detail: "SAM 05.01 answers on /dev/ttyUSB0"},
+			{Name: "gpio", Status: techstatus.Skip, At: Now, Detail: "no GPIO peripherals on this board"},
+			{Name: "camera", Status: techstatus.Pass, At: Now, Detail: "/dev/video0 delivers frames (1280x720)"},
 		},
-		Outbox:  ui.OutboxStatus{Depth: 3, Oldest: 42 * time.Minute, Uplink: "offline: connection refused", LastAck: Now.Add(-50 * time.Minute)},
-		Update:  ui.UpdateStatus{State: "idle", Available: "1.4.3", Lease: "kiosk-0042 until 02:00"},
-		Reader:  "ok",
-		Camera:  "ok, 29.9 fps",
-		GPIO:    "presence=1 tamper=closed",
+		Outbox: ui.OutboxStatus{Depth: 3, Oldest: 42 * time.Minute, Uplink: techstatus.UplinkOffline, Sent: 14,
+			Reason: "connection refused", LastAck: Now.Add(-50 * time.Minute)},
+		Update:  ui.UpdateStatus{Phase: "idle", Available: "1.4.3", LeaseHolder: "kiosk-0042", LeaseUntil: at(2, 0, 0)},
+		Reader:  techstatus.Reader{Port: "/dev/ttyUSB0", OK: true},
+		Camera:  techstatus.Camera{Present: true, OK: true, Width: 1280, Height: 720, Frames: 53120, Faults: 0},
+		GPIO:    techstatus.GPIO{Present: true, Mode: "idle"},
 		Quality: []session.Measure{{Name: "sharpness", Value: 0.71, Threshold: 0.4, Pass: true}, {Name: "brightness", Value: 0.55, Threshold: 0.3, Pass: true}},
-		LogTail: []string{
-			"10:12:03 INFO session: visit started",
-			"10:13:40 INFO session: enrollment saved enrollment=01JNV6Z8K3Q9D sent=false",
-			"10:13:41 WARN uplink: upload failed, retry in 30s err=\"connection refused\"",
-			"10:20:00 INFO update: no new release",
-			"10:29:51 INFO session: technician mode entered",
+		Log: []ui.LogLine{
+			{At: at(10, 12, 3), Level: "INFO", Msg: "visit started"},
+			{At: at(10, 13, 40), Level: "INFO", Msg: "enrollment saved", Fields: []techstatus.Field{{Key: "sent", Value: "false"}}},
+			{At: at(10, 13, 41), Level: "WARN", Msg: "uplink: upload failed", Fields: []techstatus.Field{{Key: "err", Value: "connection refused"}}},
+			{At: at(10, 20, 0), Level: "INFO", Msg: "update: no new release"},
+			{At: at(10, 29, 51), Level: "INFO", Msg: "technician mode entered"},
 		},
 	}
 }
