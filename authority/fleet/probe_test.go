@@ -65,21 +65,13 @@ func (h *heartbeatRig) post(body []byte) int {
 // terminal keeps its newest 5000.
 func TestProbeHeartbeatSize(t *testing.T) {
 	ctx := context.Background()
-	db, err := authority.OpenDB(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	m := fleet.New(db, devices{"DEV-1": "NS-PSB-001"}, "", nil)
-	srv, err := authority.NewServer(ctx, db, nil, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newHeartbeatRig(t)
 	rig := newTLS(t, "DEV-1")
-	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(h.srv.Handler())
 	hs.TLS = rig.server
 	hs.StartTLS()
 	defer hs.Close()
+	db := h.db
 	c := rig.client("DEV-1")
 	defer c.CloseIdleConnections()
 	send := func(rep fleetproto.Report) int {
