@@ -62,19 +62,25 @@ check: ## gofmt, go vet (the dependency rules are tests)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
-test: deps check ## deps, vet, every test with -race, every golden screen, Mat leaks, 30 s of fuzzing the reader
+test: deps check ## deps, vet, every test with -race, every golden screen, Mat leaks, 30 s of fuzzing the reader, 3×5 s of the authority's parsers
 	$(GO) test -race -timeout 30m ./...
 	$(GO) test -count=1 ./ui/shots
 	$(GO) test -tags matprofile -run 'MatProfile' -count=1 ./kiosk/face/ ./drivers/camera/ ./facematch/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime 30s -fuzzminimizetime 5s ./drivers/idcard
+	$(GO) test -run '^$$' -fuzz '^FuzzProvisionJSON$$' -fuzztime 5s -fuzzminimizetime 1s ./authority/registry
+	$(GO) test -run '^$$' -fuzz '^FuzzHeartbeat$$' -fuzztime 5s -fuzzminimizetime 1s ./authority/fleet
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime 5s -fuzzminimizetime 1s ./enroll
 	@$(MAKE) --no-print-directory lintian
 
 test-fast: check ## the pure-Go packages only, without the race detector (seconds)
 	$(GO) test $(PURE)
 
-fuzz: ## longer fuzzing: reader frames, sealed packages, update archives, identity bundles
+fuzz: ## longer fuzzing: reader frames, sealed packages and their canonical form, update archives, identity bundles, provisioning and heartbeat JSON
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime 10m ./drivers/idcard
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 2m ./enroll
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime 2m ./enroll
+	$(GO) test -run '^$$' -fuzz '^FuzzProvisionJSON$$' -fuzztime 2m ./authority/registry
+	$(GO) test -run '^$$' -fuzz '^FuzzHeartbeat$$' -fuzztime 2m ./authority/fleet
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime 2m ./kiosk/update
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadIdentity$$' -fuzztime 2m ./provisioning
 

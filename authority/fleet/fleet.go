@@ -166,7 +166,26 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-const maxReport = 64 << 10
+// Bounds of a heartbeat. A real one is 1-3 KB (a dozen checks, a few
+// recent errors, two slots) plus at most 32 KiB of audit batch
+// (kiosk/audit's maxBatchBytes). Each device keeps its newest
+// keepHeartbeats (days of history at one a minute); older ones are dropped
+// as new ones arrive, so a terminal cannot grow the database without bound.
+const (
+	maxReport      = 64 << 10
+	maxChecks      = 64
+	maxErrors      = 32
+	maxSlots       = 8
+	keepHeartbeats = 5000
+)
+
+// checkReport refuses heartbeats above the bounds above.
+func checkReport(rep *fleetproto.Report) error {
+	if len(rep.Checks) > maxChecks || len(rep.LastErrors) > maxErrors || len(rep.Update.Slots) > maxSlots {
+		return fmt.Errorf("fleet: heartbeat holds more than %d checks, %d errors or %d slots", maxChecks, maxErrors, maxSlots)
+	}
+	return nil
+}
 
 func (m *Module) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
@@ -184,7 +203,16 @@ func (m *Module) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	var rep fleetproto.Report
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxReport))
 	if err := dec.Decode(&rep); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, fmt.Sprintf("fleet: heartbeat larger than %d bytes", maxReport), http.StatusRequestEntityTooLarge)
+			return
+		}
 		http.Error(w, "fleet: heartbeat is not valid JSON", http.StatusBadRequest)
+		return
+	}
+	if err := checkReport(&rep); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	if err := m.Record(r.Context(), id, station, rep); err != nil {
@@ -274,6 +302,10 @@ func (m *Module) Record(ctx context.Context, id, station string, rep fleetproto.
 		return fmt.Errorf("fleet: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO fleet_heartbeats (device_id, received_ns, report) VALUES (?, ?, ?)`), id, now, string(body)); err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, db.Rebind(`DELETE FROM fleet_heartbeats WHERE device_id = ? AND received_ns < (
+		SELECT received_ns FROM fleet_heartbeats WHERE device_id = ? ORDER BY received_ns DESC LIMIT 1 OFFSET ?)`), id, id, keepHeartbeats-1); err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, db.Rebind(`DELETE FROM fleet_heartbeats WHERE received_ns < ?`), now-m.History.Nanoseconds()); err != nil {

@@ -50,7 +50,7 @@ type tlsRig struct {
 	clients map[string]tls.Certificate
 }
 
-func newTLS(t *testing.T, names ...string) *tlsRig {
+func newTLS(t testing.TB, names ...string) *tlsRig {
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caT := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, IsCA: true, BasicConstraintsValid: true,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}

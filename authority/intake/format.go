@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"eidkiosk/internal/cli"
 )
 
 // WriteList prints summaries as a table for `authority enrollments list`.
@@ -17,7 +19,7 @@ func WriteList(w io.Writer, list []Summary) error {
 		if flags == "" {
 			flags = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Short, s.EnrollmentID, s.StationID, s.DeviceID,
+		cli.Row(tw, s.Short, s.EnrollmentID, s.StationID, s.DeviceID,
 			s.Received.UTC().Format(time.DateTime), s.Source, s.Name, s.Number, flags)
 	}
 	return tw.Flush()
@@ -28,7 +30,7 @@ func WriteDetail(w io.Writer, d *Detail) error {
 	r := d.Record
 	c := r.Card
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
+	row := func(k string, v any) { cli.Row(tw, k, fmt.Sprint(v)) }
 	ms := func(v int64) string {
 		if v == 0 {
 			return "-"

@@ -321,6 +321,12 @@ func ParseCSR(der []byte) (*x509.CertificateRequest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadCSR, err)
 	}
+	switch csr.SignatureAlgorithm {
+	case x509.ECDSAWithSHA256, x509.ECDSAWithSHA384, x509.ECDSAWithSHA512:
+	default:
+		// CheckSignature accepts SHA-1 on a request; the authority does not.
+		return nil, fmt.Errorf("%w: signature algorithm %v (want ECDSA with SHA-256 or stronger)", ErrBadCSR, csr.SignatureAlgorithm)
+	}
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("%w: signature: %v", ErrBadCSR, err)
 	}

@@ -2,12 +2,10 @@ package registry
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"eidkiosk/authority/guard"
+	"eidkiosk/internal/cli"
 	"eidkiosk/provisioning/protocol"
 )
 
@@ -47,27 +45,12 @@ func printable(s string, n int) bool {
 }
 
 // bounded makes an untrusted value safe to store and print: at most n
-// bytes of it, control characters and invalid UTF-8 escaped as Go does in
-// %q (without the quotes), and "…" when it was cut.
+// bytes of it, escaped by cli.Escape, and "…" when it was cut.
 func bounded(s string, n int) string {
-	cut := false
-	if len(s) > n {
-		s, cut = s[:n], true
+	if len(s) <= n {
+		return cli.Escape(s)
 	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == utf8.RuneError || r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029':
-			q := strconv.QuoteRuneToASCII(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteRune(r)
-		}
-	}
-	if cut {
-		b.WriteString("…")
-	}
-	return b.String()
+	return cli.Escape(s[:n]) + "…"
 }
 
 // limited wraps h in a per-source rate limit answering a JSON refusal

@@ -5,8 +5,12 @@ package registry_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -115,5 +119,88 @@ func TestProvisionRateRefills(t *testing.T) {
 	clk.Advance(20 * time.Second)
 	if ok, _ := l.Allow("10.0.0.1"); !ok {
 		t.Fatal("the bucket did not refill")
+	}
+}
+
+// Finding 8: a CSR signed with SHA-1 was accepted.
+func TestProbeSHA1CSR(t *testing.T) {
+	a := registrytest.Start(t, registrytest.Options{})
+	hc := anonClient(t, a)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "t"},
+		SignatureAlgorithm: x509.ECDSAWithSHA1}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := protocol.ProvisionRequest{CSR: der, Serial: "SN-SHA1", KeyKind: protocol.KeyFile, Token: a.Token(t, "NS-PSB-001", time.Hour)}
+	if code, ref, _ := postProvision(t, hc, a, req); code != 400 || ref.Reason != protocol.ReasonBadCSR {
+		t.Fatalf("SHA-1 CSR: %d %+v", code, ref)
+	}
+}
+
+func postProvision(t *testing.T, hc *http.Client, a *registrytest.Authority, req protocol.ProvisionRequest) (int, protocol.Refusal, *protocol.Bundle) {
+	t.Helper()
+	body, _ := json.Marshal(req)
+	resp, err := hc.Post(a.URL+protocol.PathProvision, "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		var b protocol.Bundle
+		if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, protocol.Refusal{}, &b
+	}
+	var ref protocol.Refusal
+	json.NewDecoder(resp.Body).Decode(&ref)
+	return resp.StatusCode, ref, nil
+}
+
+// Finding 2: a one-time token for another station plus a working
+// terminal's serial must not take that terminal over; a token bound to a
+// serial provisions only that box; a used token does not name its terminal.
+func TestProbeCrossStationTakeover(t *testing.T) {
+	a := registrytest.Start(t, registrytest.Options{})
+	hc := anonClient(t, a)
+	ctx := context.Background()
+	victim, _ := request(t, "SN-VICTIM-1")
+	victim.Token = a.Token(t, "ST-1", time.Hour)
+	code, ref, b := postProvision(t, hc, a, victim)
+	if code != 200 {
+		t.Fatalf("victim: %d %+v", code, ref)
+	}
+	cert, _ := x509.ParseCertificate(b.Chain[0])
+
+	attack, _ := request(t, "SN-VICTIM-1")
+	attack.Token = a.Token(t, "ST-2", time.Hour)
+	if code, ref, _ := postProvision(t, hc, a, attack); code != 403 || ref.Reason != protocol.ReasonSerialActive {
+		t.Fatalf("takeover attempt: %d %+v", code, ref)
+	}
+	if id, _, err := a.Registry.Authorize(ctx, cert); err != nil || id != b.DeviceID {
+		t.Fatalf("the victim lost its identity: %v", err)
+	}
+
+	tok, err := a.Registry.CreateBoundToken(ctx, "ST-3", "", "SN-BOX-3", time.Hour, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := request(t, "SN-OTHER")
+	other.Token = tok.Value
+	if code, ref, _ := postProvision(t, hc, a, other); code != 403 || ref.Reason != protocol.ReasonSerialNotAllowed {
+		t.Fatalf("bound token on another box: %d %+v", code, ref)
+	}
+	right, _ := request(t, "SN-BOX-3")
+	right.Token = tok.Value
+	if code, ref, _ := postProvision(t, hc, a, right); code != 200 {
+		t.Fatalf("bound token on its box: %d %+v", code, ref)
+	}
+
+	again, _ := request(t, "SN-LATE")
+	again.Token = victim.Token
+	code, ref, _ = postProvision(t, hc, a, again)
+	if code != 403 || ref.Reason != protocol.ReasonTokenUsed || strings.Contains(ref.Message, b.DeviceID) {
+		t.Fatalf("used token: %d %+v (must not name %s)", code, ref, b.DeviceID)
 	}
 }

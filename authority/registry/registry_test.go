@@ -3,8 +3,6 @@ package registry_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -25,15 +23,7 @@ import (
 	"eidkiosk/provisioning/protocol"
 )
 
-func request(t testing.TB, serial string) (protocol.ProvisionRequest, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "t"}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return protocol.ProvisionRequest{CSR: der, Serial: serial, KeyKind: protocol.KeyFile}, key
-}
+var request = registrytest.Request
 
 func TestTokenIsSingleUseUnderConcurrency(t *testing.T) {
 	a := registrytest.Start(t, registrytest.Options{})

@@ -30,6 +30,7 @@ import (
 	"eidkiosk/authority"
 	"eidkiosk/authority/binding"
 	"eidkiosk/authority/fleet"
+	"eidkiosk/authority/guard"
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/metrics"
 	"eidkiosk/authority/pki"
@@ -39,6 +40,9 @@ import (
 	"eidkiosk/facematch/score"
 	"eidkiosk/internal/clock"
 )
+
+// ErrUnsafeDataDir: the data directory is writable by other users.
+var ErrUnsafeDataDir = errors.New("unsafe data directory")
 
 // Config says where the authority keeps its state.
 type Config struct {
@@ -52,11 +56,56 @@ type Config struct {
 	RequireAllowList bool
 	// Face configures the face check of every stored enrollment.
 	Face FaceConfig
+	// Limits bounds what clients can hold on the HTTPS listener; zero
+	// fields take DefaultLimits'.
+	Limits Limits
 	// Retention is how long review material stays reviewable after an
 	// officer's decision (0: kept); see review.Options.
 	Retention time.Duration
 	// Version is the authority's build, for its metrics.
 	Version string
+}
+
+// Limits are the HTTPS listener's bounds on connections and their times.
+type Limits struct {
+	ConnsPerClient int           // open connections of one client address
+	Conns          int           // open connections of all clients
+	ReadHeader     time.Duration // request line and headers
+	Read           time.Duration // a whole request, body included
+	Write          time.Duration // a whole response
+	Idle           time.Duration // a kept-alive connection between requests
+}
+
+// DefaultLimits: the largest legitimate request is a 4 MiB enrollment
+// package, 30 s even at 1.1 Mbit/s; the largest response a release
+// archive, which a terminal fetches with Range requests and resumes. A
+// terminal holds two or three connections (uplink, heartbeat, update), a
+// station's terminals share no address, and the demo or a test rig runs a
+// few terminals and the CLI from one: 32 per address.
+var DefaultLimits = Limits{ConnsPerClient: 32, Conns: 4096, ReadHeader: 5 * time.Second, Read: 45 * time.Second,
+	Write: 2 * time.Minute, Idle: 60 * time.Second}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.ConnsPerClient == 0 {
+		l.ConnsPerClient = d.ConnsPerClient
+	}
+	if l.Conns == 0 {
+		l.Conns = d.Conns
+	}
+	if l.ReadHeader == 0 {
+		l.ReadHeader = d.ReadHeader
+	}
+	if l.Read == 0 {
+		l.Read = d.Read
+	}
+	if l.Write == 0 {
+		l.Write = d.Write
+	}
+	if l.Idle == 0 {
+		l.Idle = d.Idle
+	}
+	return l
 }
 
 // FaceConfig configures the intake's face check: the live capture against
@@ -91,6 +140,7 @@ type Service struct {
 	// (Metrics.SetReviewQueue, Metrics.Issued).
 	Metrics *metrics.Metrics
 	log     *slog.Logger
+	limits  Limits
 }
 
 // devices forwards to the registry, which is built after the intake (it
@@ -129,6 +179,13 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
+	}
+	if fi, err := os.Stat(c.DataDir); err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	} else if fi.Mode().Perm()&0o022 != 0 {
+		// Keys and the database live here: another user who can write
+		// the directory can swap them.
+		return nil, fmt.Errorf("service: %w: data directory %s is writable by other users (mode %v): chmod 700 %s", ErrUnsafeDataDir, c.DataDir, fi.Mode().Perm(), c.DataDir)
 	}
 	dsn := c.DB
 	if dsn == "" {
@@ -208,7 +265,7 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 	met := metrics.New(metrics.Options{DB: db, Roster: Roster(reg), Enrolled: in.Count, RepoDir: repoDir,
 		Clock: c.Clock, Version: c.Version})
 	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Review: rv, Binding: bd, Server: srv, RepoDir: repoDir,
-		Faces: faces, Metrics: met, log: c.Logger}, nil
+		Faces: faces, Metrics: met, log: c.Logger, limits: c.Limits.withDefaults()}, nil
 }
 
 // Roster lists the registry's terminals for the fleet view.
@@ -231,6 +288,8 @@ func Roster(reg *registry.Registry) fleet.Roster {
 func (s *Service) TLSConfig() *tls.Config { return s.PKI.ServerTLSConfig() }
 
 // Serve serves HTTPS on ln until ctx is done, then shuts down gracefully.
+// The connections of each client address and in total, and the time a
+// request may take, are bounded by Config.Limits.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	return s.serve(ctx, ln, s.Metrics.Middleware(s.Server.Handler()), s.TLSConfig())
 }
@@ -270,13 +329,15 @@ func (s *Service) ServeAdmin(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Service) serve(ctx context.Context, ln net.Listener, h http.Handler, tc *tls.Config) error {
+	l := s.limits
+	ln = guard.Listen(ln, l.ConnsPerClient, l.Conns)
 	hs := &http.Server{
 		Handler:           h,
 		TLSConfig:         tc,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: l.ReadHeader,
+		ReadTimeout:       l.Read,
+		WriteTimeout:      l.Write,
+		IdleTimeout:       l.Idle,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)

@@ -37,7 +37,7 @@ func init() {
 					if d.Reason != "" && d.Status != registry.StatusActive {
 						status += " (" + d.Reason + ")"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Station, status, d.KeyKind, d.Serial, when(d.LastSeen), when(d.CertNotAfter), st)
+					cli.Row(tw, d.ID, d.Station, status, d.KeyKind, d.Serial, when(d.LastSeen), when(d.CertNotAfter), st)
 				}
 				return tw.Flush()
 			})
@@ -96,7 +96,7 @@ func init() {
 				tw := tabwriter.NewWriter(app.Stdout, 2, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "TIME (UTC)\tACTOR\tACTION\tDEVICE\tSTATION\tDETAIL")
 				for _, e := range es {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Format("2006-01-02 15:04:05"), e.Actor, e.Action, e.Device, e.Station, e.Detail)
+					cli.Row(tw, e.At.Format("2006-01-02 15:04:05"), e.Actor, e.Action, e.Device, e.Station, e.Detail)
 				}
 				return tw.Flush()
 			})

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -132,8 +133,10 @@ func writeFleet(ts []fleet.Terminal) error {
 		if t.LastTrialDetail != "" {
 			trial += ": " + t.LastTrialDetail
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n", t.DeviceID, t.Station, status, fleetDash(t.Version),
-			fleetSlots(t), fleetDash(t.Channel), t.Cohort, health, t.Outbox, fleetDash(t.Phase), fleetDash(trial),
+		// Every value but the counters came from a terminal: cli.Row
+		// escapes them, so a newline in a slot cannot forge a row.
+		cli.Row(tw, t.DeviceID, t.Station, status, fleetDash(t.Version),
+			fleetSlots(t), fleetDash(t.Channel), strconv.Itoa(t.Cohort), health, strconv.Itoa(t.Outbox), fleetDash(t.Phase), fleetDash(trial),
 			seen, fleetDash(strings.Join(t.Flags, ",")))
 	}
 	if err := tw.Flush(); err != nil {

@@ -21,6 +21,7 @@ func init() {
 		width, height, fps, frames, every       int
 		loop, quick                             bool
 		seed                                    uint64
+		faultTimeout                            time.Duration
 	)
 	camFlags := func(fs *flag.FlagSet) {
 		fs.StringVar(&cfgPath, "config", "", "kiosk configuration file for the [camera] and [face] sections (default: built-in defaults)")
@@ -72,8 +73,9 @@ func init() {
 		Summary: "show live face measurements (box, every quality value and threshold, liveness inputs, ms/frame) to align a camera",
 		Flags: func(fs *flag.FlagSet) {
 			camFlags(fs)
-			fs.IntVar(&frames, "frames", 0, "stop after this many frames (0: until interrupted or the recording ends)")
+			fs.IntVar(&frames, "frames", 0, "stop after this many frames, faulted ones included (0: until interrupted or the recording ends)")
 			fs.IntVar(&every, "every", 1, "print every Nth frame")
+			fs.DurationVar(&faultTimeout, "fault-timeout", 10*time.Second, "give up when the camera has delivered no frame for this long")
 		},
 		Run: func(ctx context.Context, args []string) error {
 			c, s, err := load()
@@ -89,7 +91,7 @@ func init() {
 			}
 			defer cam.Close()
 			fmt.Fprintf(app.Stdout, "camera %s, preset %s; values marked ! fail their threshold\n", c.Camera.Source, c.Face.Preset)
-			return face.Check(ctx, cam, app.Stdout, face.CheckOptions{Settings: s, Frames: frames, Every: every})
+			return face.Check(ctx, cam, app.Stdout, face.CheckOptions{Settings: s, Frames: frames, Every: every, FaultTimeout: faultTimeout})
 		},
 	}, &cli.Command{
 		Name:    "face capture",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"gocv.io/x/gocv"
 
@@ -16,9 +17,20 @@ import (
 // CheckOptions configures Check.
 type CheckOptions struct {
 	Settings Settings
-	Frames   int // stop after this many frames (0: until ctx ends or the recording ends)
+	Frames   int // stop after this many frames, faulted ones included (0: until ctx ends or the recording ends)
 	Every    int // print every Nth frame (default 1)
+	// FaultTimeout ends Check with an error wrapping camera.ErrFault when
+	// the camera has given no frame for this long (default 10 s).
+	FaultTimeout time.Duration
 }
+
+// Backoff between polls of a faulted camera: it doubles from the first to
+// the cap, so a source that never opens costs a few wake-ups a second, not
+// a busy loop.
+const (
+	faultBackoffFirst = 20 * time.Millisecond
+	faultBackoffCap   = time.Second
+)
 
 // Check measures live frames for a technician aligning a camera: one line
 // per frame with the face box, every quality value against its threshold,
@@ -35,8 +47,13 @@ func Check(ctx context.Context, cam Frames, w io.Writer, o CheckOptions) error {
 	defer a.Close()
 	m := gocv.NewMat()
 	defer m.Close()
+	if o.FaultTimeout <= 0 {
+		o.FaultTimeout = 10 * time.Second
+	}
 	var seq uint64
 	n := 0
+	var faultSince time.Time // zero: not faulted
+	backoff := faultBackoffFirst
 	for o.Frames == 0 || n < o.Frames {
 		in, err := cam.Next(ctx, seq, &m)
 		switch {
@@ -45,10 +62,29 @@ func Check(ctx context.Context, cam Frames, w io.Writer, o CheckOptions) error {
 		case errors.Is(err, io.EOF):
 			return nil
 		case errors.Is(err, camera.ErrFault):
-			fmt.Fprintf(w, "camera fault: %v (re-opening)\n", err)
+			// Printed once per state change, then polled with backoff.
+			if faultSince.IsZero() {
+				faultSince = time.Now()
+				fmt.Fprintf(w, "camera fault: %v (re-opening)\n", err)
+			} else if time.Since(faultSince) >= o.FaultTimeout {
+				return fmt.Errorf("face: no frame for %s: %w", o.FaultTimeout, err)
+			}
+			n++
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			backoff = min(2*backoff, faultBackoffCap)
 			continue
 		case err != nil:
 			return err
+		}
+		if !faultSince.IsZero() {
+			fmt.Fprintf(w, "camera recovered after %s\n", time.Since(faultSince).Round(time.Millisecond))
+			faultSince, backoff = time.Time{}, faultBackoffFirst
 		}
 		seq = in.Seq
 		f := a.Analyze(m, in.Time)

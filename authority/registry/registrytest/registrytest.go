@@ -10,7 +10,11 @@ package registrytest
 import (
 	"context"
 	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"log/slog"
 	"net"
@@ -21,6 +25,7 @@ import (
 	"eidkiosk/authority"
 	"eidkiosk/authority/pki"
 	"eidkiosk/authority/registry"
+	"eidkiosk/provisioning/protocol"
 )
 
 // Authority is a running test authority.
@@ -107,4 +112,19 @@ func (a *Authority) Token(t testing.TB, station string, ttl time.Duration) strin
 		t.Fatal(err)
 	}
 	return tok.Value
+}
+
+// Request is a provisioning request for a file key of a new P-256 key
+// (returned) with hardware serial; the caller sets the token.
+func Request(t testing.TB, serial string) (protocol.ProvisionRequest, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "t"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return protocol.ProvisionRequest{CSR: der, Serial: serial, KeyKind: protocol.KeyFile}, key
 }
