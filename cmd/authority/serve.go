@@ -54,24 +54,28 @@ func init() {
 			if err != nil {
 				return fmt.Errorf("listen: %w", err)
 			}
+			var aln net.Listener
+			if adminAddr != "" {
+				if aln, err = net.Listen("tcp", adminAddr); err != nil {
+					ln.Close()
+					return fmt.Errorf("listen (review console): %w", err)
+				}
+			}
 			log.Info("authority serving", "addr", ln.Addr().String(), "db", string(svc.DB.Dialect),
 				"root_ca_sha256", svc.PKI.RootFingerprint())
 			fmt.Fprintf(app.Stdout, "authority: https://%s (root CA SHA-256 %s)\n", ln.Addr(), svc.PKI.RootFingerprint())
-			// Type=notify: the unit is active once the port accepts connections.
+			if aln != nil {
+				fmt.Fprintf(app.Stdout, "review console: https://%s/\n", aln.Addr())
+			}
+			// Type=notify: the unit is active once the ports accept connections.
 			n := sdnotify.New()
 			if err := n.Ready("serving on " + ln.Addr().String()); err != nil {
 				log.Warn("systemd notification failed", "err", err)
 			}
 			defer n.Stopping()
-			if adminAddr == "" {
+			if aln == nil {
 				return svc.Serve(ctx, ln)
 			}
-			aln, err := net.Listen("tcp", adminAddr)
-			if err != nil {
-				ln.Close()
-				return fmt.Errorf("listen (review console): %w", err)
-			}
-			fmt.Fprintf(app.Stdout, "review console: https://%s/\n", aln.Addr())
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			errc := make(chan error, 1)
