@@ -1,8 +1,9 @@
 // Package fleetproto is the heartbeat's wire format, the one thing the
 // kiosk's heartbeat sender (kiosk/heartbeat) and the authority's fleet module
 // (authority/fleet) must agree on: the path, the report a terminal sends
-// (version, slots, health, outbox depth, update state, the visit lease) and
-// the authority's answer. JSON over the kiosk's mTLS client; the terminal is
+// (version, slots, health, outbox depth, update state, the visit lease, the
+// audit log's new entries) and the authority's answer, and the audit log's
+// chain format with its verification (audit.go), so both ends check it alike. JSON over the kiosk's mTLS client; the terminal is
 // identified by its client certificate, so the report carries no identity.
 //
 // It holds no personal data by construction and does no I/O: sending is
@@ -31,6 +32,9 @@ type Report struct {
 	Update      Update         `json:"update"`
 	Lease       Lease          `json:"lease"`
 	UptimeSec   int64          `json:"uptime_sec"`
+	// Audit carries the audit log's head and the entries not yet
+	// acknowledged (audit.go); nil from a terminal without one.
+	Audit *AuditBatch `json:"audit,omitempty"`
 }
 
 // Update is the update agent's state.
@@ -68,4 +72,6 @@ type Answer struct {
 	// CheckUpdate asks the terminal to check for an update now
 	// (`eidkiosk-authority fleet poke`).
 	CheckUpdate bool `json:"check_update,omitempty"`
+	// Audit acknowledges the report's audit batch (nil when it had none).
+	Audit *AuditAck `json:"audit,omitempty"`
 }

@@ -14,6 +14,10 @@
 // It logs who downloaded which release and every change in what terminals
 // report about their updates (refusals, trials, loops).
 //
+// It keeps a verified copy of each terminal's tamper-evident audit log,
+// which arrives with the heartbeats, and flags a gap or a fork in it
+// (audit.go).
+//
 // It does not sign anything (see authority/release) and does not identify
 // terminals itself: Devices, the device registry, maps a client
 // certificate to a device.
@@ -28,14 +32,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"eidkiosk/authority"
+	"eidkiosk/authority/release"
 	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
 	"eidkiosk/updatemeta"
@@ -109,6 +112,7 @@ func (m *Module) Migrate(ctx context.Context, db *authority.DB) error {
 			requested_ns BIGINT NOT NULL,
 			requested_by TEXT NOT NULL)`,
 	}
+	stmts = append(stmts, auditTables...) // audit.go
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("fleet: migrate: %w", err)
@@ -121,7 +125,7 @@ func (m *Module) Migrate(ctx context.Context, db *authority.DB) error {
 func (m *Module) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+fleetproto.Path, m.handleHeartbeat)
 	if m.repoDir != "" {
-		mux.Handle("GET /tuf/", http.StripPrefix("/tuf/", m.logDownloads(repoServer(m.repoDir))))
+		mux.Handle("GET /tuf/", http.StripPrefix("/tuf/", m.logDownloads(release.Handler(m.repoDir))))
 	}
 }
 
@@ -162,24 +166,6 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// repoServer serves files of dir (no listings, no dot files).
-func repoServer(dir string) http.Handler {
-	fs := http.FileServer(http.Dir(dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := path.Clean("/" + r.URL.Path)
-		if strings.HasSuffix(r.URL.Path, "/") || strings.Contains(p, "/.") {
-			http.NotFound(w, r)
-			return
-		}
-		if fi, err := os.Stat(dir + p); err != nil || fi.IsDir() {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-cache")
-		fs.ServeHTTP(w, r)
-	})
-}
-
 const maxReport = 64 << 10
 
 func (m *Module) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
@@ -205,17 +191,30 @@ func (m *Module) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "fleet: could not record the heartbeat", http.StatusInternalServerError)
 		return
 	}
+	var ans fleetproto.Answer
+	if rep.Audit != nil {
+		ack, err := m.RecordAudit(r.Context(), id, r.TLS.VerifiedChains[0][0].PublicKey, *rep.Audit)
+		if err != nil {
+			m.log().Error("fleet: audit", "terminal", id, "err", err)
+			http.Error(w, "fleet: could not record the audit entries", http.StatusInternalServerError)
+			return
+		}
+		ans.Audit = &ack
+	}
 	poked, err := m.takePoke(r.Context(), id)
 	if err != nil {
 		m.log().Error("fleet: poke", "terminal", id, "err", err)
 	}
-	if !poked {
+	if poked {
+		m.log().Info("fleet: asked the terminal to check for an update now", "terminal", id)
+		ans.CheckUpdate = true
+	}
+	if ans == (fleetproto.Answer{}) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	m.log().Info("fleet: asked the terminal to check for an update now", "terminal", id)
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(fleetproto.Answer{CheckUpdate: true})
+	json.NewEncoder(w).Encode(ans)
 }
 
 // Poke asks terminal deviceID to check for an update at once: the answer
@@ -319,6 +318,7 @@ const (
 	FlagLoop     = "loop"     // its agent stopped an update loop
 	// FlagNeverReported: registered, but no heartbeat ever arrived.
 	FlagNeverReported = "never-reported"
+	// FlagAudit (audit.go): its audit log showed a gap or a fork.
 )
 
 // Registered is a terminal as the device registry knows it.
@@ -361,6 +361,9 @@ type Terminal struct {
 	LastSeen        time.Time         `json:"last_seen"`
 	Flags           []string          `json:"flags,omitempty"`
 	Report          fleetproto.Report `json:"report"`
+	// Audit is how far the authority's copy of its audit log goes, and
+	// its alert (audit.go); nil when none arrived.
+	Audit *AuditState `json:"audit,omitempty"`
 }
 
 // ListOptions set the thresholds for flags.
@@ -438,6 +441,18 @@ func List(ctx context.Context, db *authority.DB, now time.Time, o ListOptions) (
 			return nil, fmt.Errorf("fleet: registered terminals: %w", err)
 		}
 		out = withRoster(out, reg)
+	}
+	audits, err := auditStates(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if st, ok := audits[out[i].DeviceID]; ok {
+			out[i].Audit = &st
+			if st.Alert != "" {
+				out[i].Flags = append(out[i].Flags, FlagAudit)
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if (len(out[i].Flags) > 0) != (len(out[j].Flags) > 0) {

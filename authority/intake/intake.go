@@ -160,6 +160,12 @@ func (in *Intake) Migrate(ctx context.Context, db *authority.DB) error {
 			PRIMARY KEY (enrollment_id, kind))`,
 	}
 	stmts = append(stmts, photoTables(blob)...)
+	if db.Dialect == authority.Postgres {
+		// A sealed package is ciphertext: PostgreSQL's TOAST would try to
+		// compress it on every insert and give up. Stored out of line
+		// uncompressed instead (a catalogue change; idempotent).
+		stmts = append(stmts, `ALTER TABLE intake_enrollments ALTER COLUMN package SET STORAGE EXTERNAL`)
+	}
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("intake: migrate: %w", err)

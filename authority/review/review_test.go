@@ -10,6 +10,7 @@ import (
 	"eidkiosk/authority"
 	"eidkiosk/authority/intake/intaketest"
 	"eidkiosk/authority/review"
+	"eidkiosk/internal/pgtest"
 )
 
 // The status model end to end on real packages: a clean enrollment is
@@ -20,9 +21,9 @@ func TestStatusModel(t *testing.T) {
 }
 
 // TestStatusModelOnPostgres is TestStatusModel on PostgreSQL (runs with
-// EIDKIOSK_PG=1 or EIDKIOSK_PG_URL).
+// a throw-away cluster, or EIDKIOSK_PG_URL).
 func TestStatusModelOnPostgres(t *testing.T) {
-	f := newFixtureDB(t, review.Options{}, intaketest.Postgres(t))
+	f := newFixtureDB(t, review.Options{}, pgtest.Database(t))
 	if f.db.Dialect != authority.Postgres {
 		t.Fatalf("dialect %s", f.db.Dialect)
 	}

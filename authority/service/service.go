@@ -2,10 +2,12 @@
 // database (SQLite under the data directory, or PostgreSQL), the PKI (root
 // CA, server certificate, device CA), the device registry, the enrollment
 // intake with its face check (facematch's models against the reference
-// photo registry), the fleet view with the TUF repository, and the review
-// of flagged enrollments (its console on a listener of its own:
-// ServeAdmin). `authority serve` and the demo run it; tests run it on
-// loopback.
+// photo registry), the fleet view with the TUF repository, the review of
+// flagged enrollments (its console on a listener of its own: ServeAdmin),
+// the phone e-ID (authority/binding), and the Prometheus metrics
+// (authority/metrics: the intake is instrumented by a middleware in front
+// of the HTTPS handler; `authority serve --metrics-addr` serves them).
+// `authority serve` and the demo run it; tests run it on loopback.
 //
 // It holds no logic of its own beyond the order of construction and the
 // HTTPS server's lifecycle.
@@ -26,8 +28,10 @@ import (
 	"time"
 
 	"eidkiosk/authority"
+	"eidkiosk/authority/binding"
 	"eidkiosk/authority/fleet"
 	"eidkiosk/authority/intake"
+	"eidkiosk/authority/metrics"
 	"eidkiosk/authority/pki"
 	"eidkiosk/authority/registry"
 	"eidkiosk/authority/review"
@@ -51,6 +55,8 @@ type Config struct {
 	// Retention is how long review material stays reviewable after an
 	// officer's decision (0: kept); see review.Options.
 	Retention time.Duration
+	// Version is the authority's build, for its metrics.
+	Version string
 }
 
 // FaceConfig configures the intake's face check: the live capture against
@@ -74,12 +80,17 @@ type Service struct {
 	Intake   *intake.Intake
 	Fleet    *fleet.Module
 	Review   *review.Store
+	Binding  *binding.Module // the phone e-ID: bindings, credentials, revocation
 	Server   *authority.Server
 	RepoDir  string
 	// Faces is the face matcher of the intake's face check (nil when
 	// Face.Off).
 	Faces *facematch.Matcher
-	log   *slog.Logger
+	// Metrics are the authority's Prometheus metrics; Serve instruments
+	// the intake with them. Modules built later feed them
+	// (Metrics.SetReviewQueue, Metrics.Issued).
+	Metrics *metrics.Metrics
+	log     *slog.Logger
 }
 
 // devices forwards to the registry, which is built after the intake (it
@@ -183,12 +194,36 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 	fl := fleet.New(db, devs, repoDir, c.Clock)
 	fl.Log = c.Logger
 	rv.SetSource(in)
-	srv, err := authority.NewServer(ctx, db, c.Logger, reg, in, fl, rv)
+	bd, err := binding.New(binding.Options{DataDir: c.DataDir, Receipts: intakeReceipts{in}, Status: reviewStatus{rv},
+		Clock: c.Clock, Log: c.Logger})
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Review: rv, Server: srv, RepoDir: repoDir, Faces: faces, log: c.Logger}, nil
+	srv, err := authority.NewServer(ctx, db, c.Logger, reg, in, fl, rv, bd)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	met := metrics.New(metrics.Options{DB: db, Roster: Roster(reg), Enrolled: in.Count, RepoDir: repoDir,
+		Clock: c.Clock, Version: c.Version})
+	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Review: rv, Binding: bd, Server: srv, RepoDir: repoDir,
+		Faces: faces, Metrics: met, log: c.Logger}, nil
+}
+
+// Roster lists the registry's terminals for the fleet view.
+func Roster(reg *registry.Registry) fleet.Roster {
+	return func(ctx context.Context) ([]fleet.Registered, error) {
+		devs, err := reg.Devices(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]fleet.Registered, 0, len(devs))
+		for _, d := range devs {
+			out = append(out, fleet.Registered{DeviceID: d.ID, Station: d.Station, Status: d.Status, Reason: d.Reason})
+		}
+		return out, nil
+	}
 }
 
 // TLSConfig is the server's TLS 1.3 configuration with optional client
@@ -197,7 +232,7 @@ func (s *Service) TLSConfig() *tls.Config { return s.PKI.ServerTLSConfig() }
 
 // Serve serves HTTPS on ln until ctx is done, then shuts down gracefully.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
-	return s.serve(ctx, ln, s.Server.Handler(), s.TLSConfig())
+	return s.serve(ctx, ln, s.Metrics.Middleware(s.Server.Handler()), s.TLSConfig())
 }
 
 // AdminTLSConfig is the review console's TLS 1.3 configuration: the

@@ -13,39 +13,44 @@ import (
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
 	"eidkiosk/authority/registry"
+	"eidkiosk/authority/service"
 	"eidkiosk/internal/cli"
 )
 
+// The store the fleet commands (and `audit`) open: --data or --db.
+var fleetData, fleetDSN string
+
+func storeFlags(fs *flag.FlagSet) {
+	fs.StringVar(&fleetData, "data", defaultData, "the authority's data directory (SQLite store)")
+	fs.StringVar(&fleetDSN, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
+}
+
+// withFleet opens the fleet module and the registry of the same store.
+func withFleet(ctx context.Context, f func(*fleet.Module, *registry.Registry) error) error {
+	src := fleetData
+	if fleetDSN != "" {
+		src = fleetDSN
+	}
+	db, err := authority.OpenDB(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m := fleet.New(db, nil, "", nil)
+	if err := m.Migrate(ctx, db); err != nil {
+		return err
+	}
+	reg := registry.New(db, nil, registry.Options{})
+	if err := reg.Migrate(ctx, db); err != nil {
+		return err
+	}
+	return f(m, reg)
+}
+
 func init() {
-	var data, dsn string
 	var silent time.Duration
 	var backlog int
 	var asJSON, flaggedOnly bool
-	storeFlags := func(fs *flag.FlagSet) {
-		fs.StringVar(&data, "data", defaultData, "the authority's data directory (SQLite store)")
-		fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) instead of the SQLite file in --data")
-	}
-	// withFleet opens the fleet module and the registry of the same store.
-	withFleet := func(ctx context.Context, f func(*fleet.Module, *registry.Registry) error) error {
-		src := data
-		if dsn != "" {
-			src = dsn
-		}
-		db, err := authority.OpenDB(ctx, src)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		m := fleet.New(db, nil, "", nil)
-		if err := m.Migrate(ctx, db); err != nil {
-			return err
-		}
-		reg := registry.New(db, nil, registry.Options{})
-		if err := reg.Migrate(ctx, db); err != nil {
-			return err
-		}
-		return f(m, reg)
-	}
 	app.Register(&cli.Command{
 		Name: "fleet",
 		Summary: "list every registered terminal (also those never heard from, replaced, revoked or deprovisioned) with channel, " +
@@ -59,7 +64,7 @@ func init() {
 		},
 		Run: func(ctx context.Context, args []string) error {
 			return withFleet(ctx, func(m *fleet.Module, reg *registry.Registry) error {
-				ts, err := m.List(ctx, fleet.ListOptions{SilentAfter: silent, BacklogAbove: backlog, Roster: roster(reg)})
+				ts, err := m.List(ctx, fleet.ListOptions{SilentAfter: silent, BacklogAbove: backlog, Roster: service.Roster(reg)})
 				if err != nil {
 					return err
 				}
@@ -104,21 +109,6 @@ func init() {
 	})
 }
 
-// roster lists the registry's terminals for the fleet view.
-func roster(reg *registry.Registry) fleet.Roster {
-	return func(ctx context.Context) ([]fleet.Registered, error) {
-		devs, err := reg.Devices(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]fleet.Registered, 0, len(devs))
-		for _, d := range devs {
-			out = append(out, fleet.Registered{DeviceID: d.ID, Station: d.Station, Status: d.Status, Reason: d.Reason})
-		}
-		return out, nil
-	}
-}
-
 func writeFleet(ts []fleet.Terminal) error {
 	tw := tabwriter.NewWriter(app.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE\tSTATION\tSTATUS\tVERSION\tSLOTS\tCHANNEL\tCOHORT\tHEALTH\tOUTBOX\tUPDATE\tLAST TRIAL\tLAST SEEN\tFLAGS")
@@ -148,6 +138,11 @@ func writeFleet(ts []fleet.Terminal) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, t := range ts {
+		if t.Audit != nil && t.Audit.Alert != "" {
+			fmt.Fprintf(app.Stdout, "%s: audit log %s: %s (`eidkiosk-authority audit verify --device %s`)\n", t.DeviceID, t.Audit.Alert, t.Audit.Detail, t.DeviceID)
+		}
 	}
 	fmt.Fprintf(app.Stdout, "%d terminals\n", len(ts))
 	return nil

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 )
 
 func init() {
-	var addr, adminAddr, data, dsn, hosts, repo, logFormat, logLevel string
+	var addr, adminAddr, metricsAddr, data, dsn, hosts, repo, logFormat, logLevel string
 	var allowList, noFace bool
 	var retention time.Duration
 	faceTh := score.Default
@@ -27,6 +28,7 @@ func init() {
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&addr, "addr", "127.0.0.1:8443", "HOST:PORT to listen on")
 			fs.StringVar(&adminAddr, "admin-addr", "127.0.0.1:8444", "HOST:PORT of the officers' review console (TLS, own listener; keep it on loopback); empty: no console")
+			fs.StringVar(&metricsAddr, "metrics-addr", "", "HOST:PORT serving Prometheus metrics over plain HTTP (/metrics; loopback or a management network); empty: off")
 			fs.DurationVar(&retention, "retention", 0, "remove review material (portrait, photos, evidence) this long after an officer's decision; 0: keep")
 			fs.StringVar(&data, "data", defaultData, "data directory: keys, PKI and the SQLite store")
 			fs.StringVar(&dsn, "db", "", "PostgreSQL URL (postgres://…) shared by several intake replicas; empty: SQLite in --data")
@@ -44,7 +46,7 @@ func init() {
 			svc, err := service.Open(ctx, service.Config{
 				DataDir: data, DB: dsn, Hosts: strings.Split(hosts, ","), RepoDir: repo,
 				Logger: log, RequireAllowList: allowList,
-				Face: service.FaceConfig{Off: noFace, Thresholds: faceTh}, Retention: retention,
+				Face: service.FaceConfig{Off: noFace, Thresholds: faceTh}, Retention: retention, Version: buildVersion(),
 			})
 			if err != nil {
 				return err
@@ -54,12 +56,28 @@ func init() {
 			if err != nil {
 				return fmt.Errorf("listen: %w", err)
 			}
-			var aln net.Listener
+			// Every port is open before systemd hears ready.
+			closeAll := func(ls ...net.Listener) {
+				for _, l := range ls {
+					if l != nil {
+						l.Close()
+					}
+				}
+			}
+			var aln, mln net.Listener
 			if adminAddr != "" {
 				if aln, err = net.Listen("tcp", adminAddr); err != nil {
 					ln.Close()
 					return fmt.Errorf("listen (review console): %w", err)
 				}
+			}
+			if metricsAddr != "" {
+				if mln, err = net.Listen("tcp", metricsAddr); err != nil {
+					closeAll(ln, aln)
+					return fmt.Errorf("listen for metrics: %w", err)
+				}
+				log.Info("authority metrics serving", "addr", mln.Addr().String())
+				fmt.Fprintf(app.Stdout, "metrics: http://%s/metrics\n", mln.Addr())
 			}
 			log.Info("authority serving", "addr", ln.Addr().String(), "db", string(svc.DB.Dialect),
 				"root_ca_sha256", svc.PKI.RootFingerprint())
@@ -73,16 +91,36 @@ func init() {
 				log.Warn("systemd notification failed", "err", err)
 			}
 			defer n.Stopping()
-			if aln == nil {
-				return svc.Serve(ctx, ln)
-			}
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			errc := make(chan error, 1)
-			go func() { errc <- svc.ServeAdmin(ctx, aln) }()
+			var side []chan error // the console's and the metrics' servers
+			if aln != nil {
+				errc := make(chan error, 1)
+				go func() { errc <- svc.ServeAdmin(ctx, aln) }()
+				side = append(side, errc)
+			}
+			if mln != nil {
+				errc := make(chan error, 1)
+				go func() { errc <- svc.Metrics.Serve(ctx, mln) }()
+				side = append(side, errc)
+			}
 			err = svc.Serve(ctx, ln)
 			cancel()
-			return errors.Join(err, <-errc)
+			for _, errc := range side {
+				if serr := <-errc; !errors.Is(serr, context.Canceled) {
+					err = errors.Join(err, serr)
+				}
+			}
+			return err
 		},
 	})
+}
+
+// buildVersion is the module version the binary was built from ("(devel)"
+// in a source tree), for the metrics' build info.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.Main.Version
+	}
+	return ""
 }

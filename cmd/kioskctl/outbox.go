@@ -77,6 +77,7 @@ func init() {
 			if err != nil {
 				return err
 			}
+			auditExport(state, n)
 			fmt.Fprintf(app.Stdout, "%d sealed packages in %s\n", n, args[0])
 			return nil
 		},

@@ -15,6 +15,7 @@ import (
 	"eidkiosk/internal/atomicfile"
 	"eidkiosk/internal/health"
 	"eidkiosk/internal/logging"
+	"eidkiosk/kiosk/audit"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/peripherals"
@@ -50,6 +51,7 @@ func (s *System) stationName() string {
 
 // printed shows the outcome of a receipt on the red LED and in the errors.
 func (s *System) printed(err error) {
+	s.printerFault.Store(err != nil)
 	s.GPIO.DeviceFault(gpio.DevicePrinter, err != nil)
 	if err != nil {
 		s.noteError("printer", err)
@@ -70,8 +72,13 @@ func (s *System) noteError(part string, err error) {
 // session.Tamper to the engine).
 func (s *System) onTamper(open bool, at time.Time) {
 	if !open {
+		if s.tamperOpened.Swap(false) {
+			s.record(audit.EventTamper, "state", "closed")
+		}
 		return
 	}
+	s.tamperOpened.Store(true)
+	s.record(audit.EventTamper, "state", "opened")
 	s.noteError("tamper", errors.New("enclosure opened at "+at.UTC().Format(time.RFC3339)))
 	// Tell the authority at once, beside the regular heartbeat.
 	if s.client != nil {
@@ -129,6 +136,7 @@ func (s *System) collect() fleetproto.Report {
 	}
 	ls := s.Lease.Snapshot()
 	r.Lease = fleetproto.Lease{Holder: ls.Holder, Expiry: ls.Expiry}
+	r.Audit = s.auditBatch()
 	if v := s.Engine.View(); v.Tampered {
 		r.Healthy = false
 		r.LastErrors = append(r.LastErrors, "tamper: enclosure opened; terminal locked")

@@ -22,7 +22,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"eidkiosk/drivers/camera"
@@ -33,10 +35,12 @@ import (
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/health"
 	"eidkiosk/internal/logging"
+	"eidkiosk/kiosk/audit"
 	"eidkiosk/kiosk/config"
 	facecap "eidkiosk/kiosk/face"
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
+	"eidkiosk/kiosk/metrics"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/peripherals"
 	"eidkiosk/kiosk/session"
@@ -88,6 +92,8 @@ type System struct {
 	Lease    *lease.Lease
 	Update   *update.Agent
 	Tail     *logging.Tail
+	// Metrics is the Prometheus registry; Run serves it on metrics.addr.
+	Metrics *metrics.Metrics
 	// Face is the capture pipeline; the UI takes its live preview from it
 	// when it has one.
 	Face session.FaceCapturer
@@ -104,9 +110,17 @@ type System struct {
 	lastErr []string
 	closers []func() error
 
+	audit      *auditor // the audit log's writer (audit.go); nil: no log
+	auditAcked uint64   // the last AuditAck.Have seen
+	auditAlert string   // and its alert
+	// tamperOpened: the enclosure was reported open (its closing is audited).
+	tamperOpened atomic.Bool
+
 	// health is the parts' live health (reader, camera), for the heartbeat,
 	// the update gate and technician mode.
 	health health.Board
+	// printerFault: the last receipt did not print (metrics).
+	printerFault atomic.Bool
 }
 
 // ErrNotProvisioned is the gate's reason before provisioning.
@@ -131,6 +145,8 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	if err := os.MkdirAll(cfg.State.Dir, 0o700); err != nil {
 		return fail(fmt.Errorf("app: state directory: %w", err))
 	}
+	s.Metrics = s.newMetrics()
+	s.views = append(s.views, s.Metrics.Visits.Observe)
 
 	// Identity (provisioning) — without it the kiosk runs but refuses visits.
 	id, err := provisioning.LoadIdentity(cfg.State.Dir)
@@ -145,6 +161,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	default:
 		return fail(fmt.Errorf("app: device identity: %w", err))
 	}
+	s.openAudit()
 
 	// Outbox, sealing and uplink.
 	ob, err := outbox.Open(ctx, outbox.DirIn(cfg.State.Dir), cfg.Outbox, o.Clock)
@@ -163,7 +180,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		submitter = submit.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader)
 		s.Uplink, err = uplink.New(uplink.Options{
 			URL: s.uplinkURL(), Certificate: id.TLSCertificate(), Roots: id.RootCAs,
-			ReceiptKey: ed25519.PublicKey(id.ReceiptPublicKey), Queue: ob,
+			ReceiptKey: ed25519.PublicKey(id.ReceiptPublicKey), Queue: s.Metrics.Visits.Queue(ob),
 			MinBackoff: cfg.Uplink.MinBackoff.Duration, MaxBackoff: cfg.Uplink.MaxBackoff.Duration,
 			Timeout: cfg.Uplink.Timeout.Duration, Clock: o.Clock, Logger: s.log,
 		})
@@ -237,11 +254,12 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	}
 
 	s.Face = face
+	s.views = append(s.views, s.auditView())
 
 	// The engine.
 	s.Engine = session.New(session.Options{
 		Timeouts:   cfg.Timeouts,
-		Face:       s.sampleForMatch(face),
+		Face:       s.Metrics.Visits.Face(s.sampleForMatch(face)),
 		Submit:     submitter,
 		Gate:       gate{s},
 		Signals:    signals{peripherals.Signals{P: s.GPIO}, s.Lease},
@@ -249,10 +267,10 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		Clock:      o.Clock,
 		Logger:     s.log,
 		Lang:       cfg.UI.Language,
-		PIN:        s.technicianPIN(),
+		PIN:        s.auditedPIN(s.technicianPIN()),
 		TamperLock: s.tamperLock(),
-		OnView:     s.onView,
-		Match:      match,
+		OnView:     s.onView, // with s.auditView among the observers
+		Match:      s.Metrics.Visits.Matcher(match),
 	})
 	if u, ok := face.(facecap.Unavailable); ok {
 		// The face pipeline could not start (a model missing or altered):
@@ -273,11 +291,28 @@ func Build(ctx context.Context, o Options) (*System, error) {
 			OfflineGrace: cfg.Update.OfflineGrace.Duration, MaxTarget: cfg.Update.MaxSize, OnStatus: s.onUpdateStatus(),
 			Clock: o.Clock, Lease: s.Lease, Checks: s.healthChecks(), Log: s.log,
 			OnConfig: func(ctx context.Context, data []byte, version int64) error {
-				return applyRemoteConfig(o.ConfigPath, data, version, s.log)
+				if err := applyRemoteConfig(o.ConfigPath, data, version, s.log); err != nil {
+					return err
+				}
+				s.record(audit.EventConfigChanged, "version", strconv.FormatInt(version, 10), "applies", "next start")
+				return nil
 			},
 		})
 		if err != nil {
 			s.log.Warn("update agent not started", "err", err)
+			s.Update = nil
+		}
+	}
+	if s.Update == nil && !o.NoUpdate && cfg.State.Dir != "" && update.RunningSlot(cfg.State.Dir) != "" {
+		// Updates are off, yet this process may run a release the Debian
+		// package put on trial: an agent that only settles the trial
+		// (health checks, commit or roll back) and fetches nothing.
+		s.Update, err = update.New(update.Options{
+			StateDir: cfg.State.Dir, ConfirmOnly: true, Version: Version, HealthWindow: cfg.Update.HealthWindow.Duration,
+			OnStatus: s.onUpdateStatus(), Clock: o.Clock, Lease: s.Lease, Checks: s.healthChecks(), Log: s.log,
+		})
+		if err != nil {
+			s.log.Warn("update agent (trial only) not started", "err", err)
 			s.Update = nil
 		}
 	}

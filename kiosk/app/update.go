@@ -19,7 +19,7 @@ func (s *System) heartbeat() *heartbeat.Sender {
 	hbMu.Lock()
 	defer hbMu.Unlock()
 	if s.hb == nil {
-		s.hb = &heartbeat.Sender{Authority: s.uplinkURL(), Client: s.client, Collect: s.collect, Clock: s.clk, Log: s.log,
+		s.hb = &heartbeat.Sender{Authority: s.uplinkURL(), Client: s.Metrics.Visits.HeartbeatClient(s.client), Collect: s.collect, Clock: s.clk, Log: s.log,
 			OnAnswer: s.onHeartbeatAnswer, OnError: s.onHeartbeatError()}
 	}
 	return s.hb
@@ -28,7 +28,8 @@ func (s *System) heartbeat() *heartbeat.Sender {
 // onUpdateStatus sends a heartbeat at once when a trial starts or ends or
 // a loop is stopped, so the fleet view does not lag a heartbeat behind.
 func (s *System) onUpdateStatus() func(update.Status) {
-	return update.OnMilestone(func() { s.heartbeat().Kick() })
+	kick, rec := update.OnMilestone(func() { s.heartbeat().Kick() }), s.auditUpdate()
+	return func(st update.Status) { rec(st); kick(st) }
 }
 
 // onHeartbeatError puts the authority's refusal of this terminal (why it
@@ -55,6 +56,9 @@ func (s *System) onHeartbeatError() func(error) {
 // onHeartbeatAnswer acts on what the authority answered to a heartbeat:
 // city IT's `fleet poke` asks for an update check at once.
 func (s *System) onHeartbeatAnswer(a fleetproto.Answer) {
+	if a.Audit != nil {
+		s.onAuditAck(*a.Audit)
+	}
 	if a.CheckUpdate && s.Update != nil {
 		s.log.Info("update: the authority asked for a check now")
 		s.Update.CheckNow()

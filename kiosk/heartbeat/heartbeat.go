@@ -8,7 +8,10 @@
 // report carries them as they are. It carries no personal data: the kiosk
 // must put only error codes and messages without names, ID numbers or
 // images in LastErrors and in the checks' details.
-// It does not retry a failed heartbeat: the next one supersedes it.
+// It does not retry a failed heartbeat: the next one supersedes it. That
+// holds for the audit log's entries a report carries too (Collect fills
+// fleetproto.Report.Audit with those the authority has not acknowledged;
+// the answer's AuditAck, passed to OnAnswer, moves that on).
 package heartbeat
 
 import (

@@ -75,6 +75,11 @@ func TestChainWithoutCamera(t *testing.T) {
 	if !res.AtAuthority || res.EnrollmentID == "" {
 		t.Fatalf("result %+v", res)
 	}
+	// Card 0 has no reference photo: flagged face_unchecked, so the phone
+	// binds but waits for an officer.
+	if res.EIDStatus != "pending" {
+		t.Fatalf("phone e-ID %q, want pending (flags %v)", res.EIDStatus, res.Flags)
+	}
 	n, err := env.Stack.Authority.Intake.Count(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("authority holds %d enrollments (%v), want 1", n, err)
@@ -124,19 +129,7 @@ func utf16le(s string) []byte {
 // sealed package.
 func TestProvisionEnrolRevoke(t *testing.T) {
 	ctx := context.Background()
-	env, err := Setup(ctx, Options{Dir: t.TempDir(), Face: stillFace{sharedFace(t)}, Timeout: 60 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	rctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- env.System.Run(rctx) }()
-	res, err := env.Citizen(rctx)
-	if err != nil || !res.AtAuthority {
-		t.Fatalf("first visit: %v %+v", err, res)
-	}
+	env, rctx, cancel, done := firstVisit(t) // audit_test.go
 	if err := env.Stack.Authority.Registry.Revoke(ctx, env.System.Identity.DeviceID, "test: terminal stolen", "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +223,10 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(out.String(), "challenge 2/2") {
 		t.Fatalf("the liveness challenges were not narrated:\n%s", out.String())
 	}
+	// The phone e-ID: bound, issued, read through the camera path, valid.
+	if res.EIDStatus != "valid" || !fileExists(res.EIDQR) {
+		t.Fatalf("phone e-ID %q, QR %s", res.EIDStatus, res.EIDQR)
+	}
 }
 
 // runDemo runs the whole demo with the camera pipeline for a citizen
@@ -299,7 +296,7 @@ func TestSelfTestOnSimStack(t *testing.T) {
 	for _, e := range rep.Entries {
 		names[e.Name] = true
 	}
-	for _, n := range []string{"reader", "camera", "gpio"} {
+	for _, n := range []string{"reader", "camera", "gpio", "enclosure"} {
 		if !names[n] {
 			t.Errorf("no %s check in the report", n)
 		}
