@@ -22,7 +22,9 @@
 // flags face_mismatch, face_refer or face_unchecked. The reference photo
 // registry (PutPhoto, Photo, ImportPhotos: `authority photos import`) keys
 // each photo by the ID number's HMAC and keeps it HPKE-sealed to the intake
-// key, as the enrollments are. The
+// key, as the enrollments are. Once the checks ran, the flags' kinds go
+// to Options.Reviews (authority/review), whose status the terminal's
+// status query returns without the flags. The
 // package does not decide on an enrollment, does not issue IDs, does not
 // manage devices (that is the device registry) and does not configure TLS.
 //

@@ -180,6 +180,8 @@ func (in *Intake) reportChecked(ctx context.Context, id string) {
 	if in.reviews == nil {
 		return
 	}
+	// Owed even when the terminal has stopped waiting.
+	ctx = context.WithoutCancel(ctx)
 	kinds, err := in.flags(ctx, id)
 	if err == nil {
 		err = in.reviews.Checked(ctx, id, kinds)

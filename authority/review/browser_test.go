@@ -168,6 +168,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if text("#status") != "needs review" || !strings.Contains(text("#flags"), "not live") || count("#reference") != 1 || count("#portrait") != 1 {
 		t.Fatalf("case page: status %q flags %q", text("#status"), text("#flags"))
 	}
+	if got := text("#retention"); !strings.Contains(got, "30 days after the decision") {
+		t.Errorf("retention note %q", got)
+	}
 	if num := text("#number"); strings.Contains(num, intaketest.CitizenNumber[6:14]) || len(num) != 18 {
 		t.Errorf("number shown as %q", num)
 	}
@@ -192,7 +195,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if st := submit("reject", chromedp.SetValue("#reason", review.ReasonNotLive), chromedp.SendKeys("#note", "photo of a photo"), chromedp.Click("#reject")); st != http.StatusOK {
 		t.Fatalf("reject: status %d", st)
 	}
-	if text("#status") != "rejected" || !strings.Contains(text("#done"), "Rejected") || count("#decision") != 0 {
+	if text("#status") != "rejected" || !strings.Contains(text("#done"), "Rejected") || count("#decision") != 0 || count("#purge-due") != 1 {
 		t.Fatalf("after reject: %q", text("#status"))
 	}
 	// A second decision (a stale page still showing the form) is refused.

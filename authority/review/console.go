@@ -243,6 +243,8 @@ type caseData struct {
 	Address  string
 	Done     string // the decision just made
 	Evidence []int
+	// Retention is the configured retention in days ("" when kept).
+	Retention string
 }
 
 func (c *Console) showCase(w http.ResponseWriter, r *http.Request, sess *Session, status int, d caseData) {
@@ -257,6 +259,9 @@ func (c *Console) showCase(w http.ResponseWriter, r *http.Request, sess *Session
 		return
 	}
 	d.Case, d.Reasons = cs, RejectReasons
+	if r := c.s.opts.Retention; r > 0 {
+		d.Retention = strconv.FormatFloat(r.Hours()/24, 'f', -1, 64)
+	}
 	if cs.Purged.IsZero() {
 		for i := range cs.Evidence {
 			d.Evidence = append(d.Evidence, i)

@@ -56,10 +56,24 @@ func init() {
 			if err != nil {
 				return fmt.Errorf("listen: %w", err)
 			}
-			var mln net.Listener
+			// Every port is open before systemd hears ready.
+			closeAll := func(ls ...net.Listener) {
+				for _, l := range ls {
+					if l != nil {
+						l.Close()
+					}
+				}
+			}
+			var aln, mln net.Listener
+			if adminAddr != "" {
+				if aln, err = net.Listen("tcp", adminAddr); err != nil {
+					ln.Close()
+					return fmt.Errorf("listen (review console): %w", err)
+				}
+			}
 			if metricsAddr != "" {
 				if mln, err = net.Listen("tcp", metricsAddr); err != nil {
-					ln.Close()
+					closeAll(ln, aln)
 					return fmt.Errorf("listen for metrics: %w", err)
 				}
 				log.Info("authority metrics serving", "addr", mln.Addr().String())
@@ -68,7 +82,10 @@ func init() {
 			log.Info("authority serving", "addr", ln.Addr().String(), "db", string(svc.DB.Dialect),
 				"root_ca_sha256", svc.PKI.RootFingerprint())
 			fmt.Fprintf(app.Stdout, "authority: https://%s (root CA SHA-256 %s)\n", ln.Addr(), svc.PKI.RootFingerprint())
-			// Type=notify: the unit is active once the port accepts connections.
+			if aln != nil {
+				fmt.Fprintf(app.Stdout, "review console: https://%s/\n", aln.Addr())
+			}
+			// Type=notify: the unit is active once the ports accept connections.
 			n := sdnotify.New()
 			if err := n.Ready("serving on " + ln.Addr().String()); err != nil {
 				log.Warn("systemd notification failed", "err", err)
@@ -77,16 +94,7 @@ func init() {
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			var side []chan error // the console's and the metrics' servers
-			if adminAddr != "" {
-				aln, err := net.Listen("tcp", adminAddr)
-				if err != nil {
-					ln.Close()
-					if mln != nil {
-						mln.Close()
-					}
-					return fmt.Errorf("listen (review console): %w", err)
-				}
-				fmt.Fprintf(app.Stdout, "review console: https://%s/\n", aln.Addr())
+			if aln != nil {
 				errc := make(chan error, 1)
 				go func() { errc <- svc.ServeAdmin(ctx, aln) }()
 				side = append(side, errc)
