@@ -7,7 +7,9 @@
 // failing, never reported, revoked...) with each terminal's last heartbeat,
 // outbox depth and update trial, and the expiry of the TUF repository's
 // metadata. The review queue and the bindings and credentials issued are
-// fed by the modules that own them (SetReviewQueue, Issued).
+// fed by the modules that own them (SetReviewQueue: authority/service
+// hands it the review console's queue; Issued: for the binding and
+// credential modules).
 //
 // Nothing personal is exported: no enrollment IDs, no names or ID numbers,
 // no station names; terminals are labelled by device ID only. Figures read
