@@ -7,7 +7,10 @@
 // failing, never reported, revoked...) with each terminal's last heartbeat,
 // outbox depth and update trial, and the expiry of the TUF repository's
 // metadata. The review queue and the bindings and credentials issued are
-// fed by the modules that own them (SetReviewQueue, Issued).
+// fed by the modules that own them (SetReviewQueue: authority/service
+// hands it the review console's queue; Issued: for the binding and
+// credential modules; the middleware counts the phone e-ID's successful
+// binding and credential requests).
 //
 // Nothing personal is exported: no enrollment IDs, no names or ID numbers,
 // no station names; terminals are labelled by device ID only. Figures read
@@ -37,6 +40,7 @@ import (
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
 	"eidkiosk/authority/intake"
+	"eidkiosk/eidcred"
 	"eidkiosk/enroll"
 	"eidkiosk/internal/clock"
 	"eidkiosk/internal/promserve"
@@ -159,6 +163,14 @@ func (m *Metrics) Serve(ctx context.Context, ln net.Listener) error {
 // refusal's code is read from the intake's JSON error body.
 func (m *Metrics) Middleware(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if kind := issuedKind(r); kind != "" {
+			rw := &recorder{ResponseWriter: w, status: http.StatusOK}
+			h.ServeHTTP(rw, r)
+			if rw.status == http.StatusCreated || (kind == IssuedCredential && rw.status == http.StatusOK) {
+				m.Issued(kind)
+			}
+			return
+		}
 		if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, enroll.PathEnrollments) {
 			h.ServeHTTP(w, r)
 			return
@@ -187,6 +199,22 @@ func (m *Metrics) Middleware(h http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(rw, r)
 	})
+}
+
+// issuedKind tells the phone e-ID's issuing requests (eidcred's paths): a
+// binding (POST /v1/bindings, 201) and a credential (POST
+// /v1/bindings/{id}/credential, 200); "" for any other request.
+func issuedKind(r *http.Request) string {
+	if r.Method != http.MethodPost {
+		return ""
+	}
+	switch p := r.URL.Path; {
+	case p == eidcred.PathBindings:
+		return IssuedBinding
+	case strings.HasPrefix(p, eidcred.PathBindings+"/") && strings.HasSuffix(p, "/credential"):
+		return IssuedCredential
+	}
+	return ""
 }
 
 var codeRE = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)

@@ -16,6 +16,7 @@ import (
 
 	"eidkiosk/authority/metrics"
 	"eidkiosk/authority/service"
+	"eidkiosk/eidcred"
 	"eidkiosk/enroll"
 	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
@@ -68,6 +69,17 @@ func TestIntakeMiddleware(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, fleetproto.Path, nil))
+	// The phone e-ID: two bindings (one refused), one credential issued, one pending.
+	phone := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(map[string]int{"ok": 201, "cred": 200, "no": 403, "pending": 409}[r.Header.Get("X-Test")])
+	})
+	for path, kinds := range map[string][]string{eidcred.PathBindings: {"ok", "no"}, "/v1/bindings/b1/credential": {"cred", "pending"}} {
+		for _, k := range kinds {
+			req := httptest.NewRequest(http.MethodPost, path, nil)
+			req.Header.Set("X-Test", k)
+			m.Middleware(phone).ServeHTTP(httptest.NewRecorder(), req)
+		}
+	}
 	body := scrape(t, m.Handler())
 	wantLines(t, body,
 		`eidkiosk_authority_intake_requests_total{result="stored"} 2`,
@@ -79,7 +91,8 @@ func TestIntakeMiddleware(t *testing.T) {
 		`eidkiosk_authority_intake_refusals_total{code="busy"} 0`,
 		`eidkiosk_authority_intake_duration_seconds_sum{result="stored"} 0.08`,
 		`eidkiosk_authority_intake_in_flight 0`,
-		`eidkiosk_authority_issued_total{kind="binding"} 0`,
+		`eidkiosk_authority_issued_total{kind="binding"} 1`,
+		`eidkiosk_authority_issued_total{kind="credential"} 1`,
 	)
 	for _, bad := range []string{"110101", "Zhang", "0193-x"} {
 		if strings.Contains(body, bad) {

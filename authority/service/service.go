@@ -264,8 +264,31 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 	}
 	met := metrics.New(metrics.Options{DB: db, Roster: Roster(reg), Enrolled: in.Count, RepoDir: repoDir,
 		Clock: c.Clock, Version: c.Version})
+	met.SetReviewQueue(reviewQueue{rv})
 	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Review: rv, Binding: bd, Server: srv, RepoDir: repoDir,
 		Faces: faces, Metrics: met, log: c.Logger, limits: c.Limits.withDefaults()}, nil
+}
+
+// reviewQueue gives the metrics the officers' queue: how many enrollments
+// need a review and since when the oldest waits.
+type reviewQueue struct{ s *review.Store }
+
+func (q reviewQueue) ReviewStats(ctx context.Context) (metrics.ReviewStats, error) {
+	c, err := q.s.Counts(ctx)
+	if err != nil {
+		return metrics.ReviewStats{}, err
+	}
+	st := metrics.ReviewStats{Depth: c[review.NeedsReview]}
+	if st.Depth > 0 {
+		oldest, err := q.s.Queue(ctx, review.NeedsReview, 1)
+		if err != nil {
+			return metrics.ReviewStats{}, err
+		}
+		if len(oldest) > 0 {
+			st.Oldest = oldest[0].Since
+		}
+	}
+	return st, nil
 }
 
 // Roster lists the registry's terminals for the fleet view.

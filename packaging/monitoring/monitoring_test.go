@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	authmetrics "eidkiosk/authority/metrics"
 	"eidkiosk/authority/release"
 	"eidkiosk/sim/demo"
 )
@@ -67,14 +66,6 @@ func TestRules(t *testing.T) {
 			t.Errorf("%s does not load %s in rule_files", test, r)
 		}
 	}
-}
-
-// review stands in for the review console, which feeds the authority's
-// review queue figures.
-type review struct{}
-
-func (review) ReviewStats(context.Context) (authmetrics.ReviewStats, error) {
-	return authmetrics.ReviewStats{Depth: 1, Oldest: time.Now().Add(-time.Hour)}, nil
 }
 
 func scrape(t *testing.T, h http.Handler) []byte {
@@ -134,8 +125,8 @@ func names(body []byte) map[string]bool {
 	return out
 }
 
-// demoRun is a demo environment with the repository initialised and the
-// review queue fed, ready for a visit.
+// demoRun is a demo environment with the repository initialised, ready
+// for a visit.
 type demoRun struct {
 	env *demo.Env
 	out bytes.Buffer
@@ -157,7 +148,6 @@ func startDemo(t *testing.T) *demoRun {
 		release.InitOptions{Now: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	env.Stack.Authority.Metrics.SetReviewQueue(review{})
 	return d
 }
 
