@@ -12,12 +12,13 @@ export CGO_ENABLED := 1
 # (voice), Noto CJK (Simplified Chinese glyphs), swtpm (TPM tests), dpkg-dev
 # (shared-library dependencies of the .debs), cage and Xwayland (the kiosk session),
 # debootstrap and systemd-container (the system test boots a Debian root with systemd-nspawn),
+# postgresql (the PostgreSQL store's tests start throw-away clusters with its initdb and pg_ctl),
 # npm when no npm is on the PATH (fetches the pinned face models: make models;
 # checked by command, since a NodeSource nodejs provides npm and conflicts
 # with Debian's package).
 DEB_PKGS := libopencv-dev libopencv-contrib-dev opencv-data libgl1-mesa-dev xorg-dev xvfb xauth \
 	x11-apps imagemagick pkg-config gcc espeak-ng fonts-noto-cjk swtpm swtpm-tools dpkg-dev cage xwayland \
-	debootstrap systemd-container
+	debootstrap systemd-container postgresql chromium prometheus
 
 # Packages whose tests need neither OpenCV nor Fyne: `make test-fast`.
 PURE := ./internal/... ./idcard/... ./enroll/... ./kiosk/session/... ./kiosk/config/... ./kiosk/submit/... \
@@ -67,8 +68,8 @@ fuzz: ## longer fuzzing: reader frames, sealed packages, update archives, identi
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime 2m ./kiosk/update
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadIdentity$$' -fuzztime 2m ./provisioning
 
-long: ## the long variants: crash and kill tests, soak of the UI
-	EIDKIOSK_LONG=1 $(GO) test -count=1 -timeout 60m ./kiosk/uplink/ ./kiosk/outbox/ ./kiosk/update/ ./kiosk/audit/ ./ui/
+long: ## the long variants: crash and kill tests (the PostgreSQL intake's too, the audit log's), soak of the UI
+	EIDKIOSK_LONG=1 $(GO) test -count=1 -timeout 60m ./kiosk/uplink/ ./kiosk/outbox/ ./kiosk/update/ ./kiosk/audit/ ./ui/ ./authority/intake/
 
 demo: deps ## run one whole scripted visit on simulated hardware against a local authority
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
@@ -84,11 +85,17 @@ bench: deps ## benchmarks, each beside its baseline
 screenshots: deps ## PNG of every screen in both languages into docs/screens/
 	LANGUAGE=zh_CN $(GO) run ./cmd/kioskctl screenshots --out docs/screens
 
-deb: build ## .deb packages of the kiosk and the authority into dist/
-	$(GO) run ./packaging/mkdeb --version $(VERSION) --bin $(BIN) --out dist
+DIST ?= dist
+# The system test also upgrades to packages of the next patch version.
+NEXT_VERSION := $(shell echo '$(VERSION)' | awk -F. '{ print $$1 "." $$2 "." $$3 + 1 }')
 
-system-test: deb ## as root: boot Debian 12 under systemd-nspawn, install both .debs, check the units for real (packaging/systest)
-	EIDKIOSK_SYSTEM_TEST=$(CURDIR)/dist $(GO) test -count=1 -timeout 60m -v -run '^TestAppliance$$' ./packaging/systest
+deb: build ## .deb packages of the kiosk and the authority into dist/
+	$(GO) run ./packaging/mkdeb --version $(VERSION) --bin $(BIN) --out $(DIST)
+
+system-test: deb ## as root: boot Debian 12 under systemd-nspawn, install both .debs, upgrade them, check the units for real (packaging/systest)
+	$(MAKE) deb VERSION=$(NEXT_VERSION) BIN=$(BIN)/next DIST=$(DIST)/next
+	EIDKIOSK_SYSTEM_TEST=$(CURDIR)/$(DIST) EIDKIOSK_SYSTEST_UPGRADE=$(CURDIR)/$(DIST)/next \
+		$(GO) test -count=1 -timeout 60m -v -run '^TestAppliance$$' ./packaging/systest
 
 clean: ## remove build output
 	rm -rf $(BIN) dist

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver
 	_ "modernc.org/sqlite"             // "sqlite" driver
@@ -30,6 +31,11 @@ type DB struct {
 	Dialect Dialect
 }
 
+// PostgresPool bounds one authority process's PostgreSQL sessions (all
+// kept open when idle). Several replicas share the server's
+// max_connections (100 by default).
+const PostgresPool = 16
+
 // SQLiteFile is the database file inside a --data directory.
 const SQLiteFile = "authority.db"
 
@@ -41,6 +47,13 @@ func OpenDB(ctx context.Context, dsn string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("authority: open postgres: %w", err)
 		}
+		// database/sql keeps 2 idle connections by default: with more
+		// requests in flight each extra query opened a new session (a
+		// forked backend, authentication, statements prepared again) and
+		// closed it, which cost more than the query. Keep the pool warm.
+		db.SetMaxOpenConns(PostgresPool)
+		db.SetMaxIdleConns(PostgresPool)
+		db.SetConnMaxIdleTime(5 * time.Minute)
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("authority: connect postgres: %w", err)

@@ -55,9 +55,9 @@ type ErrorBody struct {
 // StatusBody is the JSON answer of the status endpoint.
 type StatusBody struct {
 	EnrollmentID string   `json:"enrollment_id"`
-	State        string   `json:"state"` // "stored"
+	State        string   `json:"state"` // received, verified, needs_review, approved or rejected ("stored" without a review module)
 	Short        string   `json:"short"`
 	Received     string   `json:"received"` // RFC 3339
-	Flags        []string `json:"flags"`
-	Receipt      []byte   `json:"receipt"` // the signed receipt, base64
+	Flags        []string `json:"flags"`    // the authority's own view; null to the terminal
+	Receipt      []byte   `json:"receipt"`  // the signed receipt, base64
 }

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hpke"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -71,6 +74,10 @@ var (
 	ErrWrongKey      = errors.New("enroll: package sealed to another intake key")
 	ErrUndecryptable = errors.New("enroll: package cannot be opened")
 	ErrSchema        = errors.New("enroll: record does not follow the schema")
+	// ErrNotCanonical wraps ErrMalformed: the package decodes, but is not
+	// the one encoding the format allows (deterministic CBOR, a low-S DER
+	// signature), e.g. a re-encoded copy of a genuine package.
+	ErrNotCanonical = fmt.Errorf("%w: not in canonical form", ErrMalformed)
 )
 
 var (
@@ -183,7 +190,9 @@ func (s *Sealer) Seal(r *Record, created int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("enroll: sign: %w", err)
 	}
-	p.Sig = sig
+	if p.Sig, err = LowS(sig); err != nil {
+		return nil, fmt.Errorf("enroll: sign: %w", err)
+	}
 	out, err := encMode.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("enroll: encode package: %w", err)
@@ -209,17 +218,42 @@ func signedHash(header, dig []byte) []byte {
 	return h.Sum(nil)
 }
 
+// p256HalfOrder is (n−1)/2 of P-256: a low-S signature has s ≤ it.
+var p256HalfOrder = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+
+type ecdsaSig struct{ R, S *big.Int }
+
+// LowS returns sig, an ASN.1 ECDSA P-256 signature, in its one canonical
+// form: DER with s ≤ n/2 (s replaced by n−s when above). Both forms verify;
+// the format accepts only this one, so that a package has one encoding.
+func LowS(sig []byte) ([]byte, error) {
+	var v ecdsaSig
+	rest, err := asn1.Unmarshal(sig, &v)
+	if err != nil || len(rest) != 0 || v.R == nil || v.S == nil || v.R.Sign() <= 0 || v.S.Sign() <= 0 {
+		return nil, errors.New("enroll: not an ASN.1 ECDSA signature")
+	}
+	if v.S.Cmp(p256HalfOrder) > 0 {
+		v.S.Sub(elliptic.P256().Params().N, v.S)
+	}
+	return asn1.Marshal(v)
+}
+
 // Sealed is a parsed package whose integrity has not yet been checked.
 type Sealed struct {
 	Package
 	Header Header
 	// Hash is SHA-256 of the whole package as received: its identity for
-	// idempotent intake.
+	// idempotent intake and the hash its receipt names. Parse accepts only
+	// the canonical encoding, so the signed content has one Hash.
 	Hash []byte
 }
 
 // Parse decodes a package and its header. It checks structure only; call
-// Check, then Verify, then Open.
+// Check, then Verify, then Open. It refuses (ErrNotCanonical) any encoding
+// but the one Seal produces: the package and its header must re-encode to
+// the same bytes as core deterministic CBOR, and the signature must be DER
+// with a low S (see LowS), so that no one without the device key can make
+// a second valid package of the same content.
 func Parse(b []byte) (*Sealed, error) {
 	if len(b) > MaxPackageSize {
 		return nil, fmt.Errorf("%w: %d bytes is above the %d limit", ErrMalformed, len(b), MaxPackageSize)
@@ -236,6 +270,15 @@ func Parse(b []byte) (*Sealed, error) {
 	}
 	if s.Header.Format != FormatVersion {
 		return nil, fmt.Errorf("%w: format version %d is not supported", ErrMalformed, s.Header.Format)
+	}
+	if re, err := encMode.Marshal(&s.Package); err != nil || !bytes.Equal(re, b) {
+		return nil, fmt.Errorf("%w: the package is not deterministic CBOR", ErrNotCanonical)
+	}
+	if re, err := encMode.Marshal(&s.Header); err != nil || !bytes.Equal(re, s.Package.Header) {
+		return nil, fmt.Errorf("%w: the header is not deterministic CBOR", ErrNotCanonical)
+	}
+	if low, err := LowS(s.Sig); err != nil || !bytes.Equal(low, s.Sig) {
+		return nil, fmt.Errorf("%w: the signature is not DER with a low S", ErrNotCanonical)
 	}
 	h := sha256.Sum256(b)
 	s.Hash = h[:]

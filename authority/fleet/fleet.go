@@ -32,14 +32,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"eidkiosk/authority"
+	"eidkiosk/authority/release"
 	"eidkiosk/fleetproto"
 	"eidkiosk/internal/clock"
 	"eidkiosk/updatemeta"
@@ -126,7 +125,7 @@ func (m *Module) Migrate(ctx context.Context, db *authority.DB) error {
 func (m *Module) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+fleetproto.Path, m.handleHeartbeat)
 	if m.repoDir != "" {
-		mux.Handle("GET /tuf/", http.StripPrefix("/tuf/", m.logDownloads(repoServer(m.repoDir))))
+		mux.Handle("GET /tuf/", http.StripPrefix("/tuf/", m.logDownloads(release.Handler(m.repoDir))))
 	}
 }
 
@@ -165,24 +164,6 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(b)
 	c.n += int64(n)
 	return n, err
-}
-
-// repoServer serves files of dir (no listings, no dot files).
-func repoServer(dir string) http.Handler {
-	fs := http.FileServer(http.Dir(dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := path.Clean("/" + r.URL.Path)
-		if strings.HasSuffix(r.URL.Path, "/") || strings.Contains(p, "/.") {
-			http.NotFound(w, r)
-			return
-		}
-		if fi, err := os.Stat(dir + p); err != nil || fi.IsDir() {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-cache")
-		fs.ServeHTTP(w, r)
-	})
 }
 
 const maxReport = 64 << 10

@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,11 +18,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
@@ -89,7 +94,7 @@ func TestHeartbeatsAndListing(t *testing.T) {
 	repoDir := filepath.Join(tmp, "repo")
 	os.MkdirAll(filepath.Join(repoDir, "targets"), 0o755)
 	os.WriteFile(filepath.Join(repoDir, "timestamp.json"), []byte(`{"signed":{}}`), 0o644)
-	os.WriteFile(filepath.Join(repoDir, "targets", "abc.kiosk.tar.gz"), []byte("0123456789"), 0o644)
+	abc := publishTarget(t, repoDir, "kiosk.tar.gz", "0123456789")
 	db, err := authority.OpenDB(ctx, filepath.Join(tmp, "db"))
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +151,7 @@ func TestHeartbeatsAndListing(t *testing.T) {
 
 	// The repository: files with Range, no listings, nothing above it.
 	c := rig.client("DEV-1")
-	req, _ := http.NewRequest("GET", hs.URL+"/tuf/targets/abc.kiosk.tar.gz", nil)
+	req, _ := http.NewRequest("GET", hs.URL+"/tuf/targets/"+abc, nil)
 	req.Header.Set("Range", "bytes=4-")
 	res, err := c.Do(req)
 	if err != nil {
@@ -185,8 +190,7 @@ func TestRosterPokeRefusalAndLog(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()
 	repoDir := filepath.Join(tmp, "repo")
-	os.MkdirAll(filepath.Join(repoDir, "targets", "kiosk", "2.0.0"), 0o755)
-	os.WriteFile(filepath.Join(repoDir, "targets", "kiosk", "2.0.0", "abc.kiosk.tar.gz"), []byte("0123456789"), 0o644)
+	abc := publishTarget(t, repoDir, "kiosk/2.0.0/kiosk.tar.gz", "0123456789")
 	db, err := authority.OpenDB(ctx, filepath.Join(tmp, "db"))
 	if err != nil {
 		t.Fatal(err)
@@ -253,13 +257,13 @@ func TestRosterPokeRefusalAndLog(t *testing.T) {
 	}
 
 	// A release download is logged with who and what.
-	res, err := rig.client("DEV-1").Get(hs.URL + "/tuf/targets/kiosk/2.0.0/abc.kiosk.tar.gz")
+	res, err := rig.client("DEV-1").Get(hs.URL + "/tuf/targets/" + abc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	io.Copy(io.Discard, res.Body)
 	res.Body.Close()
-	for _, want := range []string{`msg="fleet: release download" terminal=DEV-1 file=targets/kiosk/2.0.0/abc.kiosk.tar.gz`, "bytes=10",
+	for _, want := range []string{`msg="fleet: release download" terminal=DEV-1 file=targets/` + abc, "bytes=10",
 		`msg="fleet: terminal refused an update" terminal=DEV-1 reason=expired`,
 		`msg="fleet: terminal finished a trial" terminal=DEV-1 trial="3.0.0 unhealthy"`,
 		`msg="fleet: heartbeat refused" certificate=DEV-OLD`, `msg="fleet: poke requested" terminal=DEV-1`} {
@@ -270,4 +274,28 @@ func TestRosterPokeRefusalAndLog(t *testing.T) {
 	if n := strings.Count(logs.String(), "terminal refused an update"); n != 1 {
 		t.Errorf("the same refusal logged %d times", n)
 	}
+}
+
+// publishTarget stores content as target name the way release does
+// (targets/DIR/SHA256.BASE) and names it in 1.targets.json, so that the
+// repository handler serves it; it returns the path under targets/.
+func publishTarget(t *testing.T, repoDir, name, content string) string {
+	t.Helper()
+	sum := sha256.Sum256([]byte(content))
+	dir, base := path.Split(name)
+	rel := dir + hex.EncodeToString(sum[:]) + "." + base
+	os.MkdirAll(filepath.Join(repoDir, "targets", filepath.FromSlash(dir)), 0o755)
+	if err := os.WriteFile(filepath.Join(repoDir, "targets", filepath.FromSlash(rel)), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	md := metadata.Targets(time.Now().Add(time.Hour))
+	md.Signed.Targets[name] = &metadata.TargetFiles{Length: int64(len(content)), Hashes: metadata.Hashes{"sha256": sum[:]}, Path: name}
+	b, err := md.ToBytes(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repoDir, "1.targets.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return rel
 }

@@ -120,6 +120,9 @@ func (in *Intake) handleStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
+	// The terminal learns the status, never what flagged it.
+	body := st.StatusBody
+	body.Flags = nil
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(st.StatusBody)
+	json.NewEncoder(w).Encode(body)
 }

@@ -43,6 +43,18 @@ type Options struct {
 	// MaxConcurrent bounds intakes in progress; above it the HTTP endpoint
 	// answers 503 with Retry-After. Default 64.
 	MaxConcurrent int
+	// Reviews, when set, is told the flags of each new enrollment once its
+	// checks ran, and answers the status the terminal's query returns.
+	Reviews Reviews
+}
+
+// Reviews is the authority's enrollment status (authority/review): intake
+// reports the outcome of its checks (the flag kinds; none: verified) and
+// reads back the status ("received", "verified", "needs_review",
+// "approved", "rejected").
+type Reviews interface {
+	Checked(ctx context.Context, id string, flags []string) error
+	Status(ctx context.Context, id string) (string, error)
 }
 
 // Intake is the enrollment intake module.
@@ -52,6 +64,7 @@ type Intake struct {
 	log       *slog.Logger
 	clock     clock.Clock
 	verifiers []Verifier
+	reviews   Reviews
 	sem       chan struct{}
 
 	db *authority.DB
@@ -93,7 +106,7 @@ func New(opts Options) (*Intake, error) {
 		opts.MaxConcurrent = 64
 	}
 	in := &Intake{keys: k, devices: opts.Devices, log: opts.Logger, clock: opts.Clock,
-		verifiers: append(opts.Verifiers, KioskMatchCheck{}), sem: make(chan struct{}, opts.MaxConcurrent)}
+		verifiers: append(opts.Verifiers, KioskMatchCheck{}), reviews: opts.Reviews, sem: make(chan struct{}, opts.MaxConcurrent)}
 	if opts.Face.Matcher != nil {
 		if opts.Face.References == nil {
 			opts.Face.References = in
@@ -147,6 +160,12 @@ func (in *Intake) Migrate(ctx context.Context, db *authority.DB) error {
 			PRIMARY KEY (enrollment_id, kind))`,
 	}
 	stmts = append(stmts, photoTables(blob)...)
+	if db.Dialect == authority.Postgres {
+		// A sealed package is ciphertext: PostgreSQL's TOAST would try to
+		// compress it on every insert and give up. Stored out of line
+		// uncompressed instead (a catalogue change; idempotent).
+		stmts = append(stmts, `ALTER TABLE intake_enrollments ALTER COLUMN package SET STORAGE EXTERNAL`)
+	}
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("intake: migrate: %w", err)
@@ -248,6 +267,7 @@ func (in *Intake) Submit(ctx context.Context, pkg []byte, id string, peer *x509.
 		return res, err
 	}
 	in.runVerifiers(ctx, rec)
+	in.reportChecked(ctx, rec.EnrollmentID)
 	return res, nil
 }
 

@@ -11,14 +11,15 @@ import (
 	"eidkiosk/authority"
 	"eidkiosk/authority/intake"
 	"eidkiosk/authority/intake/intaketest"
+	"eidkiosk/internal/pgtest"
 )
 
 // TestPostgresReplicas runs two intake replicas (same keys) on one
 // PostgreSQL database: a package stored through one is a repeat on the
 // other with the same receipt; concurrent uploads of the same package to
-// both store it once. Runs with EIDKIOSK_PG=1 or EIDKIOSK_PG_URL.
+// both store it once.
 func TestPostgresReplicas(t *testing.T) {
-	pg := intaketest.Postgres(t)
+	pg := pgtest.Database(t)
 	f := newFixture(t, intake.Options{}) // PKI, devices, an SQLite authority for the keys
 	ctx := context.Background()
 	replica := func() *intaketest.Authority {

@@ -20,7 +20,9 @@ type status struct {
 	device string
 }
 
-// Status returns an enrollment's state by ID.
+// Status returns an enrollment's state by ID: its status from Reviews
+// ("stored" without), its flags' kinds and its receipt. The terminal's
+// status query gets the same without the flags.
 func (in *Intake) Status(ctx context.Context, id string) (enroll.StatusBody, error) {
 	st, err := in.status(ctx, id)
 	return st.StatusBody, err
@@ -38,6 +40,11 @@ func (in *Intake) status(ctx context.Context, id string) (status, error) {
 		return st, fmt.Errorf("intake: status: %w", err)
 	}
 	st.State = "stored"
+	if in.reviews != nil {
+		if st.State, err = in.reviews.Status(ctx, id); err != nil {
+			return st, fmt.Errorf("intake: status: %w", err)
+		}
+	}
 	st.Received = time.UnixMilli(received).UTC().Format(time.RFC3339Nano)
 	st.Flags, err = in.flags(ctx, id)
 	return st, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"eidkiosk/authority"
 	"eidkiosk/enroll"
 )
 
@@ -84,6 +85,9 @@ func (in *Intake) commit(batch []*insertReq) {
 
 func (in *Intake) commitTx(ctx context.Context, batch []*insertReq) error {
 	db := in.db
+	if db.Dialect == authority.Postgres {
+		return in.commitPG(ctx, batch)
+	}
 	var tx *sql.Tx
 	var err error
 	if in.wconn != nil {

@@ -172,3 +172,19 @@ func (in *Intake) runVerifiers(ctx context.Context, r *enroll.Record) {
 		}
 	}
 }
+
+// reportChecked tells Reviews the stored flags of a new enrollment. A
+// failure is logged and leaves the enrollment received (an officer sees it
+// in the counts); it does not undo the intake.
+func (in *Intake) reportChecked(ctx context.Context, id string) {
+	if in.reviews == nil {
+		return
+	}
+	kinds, err := in.flags(ctx, id)
+	if err == nil {
+		err = in.reviews.Checked(ctx, id, kinds)
+	}
+	if err != nil {
+		in.log.Warn("intake: record status", "enrollment", id, "err", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ func (r *Registry) Provision(ctx context.Context, req protocol.ProvisionRequest,
 		if errors.As(err, &ref) {
 			// A refusal is audited outside the failed transaction.
 			if aerr := r.audit(ctx, r.db, "terminal@"+from, "provision.refused", "", req.Station,
-				fmt.Sprintf("%s: token %s… serial %q", ref.Reason, tokenHint(req.Token), req.Serial)); aerr != nil {
+				fmt.Sprintf("%s: token %s… serial %s", ref.Reason, bounded(tokenHint(req.Token), 8), strconv.Quote(bounded(req.Serial, MaxSerial)))); aerr != nil {
 				r.opts.Log.Error("registry: audit failed", "err", aerr)
 			}
 			r.opts.Log.Warn("registry: provisioning refused", "reason", string(ref.Reason), "from", from)
@@ -41,10 +42,16 @@ func (r *Registry) provision(ctx context.Context, req protocol.ProvisionRequest,
 		return nil, refuse(protocol.ReasonInternal, "this authority has no CA loaded")
 	}
 	switch {
-	case strings.TrimSpace(req.Token) == "":
-		return nil, refuse(protocol.ReasonBadRequest, "no enrollment token in the request")
-	case strings.TrimSpace(req.Serial) == "" || len(req.Serial) > 128:
-		return nil, refuse(protocol.ReasonBadRequest, "the terminal sent no usable hardware serial number")
+	case strings.TrimSpace(req.Token) == "" || len(req.Token) > MaxToken:
+		return nil, refuse(protocol.ReasonBadRequest, "no usable enrollment token in the request")
+	case strings.TrimSpace(req.Serial) == "" || !printable(req.Serial, MaxSerial):
+		return nil, refuse(protocol.ReasonBadRequest, "the terminal sent no usable hardware serial number (1-%d printable ASCII characters)", MaxSerial)
+	case req.Station != "" && checkStation(req.Station) != nil:
+		return nil, refuse(protocol.ReasonBadRequest, "the station must be 2-32 upper-case letters, digits and '-', e.g. NS-PSB-001")
+	case req.Software != "" && !printable(req.Software, MaxSoftware):
+		return nil, refuse(protocol.ReasonBadRequest, "the software version must be 1-%d printable ASCII characters", MaxSoftware)
+	case len(req.TPMPublic) > MaxTPMPublic:
+		return nil, refuse(protocol.ReasonBadRequest, "the TPM public area is larger than %d bytes", MaxTPMPublic)
 	case req.KeyKind != protocol.KeyFile && req.KeyKind != protocol.KeyTPM:
 		return nil, refuse(protocol.ReasonBadRequest, "unknown key kind %q (want %q or %q)", req.KeyKind, protocol.KeyFile, protocol.KeyTPM)
 	case req.KeyKind == protocol.KeyTPM && len(req.TPMPublic) == 0:
@@ -87,8 +94,9 @@ func (r *Registry) provision(ctx context.Context, req protocol.ProvisionRequest,
 	case err != nil:
 		return nil, r.internal(err)
 	case used.Valid:
-		return nil, refuse(protocol.ReasonTokenUsed, "this enrollment token was already used on %s (terminal %s); tokens work once: ask city IT for a new token for station %s",
-			fromMS(used.Int64).Format("2006-01-02 15:04 MST"), usedBy.String, station)
+		// Which terminal used it is city IT's to see (`token list`), not
+		// the caller's: the caller may be anyone who saw the token.
+		return nil, refuse(protocol.ReasonTokenUsed, "this enrollment token was already used; tokens work once: ask city IT for a new token for station %s", station)
 	case revoked != 0:
 		return nil, refuse(protocol.ReasonTokenRevoked, "this enrollment token was withdrawn by city IT on %s: ask them for a new token for station %s",
 			fromMS(revoked).Format("2006-01-02 15:04 MST"), station)
@@ -98,6 +106,14 @@ func (r *Registry) provision(ctx context.Context, req protocol.ProvisionRequest,
 	case req.Station != "" && req.Station != station:
 		return nil, refuse(protocol.ReasonWrongStation, "this enrollment token is for station %s, but this terminal is being installed for station %s: use a token for %s, or correct the station",
 			station, req.Station, req.Station)
+	}
+
+	var bound string
+	switch err := tx.QueryRowContext(ctx, r.q(`SELECT serial FROM registry_token_serials WHERE hash = ?`), hash).Scan(&bound); {
+	case err == nil && bound != req.Serial:
+		return nil, refuse(protocol.ReasonSerialNotAllowed, "this enrollment token is for another box (hardware serial %q, this one reports %q): use the token made for this box", bound, req.Serial)
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return nil, r.internal(err)
 	}
 
 	var allowed, listed int

@@ -38,6 +38,8 @@ func WriteRefusal(w http.ResponseWriter, err error) {
 		status = http.StatusUnauthorized
 	case protocol.ReasonInternal:
 		status = http.StatusInternalServerError
+	case protocol.ReasonTooMany:
+		status = http.StatusTooManyRequests
 	}
 	writeJSON(w, status, ref)
 }

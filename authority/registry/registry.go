@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"eidkiosk/authority"
+	"eidkiosk/authority/guard"
 	"eidkiosk/authority/pki"
 	"eidkiosk/internal/clock"
 	"eidkiosk/provisioning/protocol"
@@ -78,9 +79,13 @@ type Options struct {
 	// RequireAllowList refuses every serial not on the allow-list, even
 	// while the list is empty. Otherwise an empty list allows every serial.
 	RequireAllowList bool
-	Clock            clock.Clock  // clock.Real{} when nil
-	Rand             io.Reader    // crypto/rand when nil
-	Log              *slog.Logger // slog.Default() when nil
+	// ProvisionRate, RenewRate and GlobalRate limit the provisioning and
+	// renewal endpoints per source address and in total; zero values take
+	// DefaultProvisionRate, DefaultRenewRate and DefaultGlobalRate.
+	ProvisionRate, RenewRate, GlobalRate guard.Rate
+	Clock                                clock.Clock  // clock.Real{} when nil
+	Rand                                 io.Reader    // crypto/rand when nil
+	Log                                  *slog.Logger // slog.Default() when nil
 }
 
 // Registry is the device registry module.
@@ -88,6 +93,8 @@ type Registry struct {
 	db   *authority.DB
 	pki  *pki.PKI
 	opts Options
+
+	provisionLimit, renewLimit *guard.Limiter
 }
 
 var _ authority.Module = (*Registry)(nil)
@@ -105,7 +112,18 @@ func New(db *authority.DB, p *pki.PKI, opts Options) *Registry {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	return &Registry{db: db, pki: p, opts: opts}
+	if opts.ProvisionRate == (guard.Rate{}) {
+		opts.ProvisionRate = DefaultProvisionRate
+	}
+	if opts.RenewRate == (guard.Rate{}) {
+		opts.RenewRate = DefaultRenewRate
+	}
+	if opts.GlobalRate == (guard.Rate{}) {
+		opts.GlobalRate = DefaultGlobalRate
+	}
+	return &Registry{db: db, pki: p, opts: opts,
+		provisionLimit: guard.NewLimiter(opts.ProvisionRate, opts.GlobalRate, opts.Clock),
+		renewLimit:     guard.NewLimiter(opts.RenewRate, opts.GlobalRate, opts.Clock)}
 }
 
 // Name implements authority.Module.
@@ -140,6 +158,8 @@ func (r *Registry) Migrate(ctx context.Context, db *authority.DB) error {
 		`CREATE TABLE IF NOT EXISTS registry_audit (
 			id ` + serial + `, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
 			device_id TEXT NOT NULL, station TEXT NOT NULL, detail TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS registry_token_serials (
+			hash TEXT PRIMARY KEY, serial TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS registry_selftests (
 			id ` + serial + `, device_id TEXT NOT NULL, at_ms BIGINT NOT NULL,
 			passed INTEGER NOT NULL, report TEXT NOT NULL)`,
@@ -154,8 +174,8 @@ func (r *Registry) Migrate(ctx context.Context, db *authority.DB) error {
 
 // Routes implements authority.Module.
 func (r *Registry) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+protocol.PathProvision, r.handleProvision)
-	mux.HandleFunc("POST "+protocol.PathRenew, r.handleRenew)
+	mux.Handle("POST "+protocol.PathProvision, limited(r.provisionLimit, r.handleProvision))
+	mux.Handle("POST "+protocol.PathRenew, limited(r.renewLimit, r.handleRenew))
 	mux.HandleFunc("GET "+protocol.PathPing, r.handlePing)
 	mux.HandleFunc("POST "+protocol.PathSelfTest, r.handleSelfTest)
 	mux.HandleFunc("POST "+protocol.PathDeprovision, r.handleDeprovision)
@@ -180,10 +200,12 @@ func refuse(reason protocol.Reason, format string, args ...any) error {
 }
 
 // audit appends one line to the audit log. Nothing personal goes in: device
-// IDs, stations, serial numbers of boxes, reasons.
+// IDs, stations, serial numbers of boxes, reasons. Every value is bounded
+// and its control characters escaped (see bounded): some come from
+// unauthenticated callers.
 func (r *Registry) audit(ctx context.Context, ex execer, actor, action, device, station, detail string) error {
 	_, err := ex.ExecContext(ctx, r.q(`INSERT INTO registry_audit (at_ms, actor, action, device_id, station, detail) VALUES (?, ?, ?, ?, ?, ?)`),
-		ms(r.now()), actor, action, device, station, detail)
+		ms(r.now()), bounded(actor, 128), bounded(action, 64), bounded(device, 64), bounded(station, 64), bounded(detail, 512))
 	if err != nil {
 		return fmt.Errorf("registry: audit: %w", err)
 	}
@@ -233,6 +255,7 @@ func tokenHash(tok string) string {
 type Token struct {
 	Value   string // shown once, e.g. "7K3Q-9D2M-..."
 	Station string
+	Serial  string // the only hardware serial it provisions; empty: any
 	Expires time.Time
 }
 
@@ -240,8 +263,18 @@ type Token struct {
 // stationName, when not empty, sets the station's display name delivered to
 // the terminal; by names the operator for the audit log.
 func (r *Registry) CreateToken(ctx context.Context, station, stationName string, ttl time.Duration, by string) (Token, error) {
+	return r.CreateBoundToken(ctx, station, stationName, "", ttl, by)
+}
+
+// CreateBoundToken is CreateToken for one box: when serial is not empty the
+// token provisions only a terminal reporting that hardware serial, so a
+// token that leaks cannot enrol another box.
+func (r *Registry) CreateBoundToken(ctx context.Context, station, stationName, serial string, ttl time.Duration, by string) (Token, error) {
 	if err := checkStation(station); err != nil {
 		return Token{}, err
+	}
+	if serial != "" && !printable(serial, MaxSerial) {
+		return Token{}, fmt.Errorf("registry: serial %q must be 1-%d printable ASCII characters", bounded(serial, MaxSerial), MaxSerial)
 	}
 	if ttl <= 0 || ttl > 30*24*time.Hour {
 		return Token{}, fmt.Errorf("registry: token lifetime %s must be between 1s and 720h", ttl)
@@ -270,13 +303,18 @@ func (r *Registry) CreateToken(ctx context.Context, station, stationName string,
 		tokenHash(tok), tokenHint(tok), station, ms(now), ms(exp), by); err != nil {
 		return Token{}, fmt.Errorf("registry: store token: %w", err)
 	}
+	if serial != "" {
+		if _, err := tx.ExecContext(ctx, r.q(`INSERT INTO registry_token_serials (hash, serial) VALUES (?, ?)`), tokenHash(tok), serial); err != nil {
+			return Token{}, fmt.Errorf("registry: store token: %w", err)
+		}
+	}
 	if err := r.audit(ctx, tx, by, "token.create", "", station, fmt.Sprintf("token %s… expires %s", tokenHint(tok), exp.UTC().Format(time.RFC3339))); err != nil {
 		return Token{}, err
 	}
 	if err := tx.Commit(); err != nil {
 		return Token{}, fmt.Errorf("registry: %w", err)
 	}
-	return Token{Value: tok, Station: station, Expires: exp}, nil
+	return Token{Value: tok, Station: station, Serial: serial, Expires: exp}, nil
 }
 
 func (r *Registry) upsertStation(ctx context.Context, tx *sql.Tx, id, name string) error {

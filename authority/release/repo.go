@@ -94,6 +94,11 @@ func Init(repoDir, offlineDir, onlineDir string, o InitOptions) error {
 	if _, err := os.Stat(filepath.Join(repoDir, "root.json")); err == nil {
 		return fmt.Errorf("release: %s already holds a repository", repoDir)
 	}
+	for _, k := range []string{offlineDir, onlineDir} {
+		if inside(repoDir, k) {
+			return fmt.Errorf("release: the key folder %s is inside the repository %s, which is published: keep keys elsewhere (e.g. --offline-keys /media/keys/offline --online-keys /etc/eidkiosk-release/online)", k, repoDir)
+		}
+	}
 	for _, d := range []string{repoDir, offlineDir, onlineDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("release: %w", err)
@@ -512,4 +517,27 @@ func Rollout(repoDir, offlineDir, version string, channels map[string]int, minVe
 		return 0, fmt.Errorf("release: no release %s in the repository", version)
 	}
 	return stageTargets(repoDir, t, keys, now, lifetime)
+}
+
+// inside reports whether dir is repo or below it (after resolving both to
+// absolute, clean paths and, where they exist, symlinks).
+func inside(repo, dir string) bool {
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return filepath.Clean(p)
+		}
+		if r, err := filepath.EvalSymlinks(a); err == nil {
+			return r
+		}
+		// Not created yet: resolve the nearest existing parent.
+		parent, base := filepath.Split(a)
+		if r, err := filepath.EvalSymlinks(parent); err == nil {
+			return filepath.Join(r, base)
+		}
+		return a
+	}
+	r, d := abs(repo), abs(dir)
+	rel, err := filepath.Rel(r, d)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

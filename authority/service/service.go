@@ -2,8 +2,12 @@
 // database (SQLite under the data directory, or PostgreSQL), the PKI (root
 // CA, server certificate, device CA), the device registry, the enrollment
 // intake with its face check (facematch's models against the reference
-// photo registry), and the fleet view with the TUF repository. `authority serve` and
-// the demo run it; tests run it on loopback.
+// photo registry), the fleet view with the TUF repository, the review of
+// flagged enrollments (its console on a listener of its own: ServeAdmin),
+// the phone e-ID (authority/binding), and the Prometheus metrics
+// (authority/metrics: the intake is instrumented by a middleware in front
+// of the HTTPS handler; `authority serve --metrics-addr` serves them).
+// `authority serve` and the demo run it; tests run it on loopback.
 //
 // It holds no logic of its own beyond the order of construction and the
 // HTTPS server's lifecycle.
@@ -24,10 +28,13 @@ import (
 	"time"
 
 	"eidkiosk/authority"
+	"eidkiosk/authority/binding"
 	"eidkiosk/authority/fleet"
 	"eidkiosk/authority/intake"
+	"eidkiosk/authority/metrics"
 	"eidkiosk/authority/pki"
 	"eidkiosk/authority/registry"
+	"eidkiosk/authority/review"
 	"eidkiosk/facematch"
 	"eidkiosk/facematch/score"
 	"eidkiosk/internal/clock"
@@ -45,6 +52,11 @@ type Config struct {
 	RequireAllowList bool
 	// Face configures the face check of every stored enrollment.
 	Face FaceConfig
+	// Retention is how long review material stays reviewable after an
+	// officer's decision (0: kept); see review.Options.
+	Retention time.Duration
+	// Version is the authority's build, for its metrics.
+	Version string
 }
 
 // FaceConfig configures the intake's face check: the live capture against
@@ -67,12 +79,18 @@ type Service struct {
 	Registry *registry.Registry
 	Intake   *intake.Intake
 	Fleet    *fleet.Module
+	Review   *review.Store
+	Binding  *binding.Module // the phone e-ID: bindings, credentials, revocation
 	Server   *authority.Server
 	RepoDir  string
 	// Faces is the face matcher of the intake's face check (nil when
 	// Face.Off).
 	Faces *facematch.Matcher
-	log   *slog.Logger
+	// Metrics are the authority's Prometheus metrics; Serve instruments
+	// the intake with them. Modules built later feed them
+	// (Metrics.SetReviewQueue, Metrics.Issued).
+	Metrics *metrics.Metrics
+	log     *slog.Logger
 }
 
 // devices forwards to the registry, which is built after the intake (it
@@ -149,7 +167,8 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 		db.Close()
 	}
 	devs := &devices{}
-	in, err := intake.New(intake.Options{DataDir: c.DataDir, Devices: devs, Logger: c.Logger, Clock: c.Clock, Face: check})
+	rv := review.New(review.Options{Clock: c.Clock, Retention: c.Retention})
+	in, err := intake.New(intake.Options{DataDir: c.DataDir, Devices: devs, Logger: c.Logger, Clock: c.Clock, Face: check, Reviews: rv})
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -174,12 +193,37 @@ func Open(ctx context.Context, c Config) (*Service, error) {
 	devs.mu.Unlock()
 	fl := fleet.New(db, devs, repoDir, c.Clock)
 	fl.Log = c.Logger
-	srv, err := authority.NewServer(ctx, db, c.Logger, reg, in, fl)
+	rv.SetSource(in)
+	bd, err := binding.New(binding.Options{DataDir: c.DataDir, Receipts: intakeReceipts{in}, Status: reviewStatus{rv},
+		Clock: c.Clock, Log: c.Logger})
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Server: srv, RepoDir: repoDir, Faces: faces, log: c.Logger}, nil
+	srv, err := authority.NewServer(ctx, db, c.Logger, reg, in, fl, rv, bd)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	met := metrics.New(metrics.Options{DB: db, Roster: Roster(reg), Enrolled: in.Count, RepoDir: repoDir,
+		Clock: c.Clock, Version: c.Version})
+	return &Service{DB: db, PKI: p, Registry: reg, Intake: in, Fleet: fl, Review: rv, Binding: bd, Server: srv, RepoDir: repoDir,
+		Faces: faces, Metrics: met, log: c.Logger}, nil
+}
+
+// Roster lists the registry's terminals for the fleet view.
+func Roster(reg *registry.Registry) fleet.Roster {
+	return func(ctx context.Context) ([]fleet.Registered, error) {
+		devs, err := reg.Devices(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]fleet.Registered, 0, len(devs))
+		for _, d := range devs {
+			out = append(out, fleet.Registered{DeviceID: d.ID, Station: d.Station, Status: d.Status, Reason: d.Reason})
+		}
+		return out, nil
+	}
 }
 
 // TLSConfig is the server's TLS 1.3 configuration with optional client
@@ -188,9 +232,47 @@ func (s *Service) TLSConfig() *tls.Config { return s.PKI.ServerTLSConfig() }
 
 // Serve serves HTTPS on ln until ctx is done, then shuts down gracefully.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.Metrics.Middleware(s.Server.Handler()), s.TLSConfig())
+}
+
+// AdminTLSConfig is the review console's TLS 1.3 configuration: the
+// authority's server certificate, no client certificates (officers log in
+// with a password and a one-time code).
+func (s *Service) AdminTLSConfig() *tls.Config {
+	c := s.PKI.ServerTLSConfig()
+	c.ClientAuth, c.ClientCAs = tls.NoClientCert, nil
+	return c
+}
+
+// ServeAdmin serves the officers' review console over HTTPS on ln (keep it
+// on loopback or an officers' network) until ctx is done; with a retention
+// configured it removes decided enrollments' review material hourly.
+func (s *Service) ServeAdmin(ctx context.Context, ln net.Listener) error {
+	if s.Review.Retention() > 0 {
+		go func() {
+			t := time.NewTicker(time.Hour)
+			defer t.Stop()
+			for {
+				if n, err := s.Review.Purge(ctx, "retention"); err != nil {
+					s.log.Warn("service: review retention", "err", err)
+				} else if n > 0 {
+					s.log.Info("service: review material removed", "enrollments", n)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	return s.serve(ctx, ln, s.Review.Console(s.log), s.AdminTLSConfig())
+}
+
+func (s *Service) serve(ctx context.Context, ln net.Listener, h http.Handler, tc *tls.Config) error {
 	hs := &http.Server{
-		Handler:           s.Server.Handler(),
-		TLSConfig:         s.TLSConfig(),
+		Handler:           h,
+		TLSConfig:         tc,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,

@@ -13,6 +13,7 @@ import (
 	"eidkiosk/authority"
 	"eidkiosk/authority/fleet"
 	"eidkiosk/authority/registry"
+	"eidkiosk/authority/service"
 	"eidkiosk/internal/cli"
 )
 
@@ -63,7 +64,7 @@ func init() {
 		},
 		Run: func(ctx context.Context, args []string) error {
 			return withFleet(ctx, func(m *fleet.Module, reg *registry.Registry) error {
-				ts, err := m.List(ctx, fleet.ListOptions{SilentAfter: silent, BacklogAbove: backlog, Roster: roster(reg)})
+				ts, err := m.List(ctx, fleet.ListOptions{SilentAfter: silent, BacklogAbove: backlog, Roster: service.Roster(reg)})
 				if err != nil {
 					return err
 				}
@@ -106,21 +107,6 @@ func init() {
 			})
 		},
 	})
-}
-
-// roster lists the registry's terminals for the fleet view.
-func roster(reg *registry.Registry) fleet.Roster {
-	return func(ctx context.Context) ([]fleet.Registered, error) {
-		devs, err := reg.Devices(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]fleet.Registered, 0, len(devs))
-		for _, d := range devs {
-			out = append(out, fleet.Registered{DeviceID: d.ID, Station: d.Station, Status: d.Status, Reason: d.Reason})
-		}
-		return out, nil
-	}
 }
 
 func writeFleet(ts []fleet.Terminal) error {

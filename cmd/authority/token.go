@@ -53,7 +53,7 @@ func when(t time.Time) string {
 }
 
 func init() {
-	var station, name, replace string
+	var station, name, replace, serial string
 	var expires time.Duration
 	app.Register(&cli.Command{
 		Name:    "token create",
@@ -63,6 +63,7 @@ func init() {
 			fs.StringVar(&station, "station", "", "station ID the token enrols a terminal for, e.g. NS-PSB-001")
 			fs.StringVar(&name, "name", "", "station display name delivered to the terminal (kept when empty)")
 			fs.DurationVar(&expires, "expires", 24*time.Hour, "how long the token stays valid, e.g. 24h")
+			fs.StringVar(&serial, "serial", "", "hardware serial of the one box this token may provision (recommended when known: a leaked token then enrols no other box)")
 			fs.StringVar(&replace, "replace", "", "DEVICE-ID of an active terminal this one replaces (the same box reinstalled, or a swapped one): "+
 				"it is refused from now on, told why, and its serial may be provisioned again")
 		},
@@ -72,7 +73,7 @@ func init() {
 				return cli.ErrUsage
 			}
 			return withRegistry(ctx, func(r *registry.Registry) error {
-				tok, err := r.CreateToken(ctx, strings.ToUpper(station), name, expires, operator())
+				tok, err := r.CreateBoundToken(ctx, strings.ToUpper(station), name, strings.TrimSpace(serial), expires, operator())
 				if err != nil {
 					return err
 				}
@@ -85,6 +86,9 @@ func init() {
 					fmt.Fprintf(w, "replaced: terminal %s is refused from now on (%s)\n", replace, why)
 				}
 				fmt.Fprintf(w, "station:  %s\n", tok.Station)
+				if tok.Serial != "" {
+					fmt.Fprintf(w, "serial:   %s (the only box it provisions)\n", tok.Serial)
+				}
 				fmt.Fprintf(w, "expires:  %s (in %s); the token works once\n", tok.Expires.UTC().Format("2006-01-02 15:04 MST"), expires)
 				fmt.Fprintf(w, "authority CA fingerprint (SHA-256), for the technician to compare or pin with --ca-fingerprint:\n  %s\n", r.PKI().RootFingerprint())
 				fmt.Fprintf(w, "token:\n%s\n", tok.Value)

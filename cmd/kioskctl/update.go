@@ -196,6 +196,36 @@ func init() {
 			fmt.Fprintf(app.Stdout, "seeded %s in %s/update/slots/a\n", version, dir)
 			return nil
 		},
+	}, &cli.Command{
+		Name:    "update install-package",
+		Summary: "what the Debian package runs: seed a new terminal, or put a newer packaged kiosk on trial in the other slot",
+		Flags: func(fs *flag.FlagSet) {
+			common(fs)
+			fs.StringVar(&binary, "binary", "/usr/lib/eidkiosk/kiosk", "the packaged kiosk binary")
+			fs.StringVar(&version, "version", "", "its version, e.g. 1.0.0")
+		},
+		Run: func(ctx context.Context, args []string) error {
+			dir, err := stateDir()
+			if err != nil {
+				return err
+			}
+			if version == "" {
+				return fmt.Errorf("update install-package: --version is required: %w", cli.ErrUsage)
+			}
+			r, err := update.InstallPackaged(dir, binary, version, time.Now())
+			if err != nil {
+				return err
+			}
+			switch r.Outcome {
+			case update.PackagedSeeded:
+				fmt.Fprintf(app.Stdout, "seeded %s in %s/update/slots/%s\n", version, dir, r.Slot)
+			case update.PackagedTrial:
+				fmt.Fprintf(app.Stdout, "%s installed in slot %s, on trial from the next start (the terminal had %s)\n", version, r.Slot, r.Have)
+			default:
+				fmt.Fprintf(app.Stdout, "%s: %s\n", r.Outcome, r.Detail)
+			}
+			return nil
+		},
 	})
 }
 

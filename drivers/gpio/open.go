@@ -188,3 +188,21 @@ func someNames(all []gpio.PinIO, n int) []string {
 	}
 	return names
 }
+
+// ErrNotWired is returned by ReadTamper when no tamper switch is configured.
+var ErrNotWired = errors.New("gpio: no tamper switch configured")
+
+// ReadTamper reads the enclosure switch once: open is true when the
+// enclosure is open (or the switch's wire is cut: the input then floats to
+// its pull, which reads as open). It configures the input with its pull
+// first, as Watch does.
+func ReadTamper(p Pins) (open bool, err error) {
+	in := p.Tamper
+	if in == nil {
+		return false, ErrNotWired
+	}
+	if err := in.Pin.In(pullFor(in, gpio.PullUp), gpio.NoEdge); err != nil {
+		return false, fmt.Errorf("gpio: tamper: %w", err)
+	}
+	return (in.Pin.Read() == gpio.High) != in.ActiveLow, nil
+}

@@ -118,6 +118,9 @@ func New(pins Pins, opt Options) *Peripherals {
 // Present reports whether any peripheral is present.
 func (p *Peripherals) Present() bool { return p.pins.Any() }
 
+// TamperWired reports whether an enclosure switch is configured.
+func (p *Peripherals) TamperWired() bool { return p.pins.Tamper != nil }
+
 // SetMode shows m on the status LEDs (unless the tamper switch or a device
 // fault overrides the red LED). Setting the mode already shown does not
 // restart a blink.

@@ -51,6 +51,7 @@ func (s *System) stationName() string {
 
 // printed shows the outcome of a receipt on the red LED and in the errors.
 func (s *System) printed(err error) {
+	s.printerFault.Store(err != nil)
 	s.GPIO.DeviceFault(gpio.DevicePrinter, err != nil)
 	if err != nil {
 		s.noteError("printer", err)

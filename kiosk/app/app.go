@@ -40,6 +40,7 @@ import (
 	facecap "eidkiosk/kiosk/face"
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
+	"eidkiosk/kiosk/metrics"
 	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/peripherals"
 	"eidkiosk/kiosk/session"
@@ -91,6 +92,8 @@ type System struct {
 	Lease    *lease.Lease
 	Update   *update.Agent
 	Tail     *logging.Tail
+	// Metrics is the Prometheus registry; Run serves it on metrics.addr.
+	Metrics *metrics.Metrics
 	// Face is the capture pipeline; the UI takes its live preview from it
 	// when it has one.
 	Face session.FaceCapturer
@@ -116,6 +119,8 @@ type System struct {
 	// health is the parts' live health (reader, camera), for the heartbeat,
 	// the update gate and technician mode.
 	health health.Board
+	// printerFault: the last receipt did not print (metrics).
+	printerFault atomic.Bool
 }
 
 // ErrNotProvisioned is the gate's reason before provisioning.
@@ -140,6 +145,8 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	if err := os.MkdirAll(cfg.State.Dir, 0o700); err != nil {
 		return fail(fmt.Errorf("app: state directory: %w", err))
 	}
+	s.Metrics = s.newMetrics()
+	s.views = append(s.views, s.Metrics.Visits.Observe)
 
 	// Identity (provisioning) — without it the kiosk runs but refuses visits.
 	id, err := provisioning.LoadIdentity(cfg.State.Dir)
@@ -173,7 +180,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		submitter = submit.NewSubmitter(sealer, ob, Version, o.Clock, rand.Reader)
 		s.Uplink, err = uplink.New(uplink.Options{
 			URL: s.uplinkURL(), Certificate: id.TLSCertificate(), Roots: id.RootCAs,
-			ReceiptKey: ed25519.PublicKey(id.ReceiptPublicKey), Queue: ob,
+			ReceiptKey: ed25519.PublicKey(id.ReceiptPublicKey), Queue: s.Metrics.Visits.Queue(ob),
 			MinBackoff: cfg.Uplink.MinBackoff.Duration, MaxBackoff: cfg.Uplink.MaxBackoff.Duration,
 			Timeout: cfg.Uplink.Timeout.Duration, Clock: o.Clock, Logger: s.log,
 		})
@@ -252,7 +259,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 	// The engine.
 	s.Engine = session.New(session.Options{
 		Timeouts:   cfg.Timeouts,
-		Face:       s.sampleForMatch(face),
+		Face:       s.Metrics.Visits.Face(s.sampleForMatch(face)),
 		Submit:     submitter,
 		Gate:       gate{s},
 		Signals:    signals{peripherals.Signals{P: s.GPIO}, s.Lease},
@@ -263,7 +270,7 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		PIN:        s.auditedPIN(s.technicianPIN()),
 		TamperLock: s.tamperLock(),
 		OnView:     s.onView, // with s.auditView among the observers
-		Match:      match,
+		Match:      s.Metrics.Visits.Matcher(match),
 	})
 	if u, ok := face.(facecap.Unavailable); ok {
 		// The face pipeline could not start (a model missing or altered):
@@ -293,6 +300,19 @@ func Build(ctx context.Context, o Options) (*System, error) {
 		})
 		if err != nil {
 			s.log.Warn("update agent not started", "err", err)
+			s.Update = nil
+		}
+	}
+	if s.Update == nil && !o.NoUpdate && cfg.State.Dir != "" && update.RunningSlot(cfg.State.Dir) != "" {
+		// Updates are off, yet this process may run a release the Debian
+		// package put on trial: an agent that only settles the trial
+		// (health checks, commit or roll back) and fetches nothing.
+		s.Update, err = update.New(update.Options{
+			StateDir: cfg.State.Dir, ConfirmOnly: true, Version: Version, HealthWindow: cfg.Update.HealthWindow.Duration,
+			OnStatus: s.onUpdateStatus(), Clock: o.Clock, Lease: s.Lease, Checks: s.healthChecks(), Log: s.log,
+		})
+		if err != nil {
+			s.log.Warn("update agent (trial only) not started", "err", err)
 			s.Update = nil
 		}
 	}

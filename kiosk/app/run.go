@@ -9,7 +9,9 @@ import (
 
 	"eidkiosk/kiosk/audit"
 	"eidkiosk/kiosk/heartbeat"
+	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/metrics"
+	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/peripherals"
 	"eidkiosk/kiosk/sdnotify"
 	"eidkiosk/kiosk/session"
@@ -50,19 +52,8 @@ func (s *System) Run(ctx context.Context) error {
 		run("update", s.Update.Run)
 	}
 	if s.Config.Metrics.Addr != "" {
-		m := metrics.New(metrics.Sources{
-			Version: Version,
-			Lease:   s.Lease.Snapshot,
-			Outbox:  func() (int, int64) { st := s.Outbox.Stats(); return st.Pending, st.Bytes },
-			Update: func() update.Status {
-				if s.Update == nil {
-					return update.Status{}
-				}
-				return s.Update.Status()
-			},
-		})
 		run("metrics", func(ctx context.Context) error {
-			if err := m.Serve(ctx, s.Config.Metrics.Addr, nil); err != nil && ctx.Err() == nil {
+			if err := s.Metrics.Serve(ctx, s.Config.Metrics.Addr, nil); err != nil && ctx.Err() == nil {
 				s.noteError("metrics", err) // optional: never stops the kiosk
 			}
 			return nil
@@ -80,6 +71,55 @@ func (s *System) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return err
+}
+
+// newMetrics builds the Prometheus registry over the System's parts (read
+// at each scrape, so parts built later are seen) and its Recorder, which
+// Build wires to the engine's views, the face capturer, the card matcher,
+// the uplink's queue and the heartbeat client.
+func (s *System) newMetrics() *metrics.Metrics {
+	return metrics.New(metrics.Sources{
+		Version: Version,
+		Clock:   s.clk,
+		Lease: func() lease.State {
+			if s.Lease == nil {
+				return lease.State{}
+			}
+			return s.Lease.Snapshot()
+		},
+		Outbox: func() outbox.Stats {
+			if s.Outbox == nil {
+				return outbox.Stats{}
+			}
+			return s.Outbox.Stats()
+		},
+		Update: func() update.Status {
+			if s.Update == nil {
+				return update.Status{}
+			}
+			return s.Update.Status()
+		},
+		Devices: s.devicesUp,
+	})
+}
+
+// devicesUp says which devices answer: the reader and the camera as the
+// engine knows them, the GPIO board when it has pins, the printer when one
+// is configured (down when it could not be opened or the last receipt
+// failed).
+func (s *System) devicesUp() map[string]bool {
+	up := map[string]bool{}
+	if s.Engine != nil {
+		v := s.Engine.View()
+		up["reader"], up["camera"] = v.ReaderOK, v.CameraOK
+	}
+	if s.GPIO != nil && s.GPIO.Present() {
+		up["gpio"] = true
+	}
+	if s.Config.Printer.Port != "" {
+		up["printer"] = s.Printer != nil && !s.printerFault.Load()
+	}
+	return up
 }
 
 // watchOutbox asks the engine to re-check admission whenever the outbox changes.

@@ -2,12 +2,15 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"eidkiosk/drivers/gpio"
 	"eidkiosk/drivers/idcard"
 	"eidkiosk/kiosk/config"
 	"eidkiosk/kiosk/peripherals"
+	"eidkiosk/kiosk/tamper"
 	"eidkiosk/provisioning/selftest"
 )
 
@@ -21,7 +24,12 @@ func (s *System) SelfTest(ctx context.Context, progress func(name string, i, n i
 	} else {
 		checks = append(checks, selftest.DiskSpace(s.Config.State.Dir, 1<<30))
 	}
-	checks = append(checks, s.readerCheck(), s.gpioCheck())
+	checks = append(checks, s.readerCheck(), s.gpioCheck(), enclosureCheck(func() (bool, error) {
+		if !s.GPIO.TamperWired() {
+			return false, gpio.ErrNotWired
+		}
+		return s.GPIO.Indication().Tamper, nil
+	}, s.tamperLock()))
 	if c := s.cameraCheck(); c != nil {
 		checks = append(checks, c)
 	}
@@ -58,10 +66,7 @@ func (s *System) gpioCheck() selftest.Check {
 			return selftest.Skipped("no GPIO peripherals on this board")
 		}
 		ind := s.GPIO.Indication()
-		if ind.Tamper {
-			return selftest.Failed("tamper switch reads open", "close the enclosure; if it is closed, check the tamper switch wiring (gpio.tamper)")
-		}
-		return selftest.Passed("LEDs %s/%s/%s, tamper closed", ind.Green, ind.Amber, ind.Red)
+		return selftest.Passed("LEDs %s/%s/%s", ind.Green, ind.Amber, ind.Red)
 	})
 }
 
@@ -83,11 +88,43 @@ func HardwareChecks(cfg config.Config) []selftest.Check {
 			}
 			return selftest.Passed("configured pins found")
 		}),
+		enclosureCheck(func() (bool, error) {
+			pins, err := peripherals.OpenGPIO(cfg.GPIO, nil)
+			if err != nil {
+				return false, err
+			}
+			return gpio.ReadTamper(pins)
+		}, tamper.New(cfg.State.Dir, nil, "", nil)),
 	}
 	if c := standaloneCamera(cfg); c != nil {
 		checks = append(checks, c)
 	}
 	return checks
+}
+
+// enclosureCheck reports the enclosure: a persisted tamper lock (the
+// terminal refuses visits until a technician clears it), the switch open,
+// or no switch wired (allowed, but an opened enclosure then goes unnoticed).
+func enclosureCheck(readOpen func() (bool, error), lock *tamper.Lock) selftest.Check {
+	return selftest.New("enclosure", func(ctx context.Context) selftest.Result {
+		if r, ok, err := lock.Record(); ok {
+			if err != nil {
+				return selftest.Failed("tamper lock present, unreadable: "+err.Error(), "inspect the terminal, then clear the lock in technician mode")
+			}
+			return selftest.Failed("locked since "+r.LockedAt.UTC().Format(time.RFC3339)+": the enclosure was opened",
+				"inspect the terminal for tampering, then clear the lock in technician mode")
+		}
+		open, err := readOpen()
+		switch {
+		case errors.Is(err, gpio.ErrNotWired):
+			return selftest.Skipped("no tamper switch wired (gpio.tamper is empty): an opened enclosure goes unnoticed")
+		case err != nil:
+			return selftest.Failed(err.Error(), "fix gpio.tamper in the configuration (`kioskctl gpio test` lists the pins)")
+		case open:
+			return selftest.Failed("the tamper switch reads open", "close the enclosure; if it is closed, check the switch's wiring to the pin named by gpio.tamper")
+		}
+		return selftest.Passed("closed; tamper switch wired")
+	})
 }
 
 func readerOnce(ctx context.Context, rc config.ReaderConfig) selftest.Result {

@@ -19,7 +19,7 @@ func (s *System) heartbeat() *heartbeat.Sender {
 	hbMu.Lock()
 	defer hbMu.Unlock()
 	if s.hb == nil {
-		s.hb = &heartbeat.Sender{Authority: s.uplinkURL(), Client: s.client, Collect: s.collect, Clock: s.clk, Log: s.log,
+		s.hb = &heartbeat.Sender{Authority: s.uplinkURL(), Client: s.Metrics.Visits.HeartbeatClient(s.client), Collect: s.collect, Clock: s.clk, Log: s.log,
 			OnAnswer: s.onHeartbeatAnswer, OnError: s.onHeartbeatError()}
 	}
 	return s.hb

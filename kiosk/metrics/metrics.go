@@ -1,12 +1,24 @@
 // Package metrics exposes the kiosk's state as Prometheus metrics
 // (github.com/prometheus/client_golang) on a loopback address only, for a
-// local collector or a technician's laptop on an SSH tunnel: build info,
-// update agent phase, download progress, refusals and metadata freshness,
-// the visit lease, and the outbox depth.
+// local collector or a technician's laptop on an SSH tunnel.
 //
-// It reads state through functions the kiosk passes in; it does not keep
-// state of its own, and exports no personal data (no station names, no
-// enrollment IDs).
+// Two kinds of figures: states read at each scrape through functions the
+// kiosk passes in (Sources: build info, update agent phase, download
+// progress, refusals and metadata freshness, the visit lease, the outbox's
+// depth and oldest item, the last acknowledged upload, which devices are up),
+// and events counted as they happen by the Recorder (visits started and
+// ended by outcome and reason, time per step, face captures, liveness
+// challenges, quality failures, match decisions, uploads, refusals,
+// heartbeats), fed from the session engine's views and thin wrappers
+// around the face capturer, the card matcher, the uplink's queue and the
+// heartbeat's HTTP client.
+//
+// It exports no personal data and no per-citizen label: no station names,
+// no enrollment IDs, no card fields; every label is a closed set (states,
+// fault kinds, challenge and quality keys, refusal codes, device names).
+// Metric names follow the Prometheus conventions (`promtool check metrics`
+// clean; a test says so). packaging/monitoring has the dashboards and
+// alerting rules built on them.
 package metrics
 
 import (
@@ -19,9 +31,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"eidkiosk/internal/clock"
+	"eidkiosk/internal/promserve"
 	"eidkiosk/kiosk/lease"
+	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/update"
 )
 
@@ -30,26 +44,36 @@ type Sources struct {
 	Version string
 	Update  func() update.Status
 	Lease   func() lease.State
-	// Outbox returns the queued enrollments and their bytes.
-	Outbox func() (items int, bytes int64)
+	Outbox  func() outbox.Stats
+	// Devices says which devices are up, by name (reader, camera, gpio,
+	// printer); a device the kiosk does not have is left out.
+	Devices func() map[string]bool
+	Clock   clock.Clock // ages are measured with it; nil: real time
 }
 
-// Metrics is a registry holding the kiosk collector and Go runtime metrics.
+// Metrics is a registry holding the kiosk collector, the Recorder's
+// counters and Go runtime metrics.
 type Metrics struct {
 	Registry *prometheus.Registry
+	// Visits counts what happens (see Recorder); the kiosk feeds it.
+	Visits *Recorder
 }
 
 // New registers the collectors.
 func New(src Sources) *Metrics {
+	if src.Clock == nil {
+		src.Clock = clock.Real{}
+	}
+	rec := newRecorder(src.Clock)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{src: src})
-	return &Metrics{Registry: reg}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&collector{src: src, rec: rec})
+	reg.MustRegister(rec.collectors()...)
+	return &Metrics{Registry: reg, Visits: rec}
 }
 
 // Handler serves the metrics in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
-}
+func (m *Metrics) Handler() http.Handler { return promserve.Handler(m.Registry) }
 
 // ErrNotLoopback is returned by Serve for an address off the loopback.
 var ErrNotLoopback = errors.New("metrics: refusing to listen beyond loopback")
@@ -72,17 +96,7 @@ func (m *Metrics) Serve(ctx context.Context, addr string, ready func(net.Addr)) 
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	return ctx.Err()
+	return promserve.Serve(ctx, ln, m.Registry)
 }
 
 var (
@@ -104,13 +118,25 @@ var (
 	dLeaseOut  = prometheus.NewDesc("eidkiosk_lease_expired_total", "Leases that ran out instead of being released.", nil, nil)
 	dOutItems  = prometheus.NewDesc("eidkiosk_outbox_items", "Enrollments waiting in the outbox.", nil, nil)
 	dOutBytes  = prometheus.NewDesc("eidkiosk_outbox_bytes", "Bytes waiting in the outbox.", nil, nil)
+	dOutOldest = prometheus.NewDesc("eidkiosk_outbox_oldest_age_seconds", "Age of the oldest enrollment waiting in the outbox (0 when empty).", nil, nil)
+	dOutRefuse = prometheus.NewDesc("eidkiosk_outbox_refused_items", "Enrollments the authority refused, kept in the outbox.", nil, nil)
+	dLastAck   = prometheus.NewDesc("eidkiosk_uplink_last_success_timestamp_seconds", "When the authority last acknowledged an enrollment (0: never).", nil, nil)
+	dDisabled  = prometheus.NewDesc("eidkiosk_uplink_disabled", "1 while the authority refuses this terminal.", nil, nil)
+	dDevice    = prometheus.NewDesc("eidkiosk_device_up", "1 when the device answers, 0 when it is in fault.", []string{"device"}, nil)
+	dHBLast    = prometheus.NewDesc("eidkiosk_heartbeat_last_success_timestamp_seconds", "When the authority last took a heartbeat (0: not since start).", nil, nil)
+	dHBAge     = prometheus.NewDesc("eidkiosk_heartbeat_age_seconds", "Seconds since the authority last took a heartbeat (since start when none yet).", nil, nil)
+	dStart     = prometheus.NewDesc("eidkiosk_start_timestamp_seconds", "When the kiosk's metrics started.", nil, nil)
 )
 
-type collector struct{ src Sources }
+type collector struct {
+	src Sources
+	rec *Recorder
+}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dBuild, dPhase, dDone, dTotal, dBytes, dRefusals, dCheck, dFresh, dExpires,
-		dStale, dTrial, dHealthy, dLoop, dLeaseHeld, dLeaseExp, dLeaseOut, dOutItems, dOutBytes} {
+		dStale, dTrial, dHealthy, dLoop, dLeaseHeld, dLeaseExp, dLeaseOut, dOutItems, dOutBytes,
+		dOutOldest, dOutRefuse, dLastAck, dDisabled, dDevice, dHBLast, dHBAge, dStart} {
 		ch <- d
 	}
 }
@@ -167,9 +193,32 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		g(dLeaseExp, unix(l.Expiry))
 		ch <- prometheus.MustNewConstMetric(dLeaseOut, prometheus.CounterValue, float64(l.Expired))
 	}
+	now := c.src.Clock.Now()
 	if c.src.Outbox != nil {
-		items, bytes := c.src.Outbox()
-		g(dOutItems, float64(items))
-		g(dOutBytes, float64(bytes))
+		st := c.src.Outbox()
+		g(dOutItems, float64(st.Pending))
+		g(dOutBytes, float64(st.Bytes))
+		g(dOutRefuse, float64(st.Refused))
+		age := 0.0
+		if !st.Oldest.IsZero() {
+			age = max(0, now.Sub(st.Oldest).Seconds())
+		}
+		g(dOutOldest, age)
+		g(dLastAck, unix(st.LastAck))
+		g(dDisabled, b(st.Disabled != ""))
 	}
+	if c.src.Devices != nil {
+		for name, up := range c.src.Devices() {
+			g(dDevice, b(up), name)
+		}
+	}
+	g(dStart, unix(c.rec.since))
+	last := c.rec.since
+	if ns := c.rec.lastHeartbeat.Load(); ns != 0 {
+		last = time.Unix(0, ns)
+		g(dHBLast, unix(last))
+	} else {
+		g(dHBLast, 0)
+	}
+	g(dHBAge, max(0, now.Sub(last).Seconds()))
 }

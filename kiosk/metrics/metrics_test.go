@@ -12,6 +12,7 @@ import (
 
 	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/lease"
+	"eidkiosk/kiosk/outbox"
 	"eidkiosk/kiosk/update"
 )
 
@@ -23,7 +24,11 @@ func TestServeOnLoopback(t *testing.T) {
 		Refusals: 2, LastRefusal: update.ReasonExpired, Bytes: 4242, Healthy: true,
 		Loop: &update.Loop{Version: "2.0.0", Target: "kiosk/2.0.0/kiosk.tar.gz"}}
 	m := New(Sources{Version: "2.0.0", Update: func() update.Status { return st }, Lease: ls.Snapshot,
-		Outbox: func() (int, int64) { return 3, 123456 }})
+		Outbox: func() outbox.Stats {
+			return outbox.Stats{Pending: 3, Bytes: 123456, Oldest: clk.Now().Add(-90 * time.Second), LastAck: clk.Now().Add(-time.Minute)}
+		},
+		Devices: func() map[string]bool { return map[string]bool{"reader": true, "camera": false} },
+		Clock:   clk})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrc := make(chan net.Addr, 1)
@@ -52,6 +57,11 @@ func TestServeOnLoopback(t *testing.T) {
 		`eidkiosk_lease_held{holder="visit"} 1`,
 		`eidkiosk_lease_expiry_timestamp_seconds 1.80000006e+09`,
 		`eidkiosk_outbox_items 3`,
+		`eidkiosk_outbox_oldest_age_seconds 90`,
+		`eidkiosk_uplink_last_success_timestamp_seconds 1.79999994e+09`,
+		`eidkiosk_device_up{device="reader"} 1`,
+		`eidkiosk_device_up{device="camera"} 0`,
+		`eidkiosk_heartbeat_age_seconds 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {

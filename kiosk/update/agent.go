@@ -70,6 +70,11 @@ type Options struct {
 	// OnStatus is called (without blocking) when the status changes.
 	OnStatus func(Status)
 	Log      *slog.Logger
+	// ConfirmOnly makes an agent that only settles a trial of the running
+	// slot (a release installed by the Debian package on a terminal whose
+	// update agent is off): no repository, no TrustedRoot; Run confirms and
+	// then waits for ctx.
+	ConfirmOnly bool
 }
 
 // Agent runs the update cycle in the kiosk.
@@ -93,10 +98,10 @@ func New(o Options) (*Agent, error) {
 	if o.StateDir == "" || !filepath.IsAbs(o.StateDir) {
 		return nil, fmt.Errorf("update: state dir %q must be an absolute path", o.StateDir)
 	}
-	if len(o.TrustedRoot) == 0 {
+	if len(o.TrustedRoot) == 0 && !o.ConfirmOnly {
 		return nil, errors.New("update: no trusted root.json (provisioning delivers it)")
 	}
-	if o.RepoURL == "" {
+	if o.RepoURL == "" && !o.ConfirmOnly {
 		return nil, errors.New("update: no repository URL")
 	}
 	if o.Channel == "" {
@@ -156,6 +161,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		a.o.Log.Error("update: trial", "err", err)
 		a.fail(err)
+	}
+	if a.o.ConfirmOnly {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	for {
 		_, err := a.Cycle(ctx)

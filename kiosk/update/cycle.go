@@ -33,6 +33,9 @@ func (a *Agent) CycleFrom(ctx context.Context, repo string) (Result, error) {
 }
 
 func (a *Agent) cycleFrom(ctx context.Context, repo string) (res Result, err error) {
+	if a.o.ConfirmOnly {
+		return Result{}, errors.New("update: this agent only settles trials (updates are off)")
+	}
 	a.busy.Lock()
 	defer a.busy.Unlock()
 	defer func() {

@@ -10,15 +10,16 @@ if [ "$1" = configure ]; then
 	chown root:eidkiosk /etc/eidkiosk/kiosk.toml
 	chmod 0640 /etc/eidkiosk/kiosk.toml
 	# A new terminal gets the packaged kiosk as its first committed release;
-	# an installed one keeps the release its update agent manages.
+	# on an installed one a newer package goes on trial in the other update
+	# slot (its health checks commit it, a failure rolls back), and an older
+	# or equal one leaves the release the update agent manages.
 	version=$(dpkg-query -W -f='${Version}' eidkiosk-kiosk)
-	if ! out=$(runuser -u eidkiosk -- /usr/bin/kioskctl update seed --config /etc/eidkiosk/kiosk.toml \
+	if ! out=$(runuser -u eidkiosk -- /usr/bin/kioskctl update install-package --config /etc/eidkiosk/kiosk.toml \
 		--binary /usr/lib/eidkiosk/kiosk --version "$version" 2>&1); then
-		case "$out" in
-		*"already holds an installed release"*) ;;
-		*) echo "eidkiosk-kiosk: seeding the kiosk release failed: $out" >&2; exit 1 ;;
-		esac
+		echo "eidkiosk-kiosk: installing the kiosk release in its update slots failed: $out" >&2
+		exit 1
 	fi
+	echo "eidkiosk-kiosk: $out"
 	if [ -d /run/udev ] && command -v udevadm >/dev/null 2>&1; then
 		udevadm control --reload-rules || true
 		udevadm trigger --action=add --subsystem-match=tty --subsystem-match=gpio --subsystem-match=tpmrm || true

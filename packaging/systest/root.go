@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // CacheDir holds the prepared roots, one per key, outside the repository.
@@ -96,7 +98,7 @@ func PreparedRoot(pkgs []string, log io.Writer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return layer("root", []string{base, strings.Join(pkgs, ",")}, log, func(tmp string) [][]string {
+	root, err := layer("root", []string{base, strings.Join(pkgs, ",")}, log, func(tmp string) [][]string {
 		return [][]string{
 			{"cp", "-a", "--reflink=auto", base, tmp},
 			nspawnRun(tmp, "apt-get", "update", "-q"),
@@ -104,6 +106,42 @@ func PreparedRoot(pkgs []string, log io.Writer) (string, error) {
 			nspawnRun(tmp, "apt-get", "clean"),
 		}
 	})
+	if err != nil {
+		return "", err
+	}
+	prune(CacheDir, log, base, root)
+	return root, nil
+}
+
+// prune removes the layers other than keep (roots of older dependency
+// sets, ~700 MB each) and run copies left by killed runs more than a day
+// old, so the cache holds one base and one root.
+func prune(dir string, log io.Writer, keep ...string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if !e.IsDir() || slices.Contains(keep, p) {
+			continue
+		}
+		old := false
+		switch {
+		case strings.HasPrefix(e.Name(), "base-"), strings.HasPrefix(e.Name(), "root-"):
+			old = true
+		case strings.HasPrefix(e.Name(), "run-"):
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+				old = true
+			}
+		}
+		if old {
+			fmt.Fprintf(log, "pruning the cached %s\n", p)
+			if err := os.RemoveAll(p); err != nil {
+				fmt.Fprintf(log, "pruning %s: %v\n", p, err)
+			}
+		}
+	}
 }
 
 // layer returns CacheDir/kind-KEY, the key hashing parts; when missing it

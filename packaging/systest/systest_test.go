@@ -50,6 +50,28 @@ func settings(t *testing.T) (dist string, soak time.Duration) {
 	return dist, soak
 }
 
+// upgradeDebs returns the packages of the next version
+// (EIDKIOSK_SYSTEST_UPGRADE, a directory beside the .debs, mounted at
+// /dist/next), nil when the run has none.
+func upgradeDebs(t *testing.T) []string {
+	dir := os.Getenv("EIDKIOSK_SYSTEST_UPGRADE")
+	if dir == "" {
+		t.Log("EIDKIOSK_SYSTEST_UPGRADE unset: no upgrade step")
+		return nil
+	}
+	dir, _ = filepath.Abs(dir)
+	return debs(t, dir)
+}
+
+// debVersion is the version in a .deb's file name (name_version_arch.deb).
+func debVersion(p string) string {
+	f := strings.Split(strings.TrimSuffix(filepath.Base(p), ".deb"), "_")
+	if len(f) != 3 {
+		return ""
+	}
+	return f[1]
+}
+
 // debs finds the newest kiosk and authority packages of this architecture.
 func debs(t *testing.T, dist string) []string {
 	var out []string
@@ -290,6 +312,45 @@ func TestAppliance(t *testing.T) {
 	}
 	if out, _ := c.Run(ctx, "journalctl -q -u eidkiosk-kiosk --grep 'panic|goroutine [0-9]+ \\[' --no-pager"); strings.TrimSpace(out) != "" {
 		t.Errorf("a panic in the journal:\n%s", out)
+	}
+
+	if next := upgradeDebs(t); next != nil {
+		// No card reader here, so the new release fails its health check:
+		// the whole trial runs — install in the other slot, start it,
+		// judge it, roll back, start the committed slot — in 20 s
+		// instead of the default 5 minutes.
+		s.begin("a newer package goes on trial in the other slot and, unhealthy (no reader here), rolls back")
+		s.must(`sed -i 's/^#* *health_window = .*/health_window = "20s"/' /etc/eidkiosk/kiosk.toml && grep -q '^health_window = "20s"' /etc/eidkiosk/kiosk.toml && kioskctl config check --config /etc/eidkiosk/kiosk.toml`)
+		s.must("systemctl start eidkiosk-kiosk")
+		before := s.show("eidkiosk-kiosk", "StatusText")
+		var in []string
+		for _, p := range next {
+			rel, err := filepath.Rel(absDist, p)
+			if err != nil || strings.HasPrefix(rel, "..") {
+				t.Fatalf("the upgrade packages must lie under %s (mounted at /dist): %s", absDist, p)
+			}
+			in = append(in, "/dist/"+rel)
+		}
+		out := s.must("apt-get install -y -q -o Dpkg::Options::=--force-confold " + strings.Join(in, " ") + " 2>&1")
+		if !strings.Contains(out, "on trial from the next start") {
+			t.Errorf("the upgrade did not put the new release on trial:\n%s", out)
+		}
+		s.eventually("the new release started on trial", "grep -c '\"slot\": \"b\"' /var/lib/eidkiosk/update/state.json; systemctl show -P StatusText eidkiosk-kiosk", 2*time.Minute,
+			func(o string) bool {
+				return strings.HasPrefix(o, "1\n") && strings.Contains(o, "version "+debVersion(next[2]))
+			})
+		s.eventually("rolled back to the committed release", "cat /var/lib/eidkiosk/update/state.json; systemctl show -P StatusText eidkiosk-kiosk", 3*time.Minute,
+			func(o string) bool {
+				return strings.Contains(o, `"outcome": "unhealthy"`) && !strings.Contains(o, `"trial":`) && strings.Contains(o, "version "+debVersion(pkgs[2]))
+			})
+		if after := s.show("eidkiosk-kiosk", "StatusText"); !strings.HasPrefix(after, "kiosk running") {
+			t.Errorf("after the rollback: %q (before the upgrade: %q)", after, before)
+		}
+		// Installing the same package again does not retry the failed release.
+		if out := s.must("dpkg-reconfigure eidkiosk-kiosk 2>&1"); !strings.Contains(out, "failed its trial") {
+			t.Errorf("reconfiguring after the rollback:\n%s", out)
+		}
+		s.must("systemctl stop eidkiosk-kiosk")
 	}
 
 	// The container has no GPIO (its kernel has neither gpiochips nor

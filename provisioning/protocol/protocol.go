@@ -136,6 +136,7 @@ const (
 	ReasonDeprovisioned    Reason = "deprovisioned"      // the device was deprovisioned
 	ReasonStaleCertificate Reason = "stale_certificate"  // the certificate was replaced by a newer one
 	ReasonInternal         Reason = "internal"           // the authority failed; try again later
+	ReasonTooMany          Reason = "too_many_requests"  // this address asked too often; wait for Retry-After
 )
 
 // Refusal is a typed refusal from the registry, sent as the JSON body of a
@@ -177,6 +178,7 @@ var (
 	ErrDeprovisioned    = &Refusal{Reason: ReasonDeprovisioned}
 	ErrStaleCertificate = &Refusal{Reason: ReasonStaleCertificate}
 	ErrInternal         = &Refusal{Reason: ReasonInternal}
+	ErrTooMany          = &Refusal{Reason: ReasonTooMany}
 )
 
 // Disabled reports whether err means the authority no longer accepts this

@@ -3,7 +3,9 @@
 // reader, webcam recording as camera, simulated GPIO), the real kiosk
 // System (kiosk/app), and a scripted citizen who places a card, confirms,
 // consents, faces the camera, keeps the portrait and takes the receipt. It
-// prints each step and, at the end, where the enrollment ended up.
+// prints each step and where the enrollment ended up; then the phone e-ID
+// (eid.go): the reference wallet binds with the receipt, gets its
+// credential, and the kiosk verifies its QR code through the camera path.
 //
 // The citizen taps through the engine's events, exactly the events the
 // touch UI sends; when a UI is attached it renders every step. The demo does
@@ -37,7 +39,9 @@ type Options struct {
 	// sim.DemoCitizenCard's test photo shows the man of the camera's
 	// recording (the face matches the card); sim.DemoStrangerCard's shows
 	// someone else (the visit ends with "please see an officer"); other
-	// cards' photos do not decode, and nothing is compared at the kiosk.
+	// cards' photos do not decode, and nothing is compared at the kiosk
+	// (sim.DemoReviewCard's holder has another person's reference photo at
+	// the authority: the enrollment needs review).
 	Card int
 	// Step is called after each visible step with the state reached (the UI
 	// attaches screenshots here); it runs on the citizen's goroutine.
@@ -62,6 +66,14 @@ type Result struct {
 	CardPhoto bool
 	// Flags are the authority's flags on the enrollment.
 	Flags []string
+	// Status is the enrollment's status at the authority (authority/review):
+	// verified, or needs_review when flagged.
+	Status string
+	// EIDStatus is the kiosk's decision on the phone's e-ID QR code
+	// ("valid"), or "pending" when the enrollment awaits review.
+	EIDStatus string
+	// EIDQR is the PNG of the phone's QR code in the demo directory.
+	EIDQR string
 }
 
 // Env is a started demo environment: the stack and the kiosk system, not yet
@@ -222,6 +234,7 @@ func (e *Env) Citizen(ctx context.Context) (Result, error) {
 	res.EnrollmentID, res.Short = v.Receipt.EnrollmentID, v.Receipt.Short
 	say(out, "7. sealed (HPKE to the authority, signed by the device key) and saved in the outbox: receipt %s", res.Short)
 	say(out, "   enrollment %s; QR payload %q", res.EnrollmentID, v.Receipt.QR)
+	receiptQR := v.Receipt.QR
 	e.step(session.ReceiptShown)
 	e.Stack.Reader.Remove()
 	eng.Send(session.Tap{Action: session.ActDone})
@@ -243,6 +256,13 @@ func (e *Env) Citizen(ctx context.Context) (Result, error) {
 		d.EnrollmentID, d.Short, d.DeviceID, d.StationID, d.Name, d.Number, d.PortraitSz, d.Evidence, d.Flags)
 	res.Flags = d.Flags
 	say(out, "   face at the authority: %s", faceFlags(d.Flags))
+	if res.Status, err = e.Stack.Authority.Review.Status(ctx, res.EnrollmentID); err != nil {
+		return res, err
+	}
+	say(out, "   status at the authority: %s (officers: `authority review list --data DIR/authority`)", res.Status)
+	if err := e.phoneEID(ctx, &res, receiptQR); err != nil {
+		return res, err
+	}
 	res.Duration = time.Since(start)
 	if e.tmp != "" && !e.opts.Keep {
 		say(out, "   (the demo directory is removed at the end; `kioskctl demo --keep` keeps it, e.g. for `authority enrollments list --data DIR/authority`)")

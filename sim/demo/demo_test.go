@@ -75,6 +75,11 @@ func TestChainWithoutCamera(t *testing.T) {
 	if !res.AtAuthority || res.EnrollmentID == "" {
 		t.Fatalf("result %+v", res)
 	}
+	// Card 0 has no reference photo: flagged face_unchecked, so the phone
+	// binds but waits for an officer.
+	if res.EIDStatus != "pending" {
+		t.Fatalf("phone e-ID %q, want pending (flags %v)", res.EIDStatus, res.Flags)
+	}
 	n, err := env.Stack.Authority.Intake.Count(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("authority holds %d enrollments (%v), want 1", n, err)
@@ -185,6 +190,9 @@ func TestDemo(t *testing.T) {
 	}
 	ctx := context.Background()
 	env, res, out := runDemo(t, sim.DemoCitizenCard)
+	if res.Status != "verified" {
+		t.Errorf("the demo citizen's enrollment is %q at the authority, want verified", res.Status)
+	}
 	if !res.AtAuthority {
 		t.Fatal("not at the authority")
 	}
@@ -214,6 +222,10 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "challenge 2/2") {
 		t.Fatalf("the liveness challenges were not narrated:\n%s", out.String())
+	}
+	// The phone e-ID: bound, issued, read through the camera path, valid.
+	if res.EIDStatus != "valid" || !fileExists(res.EIDQR) {
+		t.Fatalf("phone e-ID %q, QR %s", res.EIDStatus, res.EIDQR)
 	}
 }
 
@@ -284,7 +296,7 @@ func TestSelfTestOnSimStack(t *testing.T) {
 	for _, e := range rep.Entries {
 		names[e.Name] = true
 	}
-	for _, n := range []string{"reader", "camera", "gpio"} {
+	for _, n := range []string{"reader", "camera", "gpio", "enclosure"} {
 		if !names[n] {
 			t.Errorf("no %s check in the report", n)
 		}

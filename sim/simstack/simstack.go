@@ -11,10 +11,12 @@
 package simstack
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
 	"fmt"
+	"image/jpeg"
 	"log/slog"
 	"net"
 	"os"
@@ -41,24 +43,38 @@ var webcamVideo []byte
 //go:embed media/reference-webcam-man.jpg
 var referencePhoto []byte
 
-// importReference registers the demo citizen's reference photo at the
-// authority the way an operator does: a folder of NUMBER.jpg files and
-// `authority photos import`.
+// importReference registers the reference photos of the demo's ministry at
+// the authority the way an operator does: a folder of NUMBER.jpg files and
+// `authority photos import`. The demo citizen's is the man of the webcam
+// recording; sim.DemoReviewCard's holder's is another person (the stranger
+// card's test photo, re-encoded), so that only the authority's face check
+// flags that card's enrollment.
 func (s *Stack) importReference(ctx context.Context) error {
 	dir := filepath.Join(s.Dir, "reference-photos")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("simstack: %w", err)
 	}
-	number := sim.DefaultDeck()[sim.DemoCitizenCard].Number.Reveal()
-	if err := os.WriteFile(filepath.Join(dir, number+".jpg"), referencePhoto, 0o600); err != nil {
+	deck := sim.DefaultDeck()
+	other, err := sim.ContainerDecoder{}.DecodePhoto(ctx, deck[sim.DemoStrangerCard].Photo)
+	if err != nil {
+		return fmt.Errorf("simstack: the other person's photo: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, other, &jpeg.Options{Quality: 95}); err != nil {
 		return fmt.Errorf("simstack: %w", err)
+	}
+	for card, photo := range map[int][]byte{sim.DemoCitizenCard: referencePhoto, sim.DemoReviewCard: buf.Bytes()} {
+		number := deck[card].Number.Reveal()
+		if err := os.WriteFile(filepath.Join(dir, number+".jpg"), photo, 0o600); err != nil {
+			return fmt.Errorf("simstack: %w", err)
+		}
 	}
 	res, err := s.Authority.Intake.ImportPhotos(ctx, dir, nil)
 	if err != nil {
 		return err
 	}
-	if res.Stored != 1 {
-		return fmt.Errorf("simstack: reference photo refused: %v", res.Refused)
+	if res.Stored != 2 {
+		return fmt.Errorf("simstack: reference photos refused: %v", res.Refused)
 	}
 	return nil
 }

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"eidkiosk/authority/intake/intaketest"
 	"eidkiosk/authority/registry"
 	"eidkiosk/authority/registry/registrytest"
+	"eidkiosk/internal/pgtest"
 	"eidkiosk/provisioning/protocol"
 )
 
@@ -31,7 +31,7 @@ func csr(t *testing.T) []byte {
 // tokens (single use under concurrency), allow-list, provisioning, renewal,
 // self-test reports, revocation, audit.
 func TestRegistryOnPostgres(t *testing.T) {
-	a := registrytest.Start(t, registrytest.Options{DSN: intaketest.Postgres(t)})
+	a := registrytest.Start(t, registrytest.Options{DSN: pgtest.Database(t)})
 	ctx := context.Background()
 	r := a.Registry
 	if err := r.Migrate(ctx, a.DB); err != nil { // idempotent

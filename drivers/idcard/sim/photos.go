@@ -77,11 +77,14 @@ const (
 	PhotoGraceHopper = "grace-hopper"
 )
 
-// Deck cards with a test photo (deck.toml): the demo citizen's card with
-// the demo camera man's photo, and a card whose photo is someone else.
+// Deck cards of the demo (deck.toml): the demo citizen's card with the
+// demo camera man's photo, a card whose photo is someone else, and a card
+// whose photo the kiosk cannot decode while the authority's reference photo
+// of its holder is someone else (sim/simstack imports it): needs_review.
 const (
 	DemoCitizenCard  = 7
 	DemoStrangerCard = 8
+	DemoReviewCard   = 9
 )
 
 // namedPhoto returns the container of a named test photo ("sim:NAME" in a
