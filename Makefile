@@ -84,7 +84,7 @@ fuzz: ## longer fuzzing: reader frames, sealed packages and their canonical form
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime 2m ./kiosk/update
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadIdentity$$' -fuzztime 2m ./provisioning
 
-long: ## the long variants: crash and kill tests (the PostgreSQL intake's too), soak of the UI, the 10,000-visit soak (hours)
+long: ## the long variants: crash and kill tests (the PostgreSQL intake's and the audit log's), soak of the UI, the 10,000-visit soak (hours)
 	EIDKIOSK_LONG=1 $(GO) test -count=1 -timeout 60m ./kiosk/uplink/ ./kiosk/outbox/ ./kiosk/update/ ./kiosk/audit/ ./ui/ ./authority/intake/
 	EIDKIOSK_LONG=1 $(GO) test -count=1 -timeout 5h -run '^TestSoak$$' -v ./sim/demo/
 
