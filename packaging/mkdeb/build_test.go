@@ -143,16 +143,17 @@ func TestKioskPackage(t *testing.T) {
 
 	contents := run(t, "dpkg-deb", "--contents", k.Path)
 	for path, mode := range map[string]string{
-		"./usr/lib/eidkiosk/kiosk":                        "-rwxr-xr-x",
-		"./usr/bin/kioskctl":                              "-rwxr-xr-x",
-		"./usr/bin/kiosk-launch":                          "-rwxr-xr-x",
-		"./etc/eidkiosk/kiosk.toml":                       "-rw-r-----",
-		"./usr/lib/systemd/system/eidkiosk-kiosk.service": "-rw-r--r--",
-		"./usr/lib/udev/rules.d/70-eidkiosk.rules":        "-rw-r--r--",
-		"./usr/lib/sysusers.d/eidkiosk.conf":              "-rw-r--r--",
-		"./usr/lib/tmpfiles.d/eidkiosk.conf":              "-rw-r--r--",
-		"./usr/lib/systemd/journald.conf.d/eidkiosk.conf": "-rw-r--r--",
-		"./usr/share/doc/eidkiosk-kiosk/operations.md":    "-rw-r--r--",
+		"./usr/lib/eidkiosk/kiosk":                              "-rwxr-xr-x",
+		"./usr/bin/kioskctl":                                    "-rwxr-xr-x",
+		"./usr/bin/kiosk-launch":                                "-rwxr-xr-x",
+		"./etc/eidkiosk/kiosk.toml":                             "-rw-r-----",
+		"./usr/lib/systemd/system/eidkiosk-kiosk.service":       "-rw-r--r--",
+		"./usr/lib/udev/rules.d/70-eidkiosk.rules":              "-rw-r--r--",
+		"./usr/lib/sysusers.d/eidkiosk.conf":                    "-rw-r--r--",
+		"./usr/lib/tmpfiles.d/eidkiosk.conf":                    "-rw-r--r--",
+		"./usr/lib/systemd/journald.conf.d/eidkiosk.conf":       "-rw-r--r--",
+		"./usr/share/doc/eidkiosk-kiosk/operations.md":          "-rw-r--r--",
+		"./usr/share/eidkiosk-kiosk/monitoring/kiosk.rules.yml": "-rw-r--r--",
 	} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(mode) + ` root/root .* ` + regexp.QuoteMeta(path) + `$`).MatchString(contents) {
 			t.Errorf("contents lack %s %s:\n%s", mode, path, contents)
