@@ -26,8 +26,35 @@ type PackOptions struct {
 	Binary  string // the kiosk binary, packed as updatemeta.Entry
 	Assets  string // optional directory packed below "assets/"
 	Version string // the release's version: the binary's own --version must say it
+	// SBOM is the binary's CycloneDX SBOM (`make deb` writes
+	// dist/sbom/kiosk.cdx.json), packed as SBOMName so that it is signed
+	// and published with the release; optional.
+	SBOM string
 	// Progress, if not nil, is called after each file with the bytes packed.
 	Progress func(name string, bytes int64)
+}
+
+// SBOMName is the name of the CycloneDX SBOM inside a release archive.
+const SBOMName = "sbom.cdx.json"
+
+// ErrNotSBOM: the file given as the release's SBOM is not a CycloneDX
+// document.
+var ErrNotSBOM = errors.New("release: not a CycloneDX SBOM")
+
+// checkSBOM refuses a file that is not a CycloneDX JSON document.
+func checkSBOM(p string) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	var doc struct {
+		BOMFormat  string            `json:"bomFormat"`
+		Components []json.RawMessage `json:"components"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil || doc.BOMFormat != "CycloneDX" {
+		return fmt.Errorf("%w: %s", ErrNotSBOM, p)
+	}
+	return nil
 }
 
 // ErrVersionMismatch: the binary says another version than the release
@@ -62,6 +89,11 @@ func Pack(ctx context.Context, o PackOptions) error {
 	}
 	if got != o.Version {
 		return fmt.Errorf("%w: %s says %q, the release is %s; build it with `make build VERSION=%s`", ErrVersionMismatch, o.Binary, got, o.Version, o.Version)
+	}
+	if o.SBOM != "" {
+		if err := checkSBOM(o.SBOM); err != nil {
+			return err
+		}
 	}
 	out, binary, assets, progress := o.Out, o.Binary, o.Assets, o.Progress
 	f, err := os.OpenFile(out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
@@ -113,6 +145,11 @@ func Pack(ctx context.Context, o PackOptions) error {
 	}
 	if err := add(binary, updatemeta.Entry, 0o755); err != nil {
 		return err
+	}
+	if o.SBOM != "" {
+		if err := add(o.SBOM, SBOMName, 0o644); err != nil {
+			return err
+		}
 	}
 	if assets != "" {
 		err := filepath.WalkDir(assets, func(p string, d fs.DirEntry, err error) error {

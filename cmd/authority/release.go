@@ -20,7 +20,7 @@ import (
 // release …`, run as the authority's user on the publishing server, or on
 // the air-gapped signing machine for the offline steps.
 func init() {
-	var repoDir, offline, online, file, version, channels, minVersion, name, stations, binary, assets, out, exempt string
+	var repoDir, offline, online, file, version, channels, minVersion, name, stations, binary, assets, sbom, out, exempt string
 	var rootKeys, rootThreshold, targetsKeys, targetsThreshold int
 	var configVersion int64
 	var targetsLife, snapLife, tsLife time.Duration
@@ -91,6 +91,7 @@ func init() {
 			fs.StringVar(&version, "version", "", "the release's version, e.g. 2.1.0: the binary's own --version must say the same")
 			fs.StringVar(&assets, "assets", "", "optional directory shipped beside the binary under assets/ (the kiosk needs none: its face models and CJK fonts come from Debian packages)")
 			fs.StringVar(&out, "out", "", "archive to write; default kiosk-VERSION.tar.gz")
+			fs.StringVar(&sbom, "sbom", "", "the binary's CycloneDX SBOM (make deb writes dist/sbom/kiosk.cdx.json), signed and published inside the release as "+repo.SBOMName)
 		},
 		Run: func(ctx context.Context, args []string) error {
 			if version == "" {
@@ -99,7 +100,7 @@ func init() {
 			if out == "" {
 				out = "kiosk-" + version + ".tar.gz"
 			}
-			err := repo.Pack(ctx, repo.PackOptions{Out: out, Binary: binary, Assets: assets, Version: version,
+			err := repo.Pack(ctx, repo.PackOptions{Out: out, Binary: binary, Assets: assets, Version: version, SBOM: sbom,
 				Progress: func(name string, n int64) {
 					fmt.Fprintf(app.Stderr, "\rpacked %-40.40s %8.1f MiB", name, float64(n)/(1<<20))
 				}})
