@@ -59,6 +59,7 @@ type techScreen struct {
 	checksH, stateH, logH        *canvas.Text
 	checks                       [techCheckRows]checkRow
 	checkList                    *fyne.Container
+	content                      *fyne.Container
 	outbox, uplink, version      *canvas.Text
 	update, lease, reader        *canvas.Text
 	camera, gpio, quality        *canvas.Text
@@ -140,6 +141,7 @@ func (s *techScreen) build(u *UI) *screen {
 	s.selfTest = newButton(iconRetake, widget.MediumImportance, func() { u.runSelfTest() })
 	s.clearTamper = newButton(iconWarn, widget.MediumImportance, func() { u.send(session.Tap{Action: session.ActClearTamper}) })
 	s.leave = newButton(iconCancel, widget.HighImportance, func() { u.send(session.Tap{Action: session.ActDone}) })
+	s.content = c
 	return &screen{content: c, actions: container.NewHBox(s.selfTest.box, widgetSpacer(16), s.clearTamper.box, widgetSpacer(16), s.leave.box)}
 }
 
@@ -236,8 +238,9 @@ func (s *techScreen) show(u *UI, v session.View, st TechStatus) {
 		showIf(r.box, true)
 	}
 	if relayout {
-		// The pitch layout places visible rows only: lay them out again.
-		s.checkList.Refresh()
+		// Layouts place visible rows only, and the tiles grow with them:
+		// lay the screen out again.
+		s.content.Refresh()
 	}
 	kv := func(t *canvas.Text, key, val string) {
 		if val == "" {
