@@ -433,8 +433,20 @@ func sameShare(a, b image.Image, r image.Rectangle, tol int) float64 {
 }
 
 // sameShareAt compares region ra of a with the region of b of the same
-// size at rb.Min.
+// size at rb.Min, allowing the two to be up to 3 pixels apart (the GL
+// driver and the software one may round a position differently): the best
+// share over those shifts.
 func sameShareAt(a image.Image, ra image.Rectangle, b image.Image, rb image.Rectangle, tol int) float64 {
+	best := 0.0
+	for dy := -3; dy <= 3; dy++ {
+		for dx := -3; dx <= 3; dx++ {
+			best = max(best, sameShareShift(a, ra, b, rb.Add(image.Pt(dx, dy)), tol))
+		}
+	}
+	return best
+}
+
+func sameShareShift(a image.Image, ra image.Rectangle, b image.Image, rb image.Rectangle, tol int) float64 {
 	same, n := 0, 0
 	d := rb.Min.Sub(ra.Min)
 	for y := ra.Min.Y; y < ra.Max.Y; y++ {
