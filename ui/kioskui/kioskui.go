@@ -151,12 +151,15 @@ func (k *Kiosk) takeSignals(ctx context.Context, stop context.CancelFunc) {
 	}
 	take()
 	go func() {
-		// Once more, in case Fyne's goroutine registered after OnStarted.
-		select {
-		case <-time.After(2 * time.Second):
-			take()
-		case <-ctx.Done():
-			return
+		// Again, in case Fyne's goroutine registered after OnStarted (its
+		// start is not ordered with the loop's).
+		for _, d := range []time.Duration{200 * time.Millisecond, time.Second, 3 * time.Second} {
+			select {
+			case <-time.After(d):
+				take()
+			case <-ctx.Done():
+				return
+			}
 		}
 		select {
 		case s := <-sig:
