@@ -146,7 +146,10 @@ func (k *keypad) open(u *UI) {
 	k.pin = wipePIN(k.pin)
 	k.visible = true
 	k.show(u)
-	reveal(k.root)
+	k.root.Show()
+	// Hidden, the keypad was never laid out (layouts skip hidden objects):
+	// lay the whole UI out again, or a real screen draws it at size zero.
+	u.root.Refresh()
 }
 
 func (k *keypad) hide() {

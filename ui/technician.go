@@ -59,6 +59,7 @@ type techScreen struct {
 	checksH, stateH, logH        *canvas.Text
 	checks                       [techCheckRows]checkRow
 	checkList                    *fyne.Container
+	content                      *fyne.Container
 	outbox, uplink, version      *canvas.Text
 	update, lease, reader        *canvas.Text
 	camera, gpio, quality        *canvas.Text
@@ -135,12 +136,15 @@ func (s *techScreen) build(u *UI) *screen {
 	s.checkList = lines(rows...)
 	left := container.NewVBox(tile(u, s.checkList), tile(u, lines(logs...)))
 	right := tile(u, lines(s.stateH, s.version, s.update, s.lease, s.outbox, s.uplink, s.reader, s.camera, s.gpio, s.quality, s.visits))
-	c := container.NewBorder(container.NewHBox(u.bigIcon(iconTech, 56), s.title, layout.NewSpacer(), s.tamper), nil, nil, nil,
-		container.NewGridWithColumns(2, left, container.NewVBox(right)))
 	s.selfTest = newButton(iconRetake, widget.MediumImportance, func() { u.runSelfTest() })
 	s.clearTamper = newButton(iconWarn, widget.MediumImportance, func() { u.send(session.Tap{Action: session.ActClearTamper}) })
 	s.leave = newButton(iconCancel, widget.HighImportance, func() { u.send(session.Tap{Action: session.ActDone}) })
-	return &screen{content: c, actions: container.NewHBox(s.selfTest.box, widgetSpacer(16), s.clearTamper.box, widgetSpacer(16), s.leave.box)}
+	// The tamper lock's button sits under the states, where the right
+	// column has room: in the bottom row it would cover the log's lines.
+	c := container.NewBorder(container.NewHBox(u.bigIcon(iconTech, 56), s.title, layout.NewSpacer(), s.tamper), nil, nil, nil,
+		container.NewGridWithColumns(2, left, container.NewVBox(right, container.NewHBox(layout.NewSpacer(), s.clearTamper.box))))
+	s.content = c
+	return &screen{content: c, actions: container.NewHBox(s.selfTest.box, widgetSpacer(16), s.leave.box)}
 }
 
 func (s *techScreen) apply(u *UI, v session.View) {
@@ -236,8 +240,9 @@ func (s *techScreen) show(u *UI, v session.View, st TechStatus) {
 		showIf(r.box, true)
 	}
 	if relayout {
-		// The pitch layout places visible rows only: lay them out again.
-		s.checkList.Refresh()
+		// Layouts place visible rows only, and the tiles grow with them:
+		// lay the screen out again.
+		s.content.Refresh()
 	}
 	kv := func(t *canvas.Text, key, val string) {
 		if val == "" {

@@ -78,5 +78,14 @@ func run(cfgPath string, headless, windowed bool) error {
 	if err != nil {
 		return err
 	}
-	return k.Run(ctx, kioskui.Options{Fullscreen: cfg.UI.Fullscreen && !windowed})
+	// With the window, the process ends in Exit once the kiosk stopped
+	// (kioskui.Options.Exit says why): its parts are closed there.
+	return k.Run(ctx, kioskui.Options{Fullscreen: cfg.UI.Fullscreen && !windowed, Exit: func(err error) {
+		sys.Close()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintf(os.Stderr, "kiosk: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}})
 }

@@ -15,7 +15,9 @@ import (
 	"image"
 	"image/png"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -33,6 +35,14 @@ type Options struct {
 	Fullscreen bool
 	// Ready is called on the Fyne thread once the window shows.
 	Ready func(w fyne.Window)
+	// Exit, when set, ends the process once the kiosk has stopped (err is
+	// why; nil after SIGTERM or SIGINT): it closes what the caller opened
+	// and calls os.Exit. Run then owns SIGTERM and SIGINT, and Fyne's own
+	// teardown never runs: Fyne quits by itself on those signals, and
+	// Fyne 2.7.1's quit races its stop hook against its closing queue
+	// ("panic: send on closed channel", exit status 2). The appliance
+	// (cmd/kiosk) sets it; nil: Run quits the app and returns (the demo).
+	Exit func(err error)
 }
 
 // Kiosk is the UI of one kiosk.
@@ -77,15 +87,27 @@ func New(sys *app.System) (*Kiosk, error) {
 func (k *Kiosk) Run(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if o.Exit != nil {
+		k.App.Lifecycle().SetOnStarted(func() { k.takeSignals(ctx, cancel) })
+	}
 	errc := make(chan error, 1)
 	go func() {
-		// SIGTERM ends ctx and makes Fyne quit by itself, at the same time:
-		// the UI lets go of Fyne first thing.
+		// SIGTERM ends ctx (and, without Exit, makes Fyne quit by itself
+		// at the same time): the UI lets go of Fyne first thing.
 		<-ctx.Done()
 		k.UI.Detach()
 	}()
 	go func() {
 		err := k.sys.Run(ctx)
+		if o.Exit != nil {
+			// The UI stops on the Fyne thread, which then keeps running
+			// until the process exits.
+			fyne.DoAndWait(k.UI.Close)
+			k.UI.Wait()
+			k.voice.Close()
+			o.Exit(err)
+			return
+		}
 		errc <- err
 		// The UI stops on the Fyne thread before the app does: after
 		// App.Run returns, GLFW is gone and no Fyne call may follow.
@@ -115,6 +137,37 @@ func (k *Kiosk) Run(ctx context.Context, o Options) error {
 	k.UI.Wait()
 	k.voice.Close()
 	return err
+}
+
+// takeSignals makes SIGTERM and SIGINT stop the kiosk and nothing else:
+// Fyne's driver registered its own handler (it quits the app) when Run
+// started, before the loop calls OnStarted; signal.Reset drops every
+// handler of the two, and the kiosk's own follows at once.
+func (k *Kiosk) takeSignals(ctx context.Context, stop context.CancelFunc) {
+	sig := make(chan os.Signal, 1)
+	take := func() {
+		signal.Reset(syscall.SIGTERM, os.Interrupt)
+		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	}
+	take()
+	go func() {
+		// Again, in case Fyne's goroutine registered after OnStarted (its
+		// start is not ordered with the loop's).
+		for _, d := range []time.Duration{200 * time.Millisecond, time.Second, 3 * time.Second} {
+			select {
+			case <-time.After(d):
+				take()
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case s := <-sig:
+			k.sys.Logger().Info("stopping", "signal", s.String())
+			stop()
+		case <-ctx.Done():
+		}
+	}()
 }
 
 // Screenshot writes the window's current picture as PNG; call it on the
