@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"eidkiosk/internal/clock"
 	"eidkiosk/kiosk/audit"
+	"eidkiosk/kiosk/eidverify"
 	"eidkiosk/kiosk/heartbeat"
 	"eidkiosk/kiosk/lease"
 	"eidkiosk/kiosk/metrics"
@@ -47,6 +49,7 @@ func (s *System) Run(ctx context.Context) error {
 		run("uplink", s.Uplink.Run)
 		run("heartbeat", s.heartbeatSender().Run)
 		run("renewal", s.renewLoop)
+		run("eid-keys", s.eidKeysLoop)
 	}
 	if s.Update != nil {
 		run("update", s.Update.Run)
@@ -156,6 +159,37 @@ func (s *System) renewLoop(ctx context.Context) error {
 		}
 	}
 }
+
+// eidKeysLoop keeps the phone e-ID verifier's issuer keys and revocation
+// list (kiosk/eidverify, in the state directory) fresh: at start, then every
+// EIDRefreshEvery, and again after EIDRetry when the authority cannot be
+// reached. A list older than the policy's maximum age makes the verifier
+// answer "stale", never "valid", so a terminal cut off from the authority
+// stops vouching for e-IDs instead of trusting an old list.
+func (s *System) eidKeysLoop(ctx context.Context) error {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		_, err := eidverify.Refresh(rctx, s.Config.State.Dir)
+		cancel()
+		wait := EIDRefreshEvery
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.noteError("eid-keys", err)
+			wait = EIDRetry
+		}
+		if err := clock.Sleep(ctx, s.clk, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// How often the kiosk refreshes the e-ID issuer keys and revocation list.
+const (
+	EIDRefreshEvery = 6 * time.Hour
+	EIDRetry        = 5 * time.Minute
+)
 
 func (s *System) heartbeatSender() *heartbeat.Sender {
 	return s.heartbeat()

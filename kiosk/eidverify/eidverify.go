@@ -8,9 +8,9 @@
 //	STATE/eid-revocation.cose  the newest signed revocation list
 //
 // Update fetches both from the authority over the terminal's mutual TLS
-// (the same trust as provisioning: the pinned root CA); `kioskctl eid
-// refresh` runs it, and provisioning should run it at onboarding and the
-// kiosk daily, since a list older than the policy's MaxListAge gives
+// (the same trust as provisioning: the pinned root CA); the running kiosk
+// refreshes them at start and every few hours (kiosk/app), `kioskctl eid
+// refresh` on demand; a list older than the policy's MaxListAge gives
 // "stale_revocation", never "valid".
 //
 // It stores nothing: not the frame, not the payload, not the result. The

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"eidkiosk/drivers/idcard/sim"
+	"eidkiosk/kiosk/eidverify"
 	"eidkiosk/kiosk/session"
 )
 
@@ -287,6 +288,20 @@ func TestSelfTestOnSimStack(t *testing.T) {
 	go func() { done <- env.System.Run(rctx) }()
 	if err := env.waitReader(rctx); err != nil {
 		t.Fatal(err)
+	}
+	// The running kiosk fetches the phone e-ID issuer keys and revocation
+	// list by itself (kiosk/app's eid-keys loop), without kioskctl.
+	for _, f := range []string{eidverify.IssuersFile, eidverify.RevocationFile} {
+		p := filepath.Join(env.System.Config.State.Dir, f)
+		for {
+			if _, err := os.Stat(p); err == nil {
+				break
+			}
+			if rctx.Err() != nil {
+				t.Fatalf("the kiosk did not fetch %s", f)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	rep := env.System.SelfTest(rctx, nil)
 	var buf bytes.Buffer
