@@ -68,14 +68,30 @@ func Decode(img image.Image) (string, error) {
 		return "", fmt.Errorf("%w: %v", ErrNoQR, err)
 	}
 	r, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		// A second, slower look before giving up (small or tilted codes).
-		r, err = qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-		if err != nil {
-			return "", fmt.Errorf("%w: %v", ErrNoQR, err)
+	if err == nil {
+		return r.GetText(), nil
+	}
+	// Slower looks before giving up: harder (small or tilted codes), then
+	// as a pure code (an image holding nothing but the code, e.g. a
+	// screenshot: the finder-pattern detector misreads the format bits of
+	// about 1 in 80 cleanly rendered codes whose modules are not a whole
+	// number of pixels; TestDecodeRenderedCodes), then with the global
+	// binarizer (evenly lit frames where the local one breaks modules).
+	hints := []map[gozxing.DecodeHintType]any{
+		{gozxing.DecodeHintType_TRY_HARDER: true},
+		{gozxing.DecodeHintType_PURE_BARCODE: true},
+	}
+	for _, h := range hints {
+		if r, err2 := qrcode.NewQRCodeReader().Decode(bmp, h); err2 == nil {
+			return r.GetText(), nil
 		}
 	}
-	return r.GetText(), nil
+	if gb, err2 := gozxing.NewBinaryBitmap(gozxing.NewGlobalHistgramBinarizer(src)); err2 == nil {
+		if r, err2 := qrcode.NewQRCodeReader().Decode(gb, hints[0]); err2 == nil {
+			return r.GetText(), nil
+		}
+	}
+	return "", fmt.Errorf("%w: %v", ErrNoQR, err)
 }
 
 // luminance hands the decoder the image's brightness plane directly where
