@@ -163,7 +163,13 @@ func Seed(stateDir, binary, version string, now time.Time) error {
 	} else if !errors.Is(err, errNoState) {
 		return err
 	}
-	if err := l.installBinary(SlotA, binary, Manifest{Version: version, Target: "seed", InstalledAt: now}); err != nil {
+	return l.seed(binary, version, "seed", now)
+}
+
+// seed installs binary in slot a as the committed release of a terminal
+// that has none; the caller holds the lock.
+func (l Layout) seed(binary, version, target string, now time.Time) error {
+	if err := l.installBinary(SlotA, binary, Manifest{Version: version, Target: target, InstalledAt: now}); err != nil {
 		return err
 	}
 	return l.save(State{Active: SlotA, Floor: version, TimeFloor: now})

@@ -58,10 +58,7 @@ func InstallPackaged(stateDir, binary, version string, now time.Time) (PackagedR
 	st, err := l.load()
 	switch {
 	case errors.Is(err, errNoState):
-		if err := l.installBinary(SlotA, binary, Manifest{Version: version, Target: TargetPackage, InstalledAt: now}); err != nil {
-			return PackagedResult{}, err
-		}
-		if err := l.save(State{Active: SlotA, Floor: version, TimeFloor: now}); err != nil {
+		if err := l.seed(binary, version, TargetPackage, now); err != nil {
 			return PackagedResult{}, err
 		}
 		return PackagedResult{Outcome: PackagedSeeded, Slot: SlotA}, nil
