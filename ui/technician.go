@@ -44,11 +44,12 @@ type (
 	LogLine      = techstatus.LogLine
 )
 
-// Rows of technician mode: the self-test has seven checks on a provisioned
-// kiosk; the log shows the newest lines that fit.
+// Rows of technician mode: the self-test has eight checks on a provisioned
+// kiosk; the log shows the newest lines that fit below them on a 1280×800
+// screen (a sixth was drawn half off the bottom edge).
 const (
 	techCheckRows = 8
-	techLogRows   = 6
+	techLogRows   = 5
 )
 
 // techScreen shows the checklist and states; values are short lines

@@ -247,13 +247,13 @@ func technicianScreen(t *testing.T, bin string, d *uitest.Display, ref reference
 				return false
 			}
 		}
-		// Seven rows and not eight: the log tile's heading sits below the seventh.
+		// Eight rows and not nine: the log tile's heading sits below the eighth.
 		return kinds[checkCount] == "" && sameShare(img, ref.tech, techLogHead, 48) >= 0.95
 	}
-	img := k.waitScreen(ctx, "seven check rows", allRows)
+	img := k.waitScreen(ctx, "eight check rows", allRows)
 	t.Logf("before the self-test: %v", rows(img)[:checkCount])
 	k.tap(runSelfTest.X, runSelfTest.Y)
-	img = k.waitScreen(ctx, "the self-test's results in all seven rows", func(img image.Image) bool {
+	img = k.waitScreen(ctx, "the self-test's results in all eight rows", func(img image.Image) bool {
 		if !allRows(img) {
 			return false
 		}
@@ -266,7 +266,7 @@ func technicianScreen(t *testing.T, bin string, d *uitest.Display, ref reference
 	})
 	t.Logf("after the self-test: %v", rows(img)[:checkCount])
 	readable := 0
-	for i := 0; i < 6; i++ {
+	for i := 0; i < logLines; i++ {
 		if readableLogLine(img, ref.tech, i) {
 			readable++
 		} else if ink(img, timeColumn.Add(image.Pt(0, logRow0+i*rowPitch))) > 0 {
@@ -300,7 +300,7 @@ var keypadKeys = map[byte]image.Point{
 var (
 	keypadTitle  = image.Rect(500, 95, 780, 150)   // "请输入维护密码"
 	techTitle    = image.Rect(40, 140, 330, 220)   // the gear and "技术维护"
-	techLogHead  = image.Rect(52, 556, 140, 584)   // "最近日志", below seven check rows
+	techLogHead  = image.Rect(52, 588, 140, 616)   // "最近日志", below eight check rows
 	runSelfTest  = image.Pt(853, 740)              // the "重新自检" button
 	enterKey     = image.Pt(754, 686)              // the keypad's "进入"
 	primary      = image.Pt(1080, 740)             // a visit screen's main button, bottom right
@@ -312,15 +312,18 @@ var (
 
 const (
 	checkRow0 = 292 // top of the first check row
-	logRow0   = 588 // top of the first log line
+	logRow0   = 620 // top of the first log line
 	rowPitch  = 32  // sizeCaption × 1.6
 	// checkCount is what `kioskctl selftest` runs on a provisioned kiosk:
-	// disk space, certificate, authority (mTLS), clock, reader, gpio, camera.
-	checkCount = 7
+	// disk space, certificate, authority (mTLS), clock, reader, gpio,
+	// enclosure, camera.
+	checkCount = 8
+	// logLines is how many log lines fit below the eight checks.
+	logLines = 5
 )
 
 // reference is the UI's own pictures at 1280×800 of the screens the test
-// reads: the keypad, the technician screen (its sample data has seven
+// reads: the keypad, the technician screen (its sample data has eight
 // checks too) and three steps of a visit.
 type reference struct{ keypad, tech, data, consent, review image.Image }
 

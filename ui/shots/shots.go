@@ -129,7 +129,7 @@ func Catalogue() []Shot {
 }
 
 // SampleTech is technician data for the screenshots, in the shape the
-// running kiosk fills (kiosk/app System.Tech): the seven checks of its
+// running kiosk fills (kiosk/app System.Tech): the eight checks of its
 // self-test with the values they measure, states as codes, log lines
 // taken apart from the kiosk's log.
 type SampleTech struct{}
@@ -146,6 +146,7 @@ func (SampleTech) TechStatus(context.Context) ui.TechStatus {
 			{Name: "clock", Status: techstatus.Untested},
 			{Name: "reader", Status: techstatus.Pass, At: Now, Detail: "SAM 05.01 answers on /dev/ttyUSB0"},
 			{Name: "gpio", Status: techstatus.Skip, At: Now, Detail: "no GPIO peripherals on this board"},
+			{Name: "enclosure", Status: techstatus.Pass, At: Now, Detail: "closed; tamper switch wired"},
 			{Name: "camera", Status: techstatus.Pass, At: Now, Detail: "/dev/video0 delivers frames (1280x720)"},
 		},
 		Outbox: ui.OutboxStatus{Depth: 3, Oldest: 42 * time.Minute, Uplink: techstatus.UplinkOffline, Sent: 14,
