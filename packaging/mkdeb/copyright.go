@@ -99,12 +99,13 @@ func findLicence(cache string, m *linkedModule) error {
 		if err != nil {
 			return fmt.Errorf("mkdeb: %w", err)
 		}
-		m.LicenceFile, m.Text = e.Name(), strings.TrimSpace(strings.ReplaceAll(string(b), "\r", ""))
-		for _, match := range licensecheck.Scan(b).Match {
+		matches := licensecheck.Scan(b).Match
+		for _, match := range matches {
 			if !slices.Contains(m.IDs, match.ID) {
 				m.IDs = append(m.IDs, match.ID)
 			}
 		}
+		m.LicenceFile, m.Text = e.Name(), strings.TrimSpace(strings.ReplaceAll(string(cutCommon(b, matches)), "\r", ""))
 		for _, l := range strings.Split(m.Text, "\n") {
 			if h := holderLine.FindStringSubmatch(l); h != nil {
 				m.Holders = append(m.Holders, strings.TrimSpace(h[1]))
@@ -113,6 +114,30 @@ func findLicence(cache string, m *linkedModule) error {
 		return nil
 	}
 	return nil
+}
+
+// cutCommon replaces, in a licence file that holds more than one licence
+// (e.g. MIT and the whole Apache-2.0 text), the full text of each licence
+// Debian ships in /usr/share/common-licenses by a reference to it: the
+// copyright file copies the rest (lintian's
+// copyright-file-contains-full-apache-2-license). A file of a single
+// licence is referred to as a whole by copyrightFile.
+func cutCommon(b []byte, matches []licensecheck.Match) []byte {
+	if len(matches) < 2 {
+		return b
+	}
+	ms := slices.Clone(matches)
+	slices.SortFunc(ms, func(x, y licensecheck.Match) int { return y.Start - x.Start })
+	out := slices.Clone(b)
+	for _, m := range ms {
+		common, ok := commonLicences[m.ID]
+		if !ok || m.Start < 0 || m.End > len(out) || m.Start >= m.End {
+			continue
+		}
+		ref := fmt.Sprintf("[The full text of the %s licence: on Debian systems in /usr/share/common-licenses/%s.]", m.ID, common)
+		out = slices.Concat(out[:m.Start], []byte(ref), out[m.End:])
+	}
+	return out
 }
 
 // commonLicences are the licences Debian ships in /usr/share/common-licenses,
