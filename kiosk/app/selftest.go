@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"eidkiosk/drivers/gpio"
@@ -83,12 +84,14 @@ func (s *System) gpioCheck() selftest.Check {
 // without a kiosk process: they open the reader, the GPIO pins and the
 // camera named in cfg themselves (stop the kiosk service first).
 func HardwareChecks(cfg config.Config) []selftest.Check {
+	// The gpio and enclosure checks share one opening of the pins.
+	openPins := sync.OnceValues(func() (gpio.Pins, error) { return peripherals.OpenGPIO(cfg.GPIO, nil) })
 	checks := []selftest.Check{
 		selftest.New("reader", func(ctx context.Context) selftest.Result {
 			return readerOnce(ctx, cfg.Reader)
 		}),
 		selftest.New("gpio", func(ctx context.Context) selftest.Result {
-			pins, err := peripherals.OpenGPIO(cfg.GPIO, nil)
+			pins, err := openPins()
 			if err != nil {
 				return selftest.Failed(err.Error(), "fix the pin names under [gpio] in the configuration (`kioskctl gpio test` lists them)")
 			}
@@ -98,7 +101,7 @@ func HardwareChecks(cfg config.Config) []selftest.Check {
 			return selftest.Passed("configured pins found")
 		}),
 		enclosureCheck(func() (bool, error) {
-			pins, err := peripherals.OpenGPIO(cfg.GPIO, nil)
+			pins, err := openPins()
 			if err != nil {
 				return false, err
 			}
